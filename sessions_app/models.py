@@ -1,0 +1,115 @@
+"""Tagging sessions: who works on which images, and the log of every edit."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThan
+
+from images.models import Image
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+class ImageStatus(models.TextChoices):
+    TODO = "todo"
+    TAGGED = "tagged"
+    REVIEWED = "reviewed"
+    SKIPPED = "skipped"
+
+
+class TaggingSession(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_sessions"
+    )
+    description = models.TextField(blank=True)
+    # Export settings: kohya captions start with the trigger word.
+    trigger_word = models.CharField(max_length=200, blank=True)
+    separator = models.CharField(max_length=8, default=", ")
+    use_underscores = models.BooleanField(default=False)
+    escape_parentheses = models.BooleanField(default=False)
+    # The seq of the newest SessionEvent; bumped in the event's transaction,
+    # which is what keeps seq gapless.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=GreaterThan(Length("name"), 0), name="session_has_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SessionMember(models.Model):
+    session = models.ForeignKey(TaggingSession, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_memberships"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "user"], name="member_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="role_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.session}"
+
+
+class SessionImage(models.Model):
+    session = models.ForeignKey(TaggingSession, on_delete=models.CASCADE, related_name="entries")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="session_entries")
+    position = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=ImageStatus.choices, default=ImageStatus.TODO)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "image"], name="session_image_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ImageStatus.values), name="session_image_status_known"
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "status"], name="session_image_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} in {self.session_id} ({self.status})"
+
+
+class SessionEvent(models.Model):
+    """One entry of a session's append-only log; `seq` is gapless per session."""
+
+    session = models.ForeignKey(TaggingSession, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    kind = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    # What would undo this event, where it can be undone (issue: undo/redo).
+    inverse = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="event_seq_unique"),
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="event_seq_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}#{self.seq} {self.kind}"

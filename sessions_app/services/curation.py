@@ -1,0 +1,99 @@
+"""Vocabulary curation that changes tags on images: rename and merge.
+
+These touch every session that shows an affected image, so each such
+session gets an event (clients refetch what they show).
+"""
+
+from django.db import transaction
+from django.db.models import F
+
+from images.models import Image
+from sessions_app.events import append_event
+from sessions_app.models import SessionImage
+from tagger_project.errors import Conflict, InvalidInput
+from tags.models import ImageTag, Tag, TagAlias, TagImplication
+from tags.normalize import normalize_tag_name
+from tags.services import implied_closure
+
+
+def _sessions_showing(tag: Tag) -> list[int]:
+    images = ImageTag.objects.filter(tag=tag).values("image_id")
+    return sorted(
+        set(SessionImage.objects.filter(image_id__in=images).values_list("session_id", flat=True))
+    )
+
+
+def _log(session_ids: list[int], *, kind: str, payload: dict, actor) -> None:
+    for session_id in session_ids:
+        append_event(session_id, kind=kind, payload=payload, actor=actor)
+
+
+@transaction.atomic
+def tag_rename(tag: Tag, *, actor, new_name: str) -> Tag:
+    """Rename a tag; the old name becomes an alias so old captions still resolve."""
+    new_name = normalize_tag_name(new_name)
+    old_name = tag.name
+    if new_name == old_name:
+        return tag
+    if Tag.objects.filter(name=new_name).exists():
+        raise Conflict(f"a tag called {new_name!r} exists; merge into it instead")
+    alias = TagAlias.objects.filter(name=new_name).first()
+    if alias is not None:
+        if alias.tag_id != tag.pk:
+            raise Conflict(f"{new_name!r} is an alias of {alias.tag.name!r}")
+        alias.delete()
+    tag.name = new_name
+    tag.save(update_fields=["name"])
+    TagAlias.objects.create(name=old_name, tag=tag)
+    Image.objects.filter(image_tags__tag=tag).update(version=F("version") + 1)
+    _log(
+        _sessions_showing(tag),
+        kind="tag.renamed",
+        payload={"from": old_name, "to": new_name},
+        actor=actor,
+    )
+    return tag
+
+
+@transaction.atomic
+def tag_merge(source: Tag, *, actor, into: Tag) -> Tag:
+    """Merge `source` into `into`: its images, aliases and implications move over.
+
+    Caption positions are kept; an image that had both keeps `into` where it was.
+    `source` becomes an alias of `into`.
+    """
+    if source.pk == into.pk:
+        raise InvalidInput("cannot merge a tag into itself")
+    sessions = _sessions_showing(source)
+    Image.objects.filter(image_tags__tag=source).update(version=F("version") + 1)
+    both = ImageTag.objects.filter(tag=into).values("image_id")
+    ImageTag.objects.filter(tag=source, image_id__in=both).delete()
+    moved = ImageTag.objects.filter(tag=source).update(tag=into)
+    Tag.objects.filter(pk=into.pk).update(image_count=F("image_count") + moved)
+    _move_implications(source, into)
+    TagAlias.objects.filter(tag=source).update(tag=into)
+    source_name = source.name
+    source.delete()
+    TagAlias.objects.create(name=source_name, tag=into)
+    _log(
+        sessions,
+        kind="tags.merged",
+        payload={"from": source_name, "to": into.name},
+        actor=actor,
+    )
+    into.refresh_from_db()
+    return into
+
+
+def _move_implications(source: Tag, into: Tag) -> None:
+    """Re-point implications from `source` to `into`, dropping self-links and cycles."""
+    for implication in TagImplication.objects.filter(tag=source).select_related("implied"):
+        implied = implication.implied
+        if implied.pk != into.pk and into.pk not in implied_closure([implied.pk]):
+            TagImplication.objects.get_or_create(tag=into, implied=implied)
+    for implication in TagImplication.objects.filter(implied=source).select_related("tag"):
+        implier = implication.tag
+        if implier.pk != into.pk and implier.pk not in implied_closure([into.pk]):
+            TagImplication.objects.get_or_create(tag=implier, implied=into)
+    TagImplication.objects.filter(tag=source).delete()
+    TagImplication.objects.filter(implied=source).delete()

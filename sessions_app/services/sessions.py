@@ -1,0 +1,162 @@
+"""Sessions, their members, their images and the status of each image."""
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from images.models import Image
+from sessions_app.events import append_event
+from sessions_app.models import (
+    ImageStatus,
+    Role,
+    SessionImage,
+    SessionMember,
+    TaggingSession,
+)
+from tagger_project.errors import Conflict, InvalidInput
+
+UPDATABLE_FIELDS = frozenset(
+    {"name", "description", "trigger_word", "separator", "use_underscores", "escape_parentheses"}
+)
+
+
+@transaction.atomic
+def session_create(*, owner: AbstractBaseUser, name: str, **settings_fields) -> TaggingSession:
+    """Create a session owned by `owner`, who becomes its first member."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a session needs a name")
+    unknown = set(settings_fields) - UPDATABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"unknown session fields: {', '.join(sorted(unknown))}")
+    if TaggingSession.objects.filter(name=name).exists():
+        raise Conflict(f"a session called {name!r} already exists")
+    session = TaggingSession.objects.create(owner=owner, name=name, **settings_fields)
+    SessionMember.objects.create(session=session, user=owner, role=Role.OWNER)
+    append_event(session.pk, kind="session.created", payload={"name": name}, actor=owner)
+    return session
+
+
+@transaction.atomic
+def session_update(session: TaggingSession, *, actor, **changes) -> TaggingSession:
+    """Change a session's name, description or export settings."""
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"unknown session fields: {', '.join(sorted(unknown))}")
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        if not changes["name"]:
+            raise InvalidInput("a session needs a name")
+        clash = TaggingSession.objects.filter(name=changes["name"]).exclude(pk=session.pk)
+        if clash.exists():
+            raise Conflict(f"a session called {changes['name']!r} already exists")
+    for field, value in changes.items():
+        setattr(session, field, value)
+    session.save(update_fields=[*changes, "updated_at"])
+    append_event(session.pk, kind="session.updated", payload=changes, actor=actor)
+    return session
+
+
+@transaction.atomic
+def session_delete(session: TaggingSession, *, actor) -> None:
+    """Delete a session, its membership and log; the images stay in the library."""
+    session.delete()
+
+
+@transaction.atomic
+def session_member_add(
+    session: TaggingSession, *, actor, user: AbstractBaseUser, role: str
+) -> SessionMember:
+    """Add `user` to the session with `role`, or change their role."""
+    if role not in Role.values:
+        raise InvalidInput(f"unknown role {role!r}", details=[{"allowed": Role.values}])
+    member, created = SessionMember.objects.select_for_update().get_or_create(
+        session=session, user=user, defaults={"role": role}
+    )
+    if not created and member.role != role:
+        _refuse_losing_last_owner(session, member)
+        member.role = role
+        member.save(update_fields=["role"])
+    append_event(
+        session.pk,
+        kind="member.added",
+        payload={"username": user.get_username(), "role": role},
+        actor=actor,
+    )
+    return member
+
+
+@transaction.atomic
+def session_member_remove(session: TaggingSession, *, actor, user: AbstractBaseUser) -> None:
+    """Remove `user` from the session; the last owner cannot be removed."""
+    member = SessionMember.objects.select_for_update().filter(session=session, user=user).first()
+    if member is None:
+        return
+    _refuse_losing_last_owner(session, member)
+    member.delete()
+    append_event(
+        session.pk,
+        kind="member.removed",
+        payload={"username": user.get_username()},
+        actor=actor,
+    )
+
+
+def _refuse_losing_last_owner(session: TaggingSession, member: SessionMember) -> None:
+    if member.role != Role.OWNER:
+        return
+    owners = SessionMember.objects.filter(session=session, role=Role.OWNER).count()
+    if owners <= 1:
+        raise Conflict("a session must keep at least one owner")
+
+
+@transaction.atomic
+def session_images_add(session: TaggingSession, *, actor, images: Sequence[Image]) -> list[int]:
+    """Add images to the end of the session, skipping those already in it."""
+    wanted = list(dict.fromkeys(image.pk for image in images))
+    present = set(
+        SessionImage.objects.filter(session=session, image_id__in=wanted).values_list(
+            "image_id", flat=True
+        )
+    )
+    new_ids = [image_id for image_id in wanted if image_id not in present]
+    if not new_ids:
+        return []
+    start = (
+        SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"] or 0
+    ) + 1
+    try:
+        SessionImage.objects.bulk_create(
+            SessionImage(session=session, image_id=image_id, position=start + offset)
+            for offset, image_id in enumerate(new_ids)
+        )
+    except IntegrityError as exc:  # a concurrent add of the same image
+        raise Conflict("the images were added concurrently; try again") from exc
+    append_event(session.pk, kind="images.added", payload={"image_ids": new_ids}, actor=actor)
+    return new_ids
+
+
+@transaction.atomic
+def session_image_set_status(
+    session: TaggingSession, *, actor, image_id: int, status: str
+) -> SessionImage:
+    """Set the review status of one image in the session."""
+    if status not in ImageStatus.values:
+        raise InvalidInput(f"unknown status {status!r}", details=[{"allowed": ImageStatus.values}])
+    entry = SessionImage.objects.select_for_update().filter(session=session, image_id=image_id)
+    entry = entry.first()
+    if entry is None:
+        raise InvalidInput(f"image {image_id} is not in this session")
+    previous = entry.status
+    entry.status = status
+    entry.save(update_fields=["status"])
+    append_event(
+        session.pk,
+        kind="image.status",
+        payload={"image_id": image_id, "status": status},
+        actor=actor,
+        inverse={"op": "set_status", "image_id": image_id, "status": previous},
+    )
+    return entry

@@ -1,0 +1,190 @@
+"""Tagger settings: the only module that reads the environment.
+
+Every setting has an embedded default so that a fresh clone runs with no
+variables set: SQLite, the in-memory channel layer and a generated
+development secret key (which a system check refuses when DEBUG is off).
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() not in ("true", "false"):
+        raise ValueError(f"{name} must be 'true' or 'false', not {raw!r}")
+    return raw.lower() == "true"
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", True)
+
+# A fresh key per process would log everyone out on restart, so the dev key is
+# generated once and kept beside the database. checks.py refuses it when
+# DEBUG is off.
+DEV_SECRET_KEY_FILE = BASE_DIR / "var" / "dev-secret-key"
+
+
+def _dev_secret_key() -> str:
+    try:
+        return DEV_SECRET_KEY_FILE.read_text().strip()
+    except FileNotFoundError:
+        DEV_SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        key = "dev-insecure-" + secrets.token_urlsafe(48)
+        DEV_SECRET_KEY_FILE.write_text(key)
+        return key
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_secret_key()
+SECRET_KEY_IS_DEV = "SECRET_KEY" not in os.environ
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "tagger_project",
+    "images",
+    "tags",
+    "sessions_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tagger_project.urls"
+ASGI_APPLICATION = "tagger_project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+SQLITE_PATH = BASE_DIR / "var" / "db.sqlite3"
+DATABASES = {
+    "default": dj_database_url.config(
+        env="DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}", conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; IMMEDIATE transactions take
+    # the write lock up front, so concurrent writers wait for the busy
+    # timeout instead of failing with "database is locked" mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests that start real daphne processes need a database file they can share.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channels -------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Files ----------------------------------------------------------------
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# One setting moves originals, thumbnails and exports to S3-compatible storage
+# (django-storages) when workers run on several machines.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Auth -----------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/sessions/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Tagger limits ----------------------------------------------------------
+# Pillow refuses images above this many pixels (decompression bombs).
+TAGGER_MAX_IMAGE_PIXELS = env_int("TAGGER_MAX_IMAGE_PIXELS", 100_000_000)
+TAGGER_MAX_UPLOAD_BYTES = env_int("TAGGER_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)
+TAGGER_MAX_UPLOAD_FILES = env_int("TAGGER_MAX_UPLOAD_FILES", 100)
+TAGGER_THUMBNAIL_SIZE = 256
+# A WebSocket client that has not been heard from for this long is dropped.
+STALE_CLIENT_TIMEOUT = env_int("STALE_CLIENT_TIMEOUT", 60)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

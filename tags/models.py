@@ -1,0 +1,136 @@
+"""The tag vocabulary (tags, aliases, implications) and the tags on each image."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+
+from images.models import Image
+
+MAX_TAG_LENGTH = 200
+
+
+class TagCategory(models.TextChoices):
+    GENERAL = "general"
+    ARTIST = "artist"
+    COPYRIGHT = "copyright"
+    CHARACTER = "character"
+    META = "meta"
+
+
+class TagSource(models.TextChoices):
+    MANUAL = "manual"
+    CAPTION = "caption", "caption file"
+    PROMPT = "prompt", "embedded prompt"
+    IMPLICATION = "implication"
+    RULE = "rule"
+    SUGGESTION = "suggestion", "vocabulary suggestion"
+    AUTOTAGGER = "autotagger", "auto-tagger"
+
+
+def _name_is_sane(field: str) -> models.Q:
+    """Database-side guard for a normalized name: non-empty, bounded."""
+    return models.Q(GreaterThan(Length(field), 0), LessThanOrEqual(Length(field), MAX_TAG_LENGTH))
+
+
+class Tag(models.Model):
+    # Canonical, normalized (tags.normalize) and unique.
+    name = models.CharField(max_length=MAX_TAG_LENGTH, unique=True)
+    category = models.CharField(
+        max_length=16, choices=TagCategory.choices, default=TagCategory.GENERAL
+    )
+    description = models.TextField(blank=True)
+    # Maintained by the services in the same transaction as the ImageTag rows,
+    # so autocomplete and query planning never GROUP BY.
+    image_count = models.PositiveIntegerField(default=0)
+    # Popularity outside this installation (e.g. booru post counts from an
+    # imported vocabulary); breaks ties in autocomplete.
+    popularity = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=_name_is_sane("name"), name="tag_name_sane"),
+            models.CheckConstraint(
+                condition=models.Q(category__in=TagCategory.values), name="tag_category_known"
+            ),
+        ]
+        indexes = [models.Index(fields=["-image_count", "name"], name="tag_popular_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TagAlias(models.Model):
+    """An alternative name that resolves to a canonical tag (a booru "sibling")."""
+
+    name = models.CharField(max_length=MAX_TAG_LENGTH, unique=True)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="aliases")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "tag aliases"
+        constraints = [
+            models.CheckConstraint(condition=_name_is_sane("name"), name="alias_name_sane"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.tag.name}"
+
+
+class TagImplication(models.Model):
+    """Adding `tag` also adds `implied` (a booru "parent"); cycles are refused."""
+
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="implications")
+    implied = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="implied_by")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tag", "implied"], name="implication_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(tag=models.F("implied")), name="implication_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag.name} ⇒ {self.implied.name}"
+
+
+class ImageTag(models.Model):
+    """A tag on an image, at a position in its caption."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="image_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="image_tags")
+    # Caption order matters to trainers. Gaps are allowed; order is (position, id).
+    position = models.PositiveIntegerField()
+    source = models.CharField(max_length=16, choices=TagSource.choices, default=TagSource.MANUAL)
+    confidence = models.FloatField(null=True, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["image", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "tag"], name="imagetag_unique"),
+            models.CheckConstraint(
+                condition=models.Q(source__in=TagSource.values), name="imagetag_source_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence__isnull=True)
+                | models.Q(confidence__gte=0, confidence__lte=1),
+                name="imagetag_confidence_range",
+            ),
+        ]
+        indexes = [
+            # Queries drive from a tag to its images.
+            models.Index(fields=["tag", "image"], name="imagetag_tag_image_idx"),
+            models.Index(fields=["image", "position"], name="imagetag_image_pos_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}:{self.tag_id}@{self.position}"

@@ -1,0 +1,45 @@
+"""Reads of the tag vocabulary."""
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from tags.models import ImageTag, Tag, TagAlias
+from tags.normalize import normalize_tag_name
+
+
+def resolve_tag_names(raw_names: Iterable[str]) -> list[str]:
+    """Normalize names and resolve aliases, keeping first-seen order without duplicates.
+
+    Raises InvalidTagName for the first name that cannot be normalized.
+    """
+    normalized = list(dict.fromkeys(normalize_tag_name(raw) for raw in raw_names))
+    aliases = dict(TagAlias.objects.filter(name__in=normalized).values_list("name", "tag__name"))
+    return list(dict.fromkeys(aliases.get(name, name) for name in normalized))
+
+
+def tag_list_for_image(image_id: int) -> list[dict]:
+    """The image's tags in caption order, shaped for clients."""
+    rows = (
+        ImageTag.objects.filter(image_id=image_id)
+        .order_by("position", "id")
+        .values_list("tag__name", "tag__category", "source", "confidence")
+    )
+    return [
+        {"name": name, "category": category, "source": source, "confidence": confidence}
+        for name, category, source, confidence in rows
+    ]
+
+
+def tag_by_name(name: str) -> Tag | None:
+    """The tag called `name` (normalized, aliases resolved), or None."""
+    (canonical,) = resolve_tag_names([name])
+    return Tag.objects.filter(name=canonical).first()
+
+
+def tags_autocomplete(*, prefix: str, category: str | None, limit: int) -> QuerySet[Tag]:
+    """Tags whose name starts with the prefix, most used first."""
+    tags = Tag.objects.filter(name__startswith=prefix)
+    if category:
+        tags = tags.filter(category=category)
+    return tags.order_by("-image_count", "-popularity", "name")[:limit]

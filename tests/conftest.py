@@ -1,0 +1,106 @@
+"""The cast and the shared fixtures.
+
+alice owns the session, bob edits, carol views, dave is an outsider and
+staff curates the vocabulary. Data is made through our own services.
+"""
+
+import functools
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+
+from sessions_app import services as session_services
+from tests.support.images import make_image
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, reachable: bool, why: str) -> None:
+    """Skip a test whose outside service is missing, except in CI, where it must be there."""
+    if reachable:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI but {why}")
+    pytest.skip(f"{name} not available: {why}")
+
+
+def tcp_reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    require_service("Redis", tcp_reachable(url, 6379), f"nothing answers at {url}")
+    return url
+
+
+@functools.cache
+def password_hash(raw: str) -> str:
+    """Hash each test password once per process: the real hasher is slow on purpose."""
+    return make_password(raw)
+
+
+def password_of(username: str) -> str:
+    return f"{username}-password"
+
+
+def _user(username: str, **extra):
+    User = get_user_model()
+    user, _ = User.objects.get_or_create(username=username, defaults=extra)
+    user.password = password_hash(password_of(username))
+    user.save()
+    return user
+
+
+@pytest.fixture
+def alice(db):
+    return _user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return _user("bob")
+
+
+@pytest.fixture
+def carol(db):
+    return _user("carol")
+
+
+@pytest.fixture
+def dave(db):
+    return _user("dave")
+
+
+@pytest.fixture
+def staff(db):
+    return _user("staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def session(alice, bob, carol):
+    """A session alice owns, bob edits and carol views."""
+    tagging_session = session_services.session_create(owner=alice, name="Cats")
+    session_services.session_member_add(tagging_session, actor=alice, user=bob, role="editor")
+    session_services.session_member_add(tagging_session, actor=alice, user=carol, role="viewer")
+    return tagging_session
+
+
+@pytest.fixture
+def session_images(session, alice):
+    """Three images in the session, in order."""
+    images = [make_image(color=(40 * i, 80, 160), name=f"cat{i}.png") for i in range(3)]
+    session_services.session_images_add(session, actor=alice, images=images)
+    return images
