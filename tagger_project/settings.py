@@ -124,9 +124,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # Tests that start real daphne processes need a database file they can share.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+# Tests that start real daphne processes need a database file they can share
+# (SQLite's default test database lives in memory). The process id keeps test
+# runs that happen at the same time on one machine apart.
+_TEST_DB_SUFFIX = f"{os.getpid()}"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(BASE_DIR / "var" / "test-db" / f"test-{_TEST_DB_SUFFIX}.sqlite3")
+    }
+    (BASE_DIR / "var" / "test-db").mkdir(parents=True, exist_ok=True)
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_tagger_{_TEST_DB_SUFFIX}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,0 +1,120 @@
+import pytest
+
+from sessions_app import services
+from sessions_app.models import SessionEvent
+from tagger_project.errors import InvalidInput
+from tags.models import ImageTag, Tag, TagSource
+from tags.services import implication_create
+from tests.support.images import make_image
+
+
+def tag_names(image) -> list[str]:
+    rows = ImageTag.objects.filter(image=image).order_by("position", "id")
+    return list(rows.values_list("tag__name", flat=True))
+
+
+def count_of(name: str) -> int:
+    return Tag.objects.get(name=name).image_count
+
+
+def real_count(name: str) -> int:
+    return ImageTag.objects.filter(tag__name=name).count()
+
+
+def ids(images) -> list[int]:
+    return [image.pk for image in images]
+
+
+def test_batch_add_appends_where_missing(session, session_images, bob):
+    first, second, third = session_images
+    services.tags_add(first.pk, actor=bob, names=["a", "b"])
+    result = services.batch_apply(session, actor=bob, image_ids=ids(session_images), add=["b", "c"])
+    assert tag_names(first) == ["a", "b", "c"]
+    assert tag_names(second) == ["b", "c"]
+    assert tag_names(third) == ["b", "c"]
+    assert result.changed == 3
+    assert count_of("b") == real_count("b") == 3
+    assert count_of("c") == real_count("c") == 3
+
+
+def test_batch_add_bumps_versions_and_logs_one_event(session, session_images, bob):
+    before = session.events.count()
+    result = services.batch_apply(session, actor=bob, image_ids=ids(session_images[:2]), add=["x"])
+    assert session.events.count() == before + 1
+    event = SessionEvent.objects.get(session=session, seq=result.seq)
+    assert event.kind == "batch.applied"
+    assert event.payload["image_ids"] == sorted(ids(session_images[:2]))
+    for image in session_images[:2]:
+        image.refresh_from_db()
+        assert image.version == 1
+    session_images[2].refresh_from_db()
+    assert session_images[2].version == 0
+
+
+def test_batch_add_applies_implications(session, session_images, bob):
+    implication_create(Tag.objects.create(name="cat ears"), implied=Tag.objects.create(name="ears"))
+    services.batch_apply(session, actor=bob, image_ids=ids(session_images), add=["cat ears"])
+    rows = ImageTag.objects.filter(image=session_images[0]).order_by("position")
+    assert [(row.tag.name, row.source) for row in rows] == [
+        ("cat ears", TagSource.MANUAL),
+        ("ears", TagSource.IMPLICATION),
+    ]
+    assert count_of("ears") == 3
+
+
+def test_batch_remove(session, session_images, bob):
+    for image in session_images:
+        services.tags_add(image.pk, actor=bob, names=["a", "b", "c"])
+    result = services.batch_apply(
+        session, actor=bob, image_ids=ids(session_images[:2]), remove=["b"]
+    )
+    assert result.changed == 2
+    assert tag_names(session_images[0]) == ["a", "c"]
+    assert tag_names(session_images[2]) == ["a", "b", "c"]
+    assert count_of("b") == real_count("b") == 1
+
+
+def test_batch_replace_keeps_position_and_drops_duplicates(session, session_images, bob):
+    first, second, _ = session_images
+    services.tags_add(first.pk, actor=bob, names=["a", "old", "c"])
+    services.tags_add(second.pk, actor=bob, names=["new", "old"])
+    result = services.batch_apply(
+        session, actor=bob, image_ids=ids(session_images), replace=("old", "new")
+    )
+    assert result.changed == 2
+    assert tag_names(first) == ["a", "new", "c"]
+    assert tag_names(second) == ["new"]
+    assert count_of("old") == real_count("old") == 0
+    assert count_of("new") == real_count("new") == 2
+
+
+def test_batch_ignores_images_outside_the_session(session, session_images, bob):
+    outsider = make_image(name="elsewhere.png")
+    result = services.batch_apply(session, actor=bob, image_ids=[outsider.pk], add=["x"])
+    assert result.changed == 0
+    assert tag_names(outsider) == []
+
+
+def test_batch_without_changes_is_refused(session, session_images, bob):
+    with pytest.raises(InvalidInput):
+        services.batch_apply(session, actor=bob, image_ids=ids(session_images))
+
+
+def test_batch_with_a_bad_tag_changes_nothing(session, session_images, bob):
+    before = session.events.count()
+    with pytest.raises(InvalidInput):
+        services.batch_apply(
+            session, actor=bob, image_ids=ids(session_images), add=["fine", "bad\x00"]
+        )
+    assert session.events.count() == before
+    assert not ImageTag.objects.exists()
+
+
+def test_batch_spans_chunks(session, alice, bob):
+    images = [make_image(name=f"many{i}.png", color=(i % 255, 0, 0)) for i in range(1203)]
+    services.session_images_add(session, actor=alice, images=images)
+    result = services.batch_apply(session, actor=bob, image_ids=ids(images), add=["bulk"])
+    assert result.changed == 1203
+    assert count_of("bulk") == real_count("bulk") == 1203
+    result = services.batch_apply(session, actor=bob, image_ids=ids(images), remove=["bulk"])
+    assert count_of("bulk") == real_count("bulk") == 0
