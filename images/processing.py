@@ -1,0 +1,316 @@
+"""Check, measure and thumbnail one image file: the pure layer under import and upload.
+
+No database and no Django: callers pass the limits from settings. Thread-safe:
+the import command runs process_image_file in a thread pool, where Pillow's
+decoders release the GIL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import re
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from images.metadata import prompt_tokens, read_generation_metadata
+from images.sidecars import DEFAULT_EXTENSIONS, CaptionError, SidecarCaption, read_sidecar_caption
+
+_T = TypeVar("_T")
+
+
+class _Kind(NamedTuple):
+    format: str
+    extension: str
+    content_type: str
+
+
+# Formats browsers show and trainers read. MPO (a camera JPEG carrying extra
+# frames) is stored and served as the JPEG it is.
+ACCEPTED_FORMATS: dict[str, _Kind] = {
+    "JPEG": _Kind("JPEG", ".jpg", "image/jpeg"),
+    "MPO": _Kind("JPEG", ".jpg", "image/jpeg"),
+    "PNG": _Kind("PNG", ".png", "image/png"),
+    "WEBP": _Kind("WEBP", ".webp", "image/webp"),
+    "GIF": _Kind("GIF", ".gif", "image/gif"),
+    "BMP": _Kind("BMP", ".bmp", "image/bmp"),
+    "AVIF": _Kind("AVIF", ".avif", "image/avif"),
+}
+THUMBNAIL_FORMATS = {"JPEG": ".jpg", "WEBP": ".webp"}
+_THUMBNAIL_QUALITY = 85
+
+# What Pillow raises on malformed data, besides UnidentifiedImageError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+_BOMB_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+_PILLOW_PIXEL_COUNT = re.compile(r"\((\d+) pixels\)")
+
+_ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# Register every plugin now, not lazily in whichever worker thread opens the
+# first WebP or AVIF.
+Image.init()
+
+
+class ImageRejected(Exception):
+    """The file cannot be imported; ``reason`` is short and safe to show a user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedImage:
+    """An accepted image: its bytes, measurements, thumbnail and embedded text.
+
+    width and height are as displayed, after EXIF orientation. Tokens are raw:
+    the caller normalizes them.
+    """
+
+    sha256: str
+    data: bytes
+    format: str
+    extension: str
+    content_type: str
+    width: int
+    height: int
+    byte_size: int
+    thumbnail: bytes
+    thumbnail_extension: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    prompt_tokens: list[str] = field(default_factory=list)
+    caption_tokens: list[str] = field(default_factory=list)
+
+
+def process_image_bytes(
+    data: bytes,
+    *,
+    max_pixels: int,
+    max_bytes: int,
+    thumb_size: int = 256,
+    thumb_format: str = "JPEG",
+) -> ProcessedImage:
+    """Identify, check and thumbnail an image by its content; raise ImageRejected if unusable."""
+    if thumb_format not in THUMBNAIL_FORMATS:
+        raise ValueError(f"thumb_format must be one of {sorted(THUMBNAIL_FORMATS)}")
+    _check_byte_size(len(data), max_bytes)
+    _check_pillow_globals(max_pixels)
+    with _open_checked(data, max_pixels) as im:
+        kind = ACCEPTED_FORMATS[im.format or ""]
+        width, height = im.size
+        thumbnail = _guard(lambda: _decode_thumbnail(im, thumb_size), max_pixels)
+        # Read after the decode: PNG text chunks that follow the pixels reach
+        # info only then, and PngImageFile.getexif() would decode otherwise.
+        exif = _read_exif(im)
+        metadata = read_generation_metadata(im.info, exif)
+    orientation = exif.get(_ORIENTATION, 1)
+    if orientation in _TRANSPOSE:
+        thumbnail = thumbnail.transpose(_TRANSPOSE[orientation])
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return ProcessedImage(
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
+        format=kind.format,
+        extension=kind.extension,
+        content_type=kind.content_type,
+        width=width,
+        height=height,
+        byte_size=len(data),
+        thumbnail=_encode(thumbnail, thumb_format),
+        thumbnail_extension=THUMBNAIL_FORMATS[thumb_format],
+        metadata=metadata,
+        prompt_tokens=prompt_tokens(metadata.get("prompt") or ""),
+    )
+
+
+def process_image_file(
+    path: str | Path,
+    *,
+    max_pixels: int,
+    max_bytes: int,
+    thumb_size: int = 256,
+    thumb_format: str = "JPEG",
+    sidecar_extensions: tuple[str, ...] = DEFAULT_EXTENSIONS,
+) -> ProcessedImage:
+    """Process an image file and the caption file beside it.
+
+    A broken caption file rejects the image too, so that fixing it and
+    importing again brings in both. Embedded generation metadata wins over
+    infotext in the caption file.
+    """
+    path = Path(path)
+    processed = process_image_bytes(
+        _read_file(path, max_bytes),
+        max_pixels=max_pixels,
+        max_bytes=max_bytes,
+        thumb_size=thumb_size,
+        thumb_format=thumb_format,
+    )
+    try:
+        sidecar = read_sidecar_caption(path, sidecar_extensions)
+    except CaptionError as error:
+        raise ImageRejected(error.reason) from None
+    return _with_sidecar(processed, sidecar) if sidecar else processed
+
+
+def _check_byte_size(size: int, max_bytes: int) -> None:
+    if size == 0:
+        raise ImageRejected("empty file")
+    if size > max_bytes:
+        raise _too_large(size, max_bytes)
+
+
+def _too_large(size: int, max_bytes: int) -> ImageRejected:
+    return ImageRejected(f"file too large: {size} bytes exceeds the limit of {max_bytes}")
+
+
+def _check_pillow_globals(max_pixels: int) -> None:
+    """Make Pillow's process-wide guards agree with ours.
+
+    Pillow warns above MAX_IMAGE_PIXELS and raises above twice that, before our
+    own exact check runs. Only ever raise the value: lowering it per call would
+    make every other Pillow user in the process stricter.
+    """
+    if Image.MAX_IMAGE_PIXELS is None or max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # Process-wide switch: with it on, truncated files decode as grey and pass.
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+
+
+def _open_checked(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
+    """Open from the header only, refusing unsupported formats and bombs before any decode."""
+    im = _open(data, max_pixels)
+    try:
+        if im.format not in ACCEPTED_FORMATS:
+            raise ImageRejected(f"unsupported image format: {im.format}")
+        pixels = im.width * im.height
+        if pixels > max_pixels:
+            raise ImageRejected(_bomb_reason(max_pixels, pixels))
+        if im.format == "PNG":
+            # Chunk CRCs catch flipped bits that decode to a plausible image.
+            _guard(im.verify, max_pixels)
+            im.close()
+            im = _open(data, max_pixels)
+    except BaseException:
+        im.close()
+        raise
+    return im
+
+
+def _open(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
+    try:
+        return _guard(lambda: Image.open(io.BytesIO(data)), max_pixels)
+    except UnidentifiedImageError:
+        raise ImageRejected("not an image") from None
+
+
+def _guard(step: Callable[[], _T], max_pixels: int) -> _T:
+    """Run a Pillow step, turning its bomb and corruption errors into ImageRejected."""
+    try:
+        return step()
+    except UnidentifiedImageError:
+        raise
+    except _BOMB_ERRORS as error:
+        # Pillow checks first, at open. A DecompressionBombWarning only arrives
+        # here when warnings are errors; otherwise our own check refuses the file.
+        match = _PILLOW_PIXEL_COUNT.search(str(error))
+        pixels = int(match.group(1)) if match else None
+        raise ImageRejected(_bomb_reason(max_pixels, pixels)) from None
+    except _DECODE_ERRORS as error:
+        if "text chunk" in str(error).lower().replace("_", " "):
+            # PngImagePlugin caps one inflated text chunk (1 MB) and all of them (64 MB).
+            raise ImageRejected("embedded text chunk too large") from None
+        raise ImageRejected("truncated or corrupt image data") from None
+
+
+def _bomb_reason(max_pixels: int, pixels: int | None = None) -> str:
+    size = f"{pixels} pixels" if pixels is not None else "the image"
+    return f"decompression bomb: {size} exceeds the limit of {max_pixels}"
+
+
+def _decode_thumbnail(im: ImageFile.ImageFile, size: int) -> Image.Image:
+    """Decode at reduced size and return an RGB thumbnail (before EXIF orientation)."""
+    if im.format in ("JPEG", "MPO"):
+        # The JPEG decoder scales by 1/2..1/8 almost for free: decode near the target size.
+        im.draft("RGB", (size, size))
+    work = _flatten_palette(im)
+    work.thumbnail((size, size), Image.Resampling.LANCZOS)
+    im.load()  # thumbnail() skips the decode of a small image; truncation must still show
+    return _to_rgb(work)
+
+
+def _read_exif(im: Image.Image) -> Image.Exif:
+    """Return the image's EXIF; malformed EXIF is common and no reason to refuse a file."""
+    try:
+        return im.getexif()
+    except Exception:
+        return Image.Exif()
+
+
+def _flatten_palette(im: Image.Image) -> Image.Image:
+    """Expand palette and bilevel images, which resize() would only sample (NEAREST)."""
+    if im.mode in ("P", "PA", "1"):
+        has_alpha = im.mode == "PA" or "transparency" in im.info
+        return im.convert("RGBA" if has_alpha else "RGB")
+    return im
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any mode to RGB, composing transparency onto white."""
+    if im.mode.startswith("I"):  # 16-bit greyscale PNG: "I;16", or "I" in older Pillow
+        # convert() clips 16-bit values to 255; scale them instead.
+        im = im.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+    if "transparency" in im.info and im.mode in ("L", "RGB"):
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def _encode(thumbnail: Image.Image, thumb_format: str) -> bytes:
+    buffer = io.BytesIO()
+    thumbnail.save(buffer, thumb_format, quality=_THUMBNAIL_QUALITY)
+    return buffer.getvalue()
+
+
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    """Read at most max_bytes + 1, so a huge file is refused without loading it."""
+    try:
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > max_bytes:
+                raise _too_large(size, max_bytes)
+            return file.read(max_bytes + 1)
+    except OSError as error:
+        raise ImageRejected(f"cannot read file: {error.strerror or error}") from None
+
+
+def _with_sidecar(processed: ProcessedImage, sidecar: SidecarCaption) -> ProcessedImage:
+    if sidecar.kind == "tags":
+        return dataclasses.replace(processed, caption_tokens=sidecar.tags)
+    if processed.metadata:
+        return processed
+    metadata = sidecar.metadata
+    tokens = prompt_tokens(metadata.get("prompt") or "")
+    return dataclasses.replace(processed, metadata=metadata, prompt_tokens=tokens)

@@ -1,0 +1,95 @@
+"""Caption sidecar files: ``name.txt`` beside ``name.png``, as trainers read them."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from images.metadata import parse_infotext, split_tags
+
+DEFAULT_EXTENSIONS = (".txt", ".caption")
+# Captions are a few hundred bytes; anything far larger is not a caption.
+DEFAULT_MAX_BYTES = 1024 * 1024
+
+# AUTOMATIC1111 "Save text information about generation parameters as chunks
+# to png files" off writes its infotext to name.txt instead.
+_INFOTEXT_LINE = re.compile(r"^(?:Negative prompt:|Steps: )", re.MULTILINE)
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+class CaptionError(Exception):
+    """A caption file exists but cannot be read; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarCaption:
+    """What the caption file beside an image holds.
+
+    ``kind`` is "tags" for a trainer caption (``tags`` holds them, raw) or
+    "infotext" for AUTOMATIC1111 generation parameters (``metadata`` holds
+    them, shaped like images.metadata.read_generation_metadata's result).
+    """
+
+    filename: str
+    kind: Literal["tags", "infotext"]
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def read_sidecar_caption(
+    image_path: str | Path,
+    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> SidecarCaption | None:
+    """Read the first ``name<ext>`` beside ``image_path``; None when there is none.
+
+    Raises CaptionError (reason names the file, never its directory) when the
+    file is unreadable, too large or not UTF-8.
+    """
+    for extension in extensions:
+        path = Path(image_path).with_suffix(extension)
+        if path.is_file():
+            return parse_caption(_read(path, max_bytes), filename=path.name)
+    return None
+
+
+def parse_caption(data: bytes, *, filename: str = "caption") -> SidecarCaption:
+    """Parse caption file content: trainer tags or AUTOMATIC1111 infotext."""
+    text = _decode(data, filename)
+    if looks_like_infotext(text):
+        return SidecarCaption(filename, "infotext", metadata=parse_infotext(text))
+    return SidecarCaption(filename, "tags", tags=split_tags(text))
+
+
+def looks_like_infotext(text: str) -> bool:
+    """Tell AUTOMATIC1111 infotext from a tag list by its ``Negative prompt:``/``Steps:`` line."""
+    return _INFOTEXT_LINE.search(text) is not None
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    try:
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as error:
+        raise CaptionError(f"cannot read {path.name}: {error.strerror}") from None
+    if len(data) > max_bytes:
+        raise CaptionError(f"{path.name} is larger than {max_bytes} bytes")
+    return data
+
+
+def _decode(data: bytes, filename: str) -> str:
+    """Decode UTF-8, tolerating the BOM that Windows editors write (and UTF-16 with one)."""
+    codec, label = ("utf-16", "UTF-16") if data.startswith(_UTF16_BOMS) else ("utf-8-sig", "UTF-8")
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as error:
+        where = f"byte 0x{data[error.start]:02x} at offset {error.start}"
+        raise CaptionError(f"{filename} is not {label} text ({where})") from None

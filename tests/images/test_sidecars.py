@@ -1,0 +1,105 @@
+"""Tests for images.sidecars: caption files beside images."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from images.sidecars import CaptionError, read_sidecar_caption
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    path = tmp_path / "cat.final.png"
+    path.write_bytes(b"not read here")
+    return path
+
+
+def write_caption(image: Path, data: bytes, extension: str = ".txt") -> None:
+    image.with_suffix(extension).write_bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "tags"),
+    [
+        (b"1girl, cat ears, solo", ["1girl", "cat ears", "solo"]),
+        (b"1girl\ncat ears\r\nsolo\n", ["1girl", "cat ears", "solo"]),
+        (b" a ,, b ,\n\n c ", ["a", "b", "c"]),
+        (codecs.BOM_UTF8 + "猫耳, 少女".encode(), ["猫耳", "少女"]),
+        ("猫耳, 少女".encode("utf-16"), ["猫耳", "少女"]),  # Notepad's "Unicode"
+        (b"", []),
+        (b" \n ", []),
+    ],
+    ids=["commas", "newlines", "blanks", "utf8-bom", "utf16-bom", "empty", "whitespace"],
+)
+def test_caption_tags(image: Path, data: bytes, tags: list[str]) -> None:
+    write_caption(image, data)
+    caption = read_sidecar_caption(image)
+    assert caption is not None
+    assert (caption.filename, caption.kind, caption.tags, caption.metadata) == (
+        "cat.final.txt",
+        "tags",
+        tags,
+        {},
+    )
+
+
+def test_no_caption_file_gives_none(image: Path) -> None:
+    assert read_sidecar_caption(image) is None
+
+
+def test_caption_extension_is_the_fallback(image: Path) -> None:
+    write_caption(image, b"from caption", ".caption")
+    assert read_sidecar_caption(image).tags == ["from caption"]
+    write_caption(image, b"from txt")
+    assert read_sidecar_caption(image).tags == ["from txt"]
+
+
+def test_extensions_can_be_chosen(image: Path) -> None:
+    write_caption(image, b"from txt")
+    assert read_sidecar_caption(image, (".caption",)) is None
+
+
+def test_non_utf8_caption_is_an_error_naming_the_file_only(image: Path) -> None:
+    write_caption(image, "café".encode("latin-1"))
+    with pytest.raises(CaptionError) as caught:
+        read_sidecar_caption(image)
+    assert caught.value.reason == "cat.final.txt is not UTF-8 text (byte 0xe9 at offset 3)"
+    assert str(image.parent) not in str(caught.value)
+
+
+def test_oversized_caption_is_an_error(image: Path) -> None:
+    write_caption(image, b"a, " * 100)
+    with pytest.raises(CaptionError, match="larger than 100 bytes"):
+        read_sidecar_caption(image, max_bytes=100)
+
+
+def test_caption_that_is_a_directory_is_not_a_caption(image: Path) -> None:
+    image.with_suffix(".txt").mkdir()
+    assert read_sidecar_caption(image) is None
+
+
+PARAMETERS = "Steps: 15, Sampler: UniPC, CFG scale: 5, Seed: 1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"photo of a duck\nNegative prompt: monochrome\n{PARAMETERS}",
+        f"photo of a duck\n{PARAMETERS}",
+        "photo of a duck\nNegative prompt: monochrome",
+    ],
+)
+def test_infotext_caption_is_generation_metadata(image: Path, text: str) -> None:
+    write_caption(image, text.encode())
+    caption = read_sidecar_caption(image)
+    assert (caption.kind, caption.tags) == ("infotext", [])
+    assert caption.metadata["prompt"] == "photo of a duck"
+    assert caption.metadata["generator"] == "AUTOMATIC1111"
+
+
+def test_tags_mentioning_steps_are_still_tags(image: Path) -> None:
+    write_caption(image, b"stairs, steps, negative prompt:")
+    assert read_sidecar_caption(image).kind == "tags"
