@@ -83,7 +83,7 @@ def batch_apply(
     changed_ids = sorted(changed)
     if not changed_ids:
         return BatchResult(changed_image_ids=[], seq=None)
-    _bump_versions(changed_ids)
+    versions = bump_versions(changed_ids)
     event = append_event(
         session.pk,
         kind="batch.applied",
@@ -94,7 +94,14 @@ def batch_apply(
             "replace": replace_names or None,
         },
         actor=actor,
-        inverse={"op": "batch_inverse", "added": added_rows, "removed": removed_rows},
+        # Undo deletes what was added and puts back what was removed, refused
+        # when any image has changed since (its version moved on).
+        inverse={
+            "op": "rows",
+            "delete": added_rows,
+            "insert": removed_rows,
+            "versions": versions,
+        },
     )
     return BatchResult(changed_image_ids=changed_ids, seq=event.seq)
 
@@ -102,14 +109,14 @@ def batch_apply(
 def _in_session(session: TaggingSession, image_ids: Sequence[int]) -> list[int]:
     wanted = sorted(set(image_ids))
     found: list[int] = []
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         found += SessionImage.objects.filter(session=session, image_id__in=chunk).values_list(
             "image_id", flat=True
         )
     return sorted(found)
 
 
-def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
+def chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
 
@@ -124,7 +131,7 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
     """Append `tag` at the end of each image's caption where it is missing."""
     gained: list[int] = []
     table = ImageTag._meta.db_table
-    for chunk in _chunks(image_ids):
+    for chunk in chunks(image_ids):
         having = set(
             ImageTag.objects.filter(tag=tag, image_id__in=chunk).values_list("image_id", flat=True)
         )
@@ -157,7 +164,7 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
 def _remove_tag(tag: Tag, image_ids: Sequence[int]) -> list[tuple]:
     """Delete `tag` from the images; returns the deleted rows for undo."""
     removed: list[tuple] = []
-    for chunk in _chunks(image_ids):
+    for chunk in chunks(image_ids):
         rows = ImageTag.objects.filter(tag=tag, image_id__in=chunk)
         removed += rows.values_list("image_id", "position", "source", "confidence")
         rows.delete()
@@ -173,7 +180,7 @@ def _replace_tag(source: Tag, target: Tag, image_ids: Sequence[int]):
     """
     moved: list[tuple] = []
     dropped: list[tuple] = []
-    for chunk in _chunks(image_ids):
+    for chunk in chunks(image_ids):
         had_target = set(
             ImageTag.objects.filter(tag=target, image_id__in=chunk).values_list(
                 "image_id", flat=True
@@ -191,6 +198,12 @@ def _replace_tag(source: Tag, target: Tag, image_ids: Sequence[int]):
     return moved, dropped
 
 
-def _bump_versions(image_ids: Sequence[int]) -> None:
-    for chunk in _chunks(image_ids):
+def bump_versions(image_ids: Sequence[int]) -> list[list[int]]:
+    """Bump each image's version; return [image_id, new version] pairs."""
+    versions: list[list[int]] = []
+    for chunk in chunks(image_ids):
         Image.objects.filter(pk__in=chunk).update(version=F("version") + 1)
+        versions += [
+            list(pair) for pair in Image.objects.filter(pk__in=chunk).values_list("pk", "version")
+        ]
+    return versions

@@ -1,6 +1,7 @@
 """Sessions, their members, their images and the status of each image."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -140,9 +141,17 @@ def session_images_add(session: TaggingSession, *, actor, images: Sequence[Image
 
 @transaction.atomic
 def session_image_set_status(
-    session: TaggingSession, *, actor, image_id: int, status: str
+    session: TaggingSession,
+    *,
+    actor,
+    image_id: int,
+    status: str,
+    annotate: dict[str, Any] | None = None,
 ) -> SessionImage:
-    """Set the review status of one image in the session."""
+    """Set the review status of one image in the session.
+
+    `annotate` adds fields to the event payload (undo and redo mark what they reverse).
+    """
     if status not in ImageStatus.values:
         raise InvalidInput(f"unknown status {status!r}", details=[{"allowed": ImageStatus.values}])
     entry = SessionImage.objects.select_for_update().filter(session=session, image_id=image_id)
@@ -155,8 +164,8 @@ def session_image_set_status(
     append_event(
         session.pk,
         kind="image.status",
-        payload={"image_id": image_id, "status": status},
+        payload={"image_id": image_id, "status": status, **(annotate or {})},
         actor=actor,
-        inverse={"op": "set_status", "image_id": image_id, "status": previous},
+        inverse={"op": "set_status", "image_id": image_id, "status": previous, "expected": status},
     )
     return entry

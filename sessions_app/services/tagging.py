@@ -56,7 +56,7 @@ def tags_add(
     confidence: float | None = None,
 ) -> TagListState:
     """Append tags (and what they imply) to the end of the image's caption."""
-    image = _lock_image(image_id)
+    image = lock_image(image_id)
     current = _current_entries(image_id)
     present = {tag_id for tag_id, _, _ in current}
     tags = tags_get_or_create(resolve_tag_names(names))
@@ -67,17 +67,17 @@ def tags_add(
         for tag_id in implied_closure(tag_id for tag_id, _, _ in added)
         if tag_id not in present
     ]
-    return _rewrite(image, actor=actor, before=current, after=current + added + implied)
+    return rewrite_tag_list(image, actor=actor, before=current, after=current + added + implied)
 
 
 @transaction.atomic
 def tags_remove(image_id: int, *, actor, names: Iterable[str]) -> TagListState:
     """Remove tags from the image; names it does not have are ignored."""
-    image = _lock_image(image_id)
+    image = lock_image(image_id)
     current = _current_entries(image_id)
     doomed = set(Tag.objects.filter(name__in=resolve_tag_names(names)).values_list("pk", flat=True))
     after = [entry for entry in current if entry[0] not in doomed]
-    return _rewrite(image, actor=actor, before=current, after=after)
+    return rewrite_tag_list(image, actor=actor, before=current, after=after)
 
 
 @transaction.atomic
@@ -87,7 +87,7 @@ def tags_set(image_id: int, *, actor, names: Iterable[str], version: int) -> Tag
     Raises StaleVersion (carrying the current state) when `version` is not the
     image's current version: someone else edited it since the caller looked.
     """
-    image = _lock_image(image_id)
+    image = lock_image(image_id)
     if image.version != version:
         current = image_tag_state(image_id)
         raise StaleVersion(
@@ -107,10 +107,10 @@ def tags_set(image_id: int, *, actor, names: Iterable[str], version: int) -> Tag
         for tag_id in implied_closure(new_ids)
         if tag_id not in listed
     ]
-    return _rewrite(image, actor=actor, before=current, after=after)
+    return rewrite_tag_list(image, actor=actor, before=current, after=after)
 
 
-def _lock_image(image_id: int) -> Image:
+def lock_image(image_id: int) -> Image:
     image = Image.objects.select_for_update().filter(pk=image_id).first()
     if image is None:
         raise NotFound(f"image {image_id} does not exist")
@@ -125,8 +125,18 @@ def _current_entries(image_id: int) -> list[Entry]:
     )
 
 
-def _rewrite(image: Image, *, actor, before: list[Entry], after: list[Entry]) -> TagListState:
-    """Make the image's rows match `after`, then log the change where the image is shown."""
+def rewrite_tag_list(
+    image: Image,
+    *,
+    actor,
+    before: list[Entry],
+    after: list[Entry],
+    annotate: dict[str, Any] | None = None,
+) -> TagListState:
+    """Make the image's rows match `after`, then log the change where the image is shown.
+
+    `annotate` adds fields to the event payload (undo and redo mark what they reverse).
+    """
     if before == after:
         return image_tag_state(image.pk)
     before_ids = {entry[0] for entry in before}
@@ -163,6 +173,7 @@ def _rewrite(image: Image, *, actor, before: list[Entry], after: list[Entry]) ->
         **state.as_dict(),
         "added": [names[tag_id] for tag_id, _, _ in after if tag_id in added],
         "removed": [names[tag_id] for tag_id, _, _ in before if tag_id in removed],
+        **(annotate or {}),
     }
     inverse = {
         "op": "restore_tags",

@@ -63,7 +63,12 @@ def test_status_change_and_bad_status(session, session_images, bob):
     assert SessionImage.objects.get(session=session, image=image).status == "reviewed"
     event = session.events.last()
     assert event.kind == "image.status"
-    assert event.inverse == {"op": "set_status", "image_id": image.pk, "status": "todo"}
+    assert event.inverse == {
+        "op": "set_status",
+        "image_id": image.pk,
+        "status": "todo",
+        "expected": "reviewed",
+    }
     with pytest.raises(InvalidInput):
         services.session_image_set_status(session, actor=bob, image_id=image.pk, status="done")
     outsider = make_image(name="out.png", color=(9, 9, 9))
