@@ -1,0 +1,94 @@
+"""Admin for the image library: a read-only view (images arrive through import and upload)."""
+
+import json
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from images.models import Image
+
+# `images` imports nothing from the other apps, so the image's tags are read
+# through the reverse relation rather than the tags app's selectors.
+TAG_ORDER = ("position", "id")
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["preview", "original_name", "format", "size", "byte_size", "created_at"]
+    list_display_links = ["preview", "original_name"]
+    list_filter = ["format"]
+    search_fields = ["original_name", "^sha256"]
+    list_per_page = 50
+    # A COUNT(*) over a large library costs more than the page itself.
+    show_full_result_count = False
+    fields = [
+        "large_preview",
+        "original_name",
+        "sha256",
+        "file",
+        "thumbnail",
+        "size",
+        "format",
+        "byte_size",
+        "version",
+        "imported_by",
+        "created_at",
+        "tags_in_order",
+        "pretty_metadata",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Image | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Image | None = None) -> bool:
+        # Deleting would drop tags from sessions without an event or count update.
+        return False
+
+    @admin.display(description="")
+    def preview(self, obj: Image) -> SafeString | str:
+        return self._img(obj, 64)
+
+    @admin.display(description="thumbnail")
+    def large_preview(self, obj: Image) -> SafeString | str:
+        return self._img(obj, 256)
+
+    @admin.display(description="size", ordering="width")
+    def size(self, obj: Image) -> str:
+        return f"{obj.width} × {obj.height}"
+
+    @admin.display(description="tags, in caption order")
+    def tags_in_order(self, obj: Image) -> SafeString | str:
+        rows = (
+            obj.image_tags.order_by(*TAG_ORDER)
+            .values_list("tag__name", "tag__category", "source")
+            .iterator()
+        )
+        items = format_html_join(
+            "", "<li>{} <small>({}, {})</small></li>", ((n, c, s) for n, c, s in rows)
+        )
+        return format_html("<ol>{}</ol>", items) if items else "no tags"
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj: Image) -> SafeString | str:
+        if not obj.metadata:
+            return "none"
+        text = json.dumps(obj.metadata, indent=2, ensure_ascii=False, sort_keys=True)
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    @staticmethod
+    def _img(obj: Image, size: int) -> SafeString | str:
+        if not obj.thumbnail:
+            return "-"
+        return format_html(
+            '<img src="{}" alt="{}" style="max-width:{}px;max-height:{}px" loading="lazy">',
+            obj.thumbnail.url,
+            obj.original_name,
+            size,
+            size,
+        )
