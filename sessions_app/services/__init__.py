@@ -2,6 +2,11 @@
 
 from sessions_app.services.batch import BatchResult, batch_apply
 from sessions_app.services.curation import tag_merge, tag_rename
+from sessions_app.services.importing import (
+    ImportOutcome,
+    session_import_bytes,
+    session_import_processed,
+)
 from sessions_app.services.sessions import (
     session_create,
     session_delete,
@@ -21,6 +26,7 @@ from sessions_app.services.tagging import (
 
 __all__ = [
     "BatchResult",
+    "ImportOutcome",
     "TagListState",
     "batch_apply",
     "image_tag_state",
@@ -28,6 +34,8 @@ __all__ = [
     "session_delete",
     "session_image_set_status",
     "session_images_add",
+    "session_import_bytes",
+    "session_import_processed",
     "session_member_add",
     "session_member_remove",
     "session_update",

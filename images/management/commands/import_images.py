@@ -1,0 +1,107 @@
+"""Import image files and folders into a tagging session (thin: the work is in the pipeline)."""
+
+import json
+import os
+import sys
+from argparse import RawDescriptionHelpFormatter
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from sessions_app.importing_pipeline import candidate_files, import_files
+from sessions_app.models import TaggingSession
+from sessions_app.services import session_create
+from tagger_project.errors import DomainError
+
+HELP = """Import image files and folders into a tagging session.
+
+Folders are walked recursively in sorted order; hidden files and folders are
+passed over. Files are recognized by content, not extension; a file that is
+not an acceptable image (empty, truncated, not an image, too large, a
+decompression bomb) is skipped with the reason and the rest goes on. Caption
+files beside an image (name.txt or name.caption) become its tags in order
+(source "caption"); without one, the embedded prompt's tokens do (source
+"prompt"). .txt, .caption and .json files are sidecars, never imported alone.
+
+Counts: "imported" = images that joined the session; "duplicates" = files
+whose content the session already held (an earlier file of this run or a
+previous run: their caption tags are merged). Killed at any point and run
+again with the same arguments, the import finishes: what the first run
+committed is counted as duplicates, the rest as imported.
+
+--json prints one object {"imported": N, "duplicates": N, "skipped":
+[{"path": ..., "reason": ...}]} on stdout; the progress bar and warnings about
+caption tokens that are not valid tag names go to stderr.
+"""
+
+
+class Command(BaseCommand):
+    help = HELP
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # Keep the help's paragraphs as written.
+        kwargs["formatter_class"] = RawDescriptionHelpFormatter
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+        parser.add_argument("--session", required=True, metavar="NAME", help="session name")
+        parser.add_argument(
+            "--owner",
+            metavar="USER",
+            help="create the session for this user if it does not exist; acts as the importer",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            metavar="N",
+            help="processing threads (default: the number of cores)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    def handle(self, *args, **options):
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
+        roots = [Path(p) for p in options["paths"]]
+        missing = [str(p) for p in roots if not p.exists()]
+        if missing:
+            raise CommandError(f"no such file or folder: {', '.join(missing)}")
+        session, actor = self._session_and_actor(options["session"], options["owner"])
+        files = candidate_files(roots)
+        # tqdm writes carriage returns itself: give it the raw stream, not Django's wrapper.
+        stream = getattr(self.stderr, "_out", sys.stderr)
+        with tqdm(total=len(files), unit="img", file=stream, mininterval=0.2) as bar:
+            report = import_files(
+                session, actor=actor, files=files, workers=options["workers"], on_file=bar.update
+            )
+        for path, token, reason in report.skipped_tags:
+            self.stderr.write(f"{path}: tag {token!r} skipped: {reason}")
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_json(), ensure_ascii=False))
+            return
+        self.stdout.write(
+            f"Imported {report.imported}, duplicates {report.duplicates}, "
+            f"skipped {len(report.skipped)} into session {session.name!r}."
+        )
+        for skipped in report.skipped:
+            self.stdout.write(f"  skipped {skipped['path']}: {skipped['reason']}")
+
+    def _session_and_actor(self, name: str, owner_name: str | None):
+        name = name.strip()
+        owner = None
+        if owner_name is not None:
+            owner = get_user_model().objects.filter(username=owner_name).first()
+            if owner is None:
+                raise CommandError(f"no user called {owner_name!r} (--owner)")
+        session = TaggingSession.objects.filter(name=name).first()
+        if session is None:
+            if owner is None:
+                raise CommandError(f"no session called {name!r}; pass --owner USER to create it")
+            try:
+                session = session_create(owner=owner, name=name)
+            except DomainError as error:
+                raise CommandError(error.message) from error
+        return session, owner or session.owner

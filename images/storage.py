@@ -1,0 +1,59 @@
+"""Content-addressed files in Django's default storage: originals and thumbnails.
+
+A file's name is derived from its content's sha256, so saving the same content
+twice is a no-op, a rerun after a crash reuses what was written, and two
+importers racing on one image end up with one file. Everything goes through
+`default_storage` (never raw paths) so that one STORAGES setting can move the
+files to S3-compatible storage.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def original_name(sha256: str, extension: str) -> str:
+    """Storage name of an original: ``originals/ab/cd/<sha256><ext>``."""
+    return _addressed("originals", sha256, extension)
+
+
+def thumbnail_name(sha256: str, extension: str) -> str:
+    """Storage name of a thumbnail: ``thumbnails/ab/cd/<sha256><ext>``."""
+    return _addressed("thumbnails", sha256, extension)
+
+
+def store_content(name: str, data: bytes) -> str:
+    """Save ``data`` under ``name`` unless a file of that name and size is already there.
+
+    The name is content-addressed, so an existing file of the right size is
+    this content. One of another size is a write cut short (a killed import):
+    it is replaced. Returns ``name``.
+    """
+    if default_storage.exists(name):
+        if default_storage.size(name) == len(data):
+            return name
+        default_storage.delete(name)
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:
+        # Another writer created the same content between our check and our
+        # save, and the storage gave us a fresh name: theirs is the same bytes.
+        default_storage.delete(saved)
+    return name
+
+
+def is_stored(name: str) -> bool:
+    """True when the storage holds a file called ``name``."""
+    return bool(name) and default_storage.exists(name)
+
+
+def _addressed(root: str, sha256: str, extension: str) -> str:
+    if not _SHA256.match(sha256):
+        raise ValueError(f"not a lowercase hex sha256: {sha256!r}")
+    if extension and not re.match(r"^\.[a-z0-9]{1,8}$", extension):
+        raise ValueError(f"bad file extension: {extension!r}")
+    return f"{root}/{sha256[:2]}/{sha256[2:4]}/{sha256}{extension}"

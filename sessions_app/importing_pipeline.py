@@ -1,0 +1,83 @@
+"""Batch import of image files into a session: worker threads process, one writer commits.
+
+The workers (images.importing) decode, hash, thumbnail and store files; this
+thread alone talks to the database, one transaction per image, in file order.
+Killed at any point and run again, the import finishes the job: committed
+images count as duplicates the second time, files written but not committed
+are content-addressed and simply reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from images.importing import Limits, find_image_files, process_and_store, process_in_order
+from sessions_app.models import TaggingSession
+from sessions_app.services.importing import session_import_processed
+from tagger_project.errors import DomainError
+
+
+@dataclass
+class ImportReport:
+    """Counts of one batch import, and why each refused file was refused."""
+
+    imported: int = 0
+    duplicates: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    # (image path, token, reason) for caption/prompt tokens that are not tag names.
+    skipped_tags: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"imported": self.imported, "duplicates": self.duplicates, "skipped": self.skipped}
+
+
+def import_limits() -> Limits:
+    """The per-file limits from settings."""
+    return Limits(
+        max_pixels=settings.TAGGER_MAX_IMAGE_PIXELS,
+        max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES,
+        thumb_size=settings.TAGGER_THUMBNAIL_SIZE,
+    )
+
+
+def candidate_files(roots: Sequence[Path]) -> list[Path]:
+    """Every file the import will look at (a list of paths: cheap even for 100k files)."""
+    return list(find_image_files(roots))
+
+
+def import_files(
+    session: TaggingSession,
+    *,
+    actor,
+    files: Sequence[Path],
+    workers: int,
+    on_file: Callable[[], None] = lambda: None,
+) -> ImportReport:
+    """Import the files into the session; ``on_file`` is called after each (progress)."""
+    report = ImportReport()
+    task = partial(process_and_store, limits=import_limits())
+    for result in process_in_order(files, task, workers=workers):
+        path = str(result.path)
+        if result.processed is None:
+            report.skipped.append({"path": path, "reason": result.reason})
+        else:
+            try:
+                outcome = session_import_processed(
+                    session, actor=actor, processed=result.processed, original_name=path
+                )
+            except DomainError as error:
+                report.skipped.append({"path": path, "reason": error.message})
+            else:
+                if outcome.status == "imported":
+                    report.imported += 1
+                else:
+                    report.duplicates += 1
+                report.skipped_tags += [(path, s.token, s.reason) for s in outcome.skipped_tags]
+        on_file()
+    return report
