@@ -4,13 +4,18 @@ Changes to the tags *on images* are session edits and live in
 `sessions_app.services`, which log and broadcast them.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from tagger_project.errors import Conflict, InvalidInput
-from tags.models import Tag, TagAlias, TagCategory, TagImplication
-from tags.normalize import normalize_tag_name
+from tags.models import ImageTag, Tag, TagAlias, TagCategory, TagImplication
+from tags.normalize import InvalidTagName, normalize_tag_name
+from tags.vocabulary import VocabularyProblem, VocabularyRow
 
 
 def tags_get_or_create(names: list[str]) -> dict[str, Tag]:
@@ -127,3 +132,209 @@ def implication_create(tag: Tag, *, implied: Tag) -> TagImplication:
 def implication_delete(implication: TagImplication) -> None:
     """Stop applying the implication to future additions; existing tags stay."""
     implication.delete()
+
+
+# Bounded `IN (...)` lists: SQLite allows 999 parameters per statement here.
+_VOCABULARY_CHUNK = 500
+
+
+@dataclass
+class VocabularyResult:
+    """What `vocabulary_import` did; `problems` name the file's lines."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    aliases_created: int = 0
+    tags_replaced_by_aliases: int = 0
+    problems: list[VocabularyProblem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "aliases_created": self.aliases_created,
+            "tags_replaced_by_aliases": self.tags_replaced_by_aliases,
+            "problems": [problem.as_dict() for problem in self.problems],
+        }
+
+
+@transaction.atomic
+def vocabulary_import(rows: Iterable[VocabularyRow], *, actor=None) -> VocabularyResult:
+    """Create or update tags (category, popularity) and their aliases, set-based.
+
+    Names are normalized. A row whose name is an existing alias, an alias that
+    is a tag in use or an alias of another tag, and duplicates are skipped and
+    reported with their line; everything else is written in one transaction.
+    """
+    result = VocabularyResult()
+    entries, alias_rows = _vocabulary_entries(rows, result.problems)
+    _drop_alias_names(entries, result.problems)
+    _upsert_vocabulary_tags(entries, result)
+    _create_vocabulary_aliases(entries, alias_rows, result)
+    result.problems.sort(key=lambda problem: problem.line)
+    return result
+
+
+def _chunked(items: list, size: int = _VOCABULARY_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _vocabulary_entries(
+    rows: Iterable[VocabularyRow], problems: list[VocabularyProblem]
+) -> tuple[dict[str, VocabularyRow], list[tuple[str, str, int]]]:
+    """Normalize names; first row per name wins. Returns entries and (alias, tag, line)."""
+    entries: dict[str, VocabularyRow] = {}
+    alias_rows: list[tuple[str, str, int]] = []
+    for row in rows:
+        try:
+            name = normalize_tag_name(row.name)
+        except InvalidTagName as error:
+            problems.append(VocabularyProblem(row.line, error.message))
+            continue
+        if name in entries:
+            first = entries[name].line
+            problems.append(VocabularyProblem(row.line, f"{name!r} repeats line {first}"))
+            continue
+        entries[name] = row
+        for raw_alias in row.aliases:
+            try:
+                alias = normalize_tag_name(raw_alias)
+            except InvalidTagName as error:
+                problems.append(VocabularyProblem(row.line, f"alias skipped: {error.message}"))
+                continue
+            if alias != name:
+                alias_rows.append((alias, name, row.line))
+    return entries, alias_rows
+
+
+def _drop_alias_names(entries: dict[str, VocabularyRow], problems: list) -> None:
+    """A tag named like an existing alias would never be reached: skip and report it."""
+    for chunk in _chunked(list(entries)):
+        for alias, target in TagAlias.objects.filter(name__in=chunk).values_list(
+            "name", "tag__name"
+        ):
+            line = entries.pop(alias).line
+            problems.append(
+                VocabularyProblem(line, f"{alias!r} is an alias of {target!r}; row skipped")
+            )
+
+
+def _upsert_vocabulary_tags(entries: dict[str, VocabularyRow], result: VocabularyResult) -> None:
+    existing: dict[str, tuple[str, int]] = {}
+    for chunk in _chunked(list(entries)):
+        for name, category, popularity in Tag.objects.filter(name__in=chunk).values_list(
+            "name", "category", "popularity"
+        ):
+            existing[name] = (category, popularity)
+    changed = []
+    for name, row in entries.items():
+        before = existing.get(name)
+        if before == (row.category, row.count):
+            result.unchanged += 1
+            continue
+        if before is None:
+            result.created += 1
+        else:
+            result.updated += 1
+        changed.append((name, row.category, row.count))
+    # bulk_create spends ~15x the database's time compiling SQL for 100k rows
+    # (PERFORMANCE.md); one portable upsert (SQLite >= 3.24 and PostgreSQL)
+    # keeps created_at and image_count of existing tags as they are.
+    now = _db_now(Tag)
+    _executemany(
+        Tag,
+        ["name", "category", "description", "image_count", "popularity", "created_at"],
+        [(name, category, "", 0, count, now) for name, category, count in changed],
+        suffix="ON CONFLICT (name) DO UPDATE SET category = excluded.category, "
+        "popularity = excluded.popularity",
+    )
+
+
+def _db_now(model) -> Any:
+    return model._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
+
+
+def _executemany(model, fields: list[str], rows: list[tuple], *, suffix: str = "") -> None:
+    """INSERT rows in chunks with plain parameters: the same SQL on SQLite and PostgreSQL."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(
+        connection.ops.quote_name(model._meta.get_field(name).column) for name in fields
+    )
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) {suffix}"
+    with connection.cursor() as cursor:
+        for chunk in _chunked(rows, 5_000):
+            cursor.executemany(sql, chunk)
+
+
+def _create_vocabulary_aliases(
+    entries: dict[str, VocabularyRow],
+    alias_rows: list[tuple[str, str, int]],
+    result: VocabularyResult,
+) -> None:
+    problems = result.problems
+    wanted: dict[str, tuple[str, int]] = {}
+    for alias, target, line in alias_rows:
+        if target not in entries:
+            continue  # the row itself was skipped and reported
+        if alias in entries:
+            problems.append(VocabularyProblem(line, f"alias {alias!r} is a tag of its own"))
+        elif alias in wanted and wanted[alias][0] != target:
+            other = wanted[alias]
+            problems.append(
+                VocabularyProblem(
+                    line, f"alias {alias!r} already names {other[0]!r} (line {other[1]})"
+                )
+            )
+        else:
+            wanted.setdefault(alias, (target, line))
+    names = list(wanted)
+    for chunk in _chunked(names):
+        for alias, target in TagAlias.objects.filter(name__in=chunk).values_list(
+            "name", "tag__name"
+        ):
+            want, line = wanted.pop(alias)
+            if want != target:
+                problems.append(
+                    VocabularyProblem(line, f"alias {alias!r} is already an alias of {target!r}")
+                )
+    _replace_unused_tags(wanted, result)
+    targets = sorted({target for target, _ in wanted.values()})
+    ids: dict[str, int] = {}
+    for chunk in _chunked(targets):
+        ids.update(Tag.objects.filter(name__in=chunk).values_list("name", "pk"))
+    now = _db_now(TagAlias)
+    _executemany(
+        TagAlias,
+        ["name", "tag", "created_at"],
+        [(alias, ids[target], now) for alias, (target, _) in wanted.items()],
+    )
+    result.aliases_created += len(wanted)
+
+
+def _replace_unused_tags(wanted: dict[str, tuple[str, int]], result: VocabularyResult) -> None:
+    """An alias may replace a tag nobody uses (as alias_create does); a tag in use is kept."""
+    doomed: list[int] = []
+    for chunk in _chunked(list(wanted)):
+        clashes = Tag.objects.filter(name__in=chunk).annotate(
+            used=Exists(ImageTag.objects.filter(tag=OuterRef("pk"))),
+            aliased=Exists(TagAlias.objects.filter(tag=OuterRef("pk"))),
+            implies=Exists(
+                TagImplication.objects.filter(Q(tag=OuterRef("pk")) | Q(implied=OuterRef("pk")))
+            ),
+        )
+        for tag in clashes:
+            if tag.used or tag.image_count or tag.aliased or tag.implies:
+                line = wanted.pop(tag.name)[1]
+                why = "on images" if tag.used or tag.image_count else "with aliases or implications"
+                result.problems.append(
+                    VocabularyProblem(line, f"alias {tag.name!r} is a tag {why}; merge it instead")
+                )
+            else:
+                doomed.append(tag.pk)
+    for chunk in _chunked(doomed):
+        Tag.objects.filter(pk__in=chunk).delete()
+    result.tags_replaced_by_aliases += len(doomed)
