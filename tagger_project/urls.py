@@ -1,10 +1,18 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from sessions_app import views as pages
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Browser pages (issue 5).
+    path("", pages.home, name="home"),
+    path("accounts/login/", pages.LoginView.as_view(), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("sessions/", pages.sessions_list, name="sessions-list"),
+    path("sessions/<int:session_id>/", pages.workspace, name="workspace"),
 ]
 
 # Stored originals and thumbnails in development (static() is empty when DEBUG is off).

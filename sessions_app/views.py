@@ -1,0 +1,54 @@
+"""Browser pages: thin views that render templates; the data comes from selectors and the API."""
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from sessions_app.overview import sessions_overview
+from sessions_app.permissions import role_of, session_for
+from tagger_project.errors import NotFound
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in form in Tagger's layout; signed-in users go straight on."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Send people to their sessions (or to sign in first)."""
+    return redirect("sessions-list")
+
+
+@login_required
+@ensure_csrf_cookie
+def sessions_list(request: HttpRequest) -> HttpResponse:
+    """The user's sessions with progress; creating and uploading happen through the API."""
+    return render(request, "sessions/list.html", {"rows": sessions_overview(request.user)})
+
+
+@login_required
+@ensure_csrf_cookie
+def workspace(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The tagging workspace shell; the modules in static/js fill it from the API and socket."""
+    try:
+        session = session_for(request.user, session_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    image = request.GET.get("image", "")
+    role = role_of(request.user, session)
+    config = {
+        "sessionId": session.pk,
+        "sessionName": session.name,
+        "username": request.user.get_username(),
+        "role": role,
+        "canEdit": role in ("owner", "editor"),
+        "initialImage": int(image) if image.isdigit() else None,
+        # The socket resumes from here; the API reads that follow are at least this new.
+        "lastSeq": session.last_seq,
+    }
+    context = {"session": session, "config": config}
+    return render(request, "sessions/workspace.html", context)

@@ -1,0 +1,403 @@
+// The image panel: the image large, its tags as chips in caption order (drag
+// or Alt+arrows to reorder, × to remove), the tag input with autocomplete,
+// and the generation prompt with "add these as tags".
+
+import { api } from "./api.js";
+
+const SUGGEST_LIMIT = 8;
+const SUGGEST_DELAY_MS = 60;
+
+export class Panel {
+  /** edits: {add(id, names), remove(id, names), reorder(id, names, version)}; onError(message). */
+  constructor(root, { edits, canEdit, onError }) {
+    this.root = root;
+    this.edits = edits;
+    this.canEdit = canEdit;
+    this.onError = onError;
+    this.imageId = null;
+    this.state = null; // {version, tags: [{name, category, source}]} as the server last said
+    this.pending = []; // optimistic edits not yet seen back: {op, names, ackSeq}
+    this.appliedSeq = 0;
+    this.el = {
+      empty: root.querySelector("#panel-empty"),
+      body: root.querySelector("#panel-body"),
+      image: root.querySelector("#panel-image"),
+      caption: root.querySelector("#panel-caption"),
+      chips: root.querySelector("#chips"),
+      form: root.querySelector("#tag-form"),
+      input: root.querySelector("#tag-input"),
+      list: root.querySelector("#suggestions"),
+      error: root.querySelector("#tag-error"),
+      prompt: root.querySelector("#prompt"),
+      promptText: root.querySelector("#prompt-text"),
+      promptAdd: root.querySelector("#prompt-add"),
+      statusButtons: [...root.querySelectorAll(".status-btn")],
+    };
+    this.suggestions = [];
+    this.active = -1;
+    this.suggestTimer = 0;
+    this.suggestAbort = null;
+    this.dragName = null;
+    this._wire();
+    if (!canEdit) {
+      this.el.input.disabled = true;
+      this.el.input.placeholder = "Viewers cannot edit tags";
+      for (const b of this.el.statusButtons) b.disabled = true;
+      this.el.promptAdd.hidden = true;
+    }
+  }
+
+  /** Load an image into the panel. */
+  async open(id, { status } = {}) {
+    this.imageId = id;
+    this.pending = [];
+    this.el.empty.hidden = true;
+    this.el.body.hidden = false;
+    this.el.image.src = `/api/images/${id}/file`;
+    this.el.image.alt = `Image ${id}`;
+    this._status(status);
+    this._error("");
+    try {
+      const data = await api(`/api/images/${id}`);
+      if (this.imageId !== id) return; // the person moved on meanwhile
+      this.state = { version: data.version, tags: data.tags || [] };
+      this.meta = data;
+      const name = data.original_name || data.name || `Image ${id}`;
+      this.el.image.alt = name;
+      this.el.caption.textContent = `${name} · ${data.width}×${data.height}`;
+      if (data.status) this._status(data.status);
+      this._prompt(data.metadata || {});
+      this.render();
+    } catch (exc) {
+      this.state = { version: 0, tags: [] };
+      this.render();
+      this._error(exc.message);
+    }
+  }
+
+  /** A tags.changed event from anyone: take the server's list if it is newer. */
+  applyTags(imageId, payload, seq) {
+    this.appliedSeq = Math.max(this.appliedSeq, seq || 0);
+    if (imageId !== this.imageId || !this.state) return;
+    if (payload.version !== undefined && payload.version < this.state.version) return;
+    this.state = { version: payload.version ?? this.state.version, tags: payload.tags || [] };
+    this._prune();
+    this.render();
+  }
+
+  /** Every applied event moves the seq on, which settles acked optimistic edits. */
+  seen(seq) {
+    this.appliedSeq = Math.max(this.appliedSeq, seq || 0);
+    this._prune();
+  }
+
+  setStatus(status) {
+    this._status(status);
+  }
+
+  /** The tag names as the person sees them now (server state + optimistic edits). */
+  names() {
+    let names = (this.state?.tags || []).map((t) => t.name);
+    for (const p of this.pending) {
+      if (p.op === "add") names = [...names, ...p.names.filter((n) => !names.includes(n))];
+      else if (p.op === "remove") names = names.filter((n) => !p.names.includes(n));
+      else if (p.op === "set") names = [...p.names];
+    }
+    return names;
+  }
+
+  render() {
+    const byName = new Map((this.state?.tags || []).map((t) => [t.name, t]));
+    const items = this.names().map((name, index) => this._chip(name, byName.get(name), index));
+    this.el.chips.replaceChildren(...items);
+  }
+
+  focusInput() {
+    this.el.input.focus();
+    this.el.input.select();
+  }
+
+  // --- edits ---------------------------------------------------------------
+
+  async add(rawNames) {
+    const names = rawNames.map((n) => n.trim().toLowerCase()).filter(Boolean);
+    if (!names.length || this.imageId === null) return;
+    await this._optimistic({ op: "add", names }, () => this.edits.add(this.imageId, names));
+  }
+
+  async remove(name) {
+    await this._optimistic({ op: "remove", names: [name] }, () => this.edits.remove(this.imageId, [name]));
+  }
+
+  async reorder(names) {
+    const version = this.state.version;
+    await this._optimistic({ op: "set", names }, () => this.edits.reorder(this.imageId, names, version));
+  }
+
+  async _optimistic(entry, send) {
+    const imageId = this.imageId;
+    this.pending.push(entry);
+    this.render();
+    this._error("");
+    try {
+      const result = await send();
+      if (result && typeof result === "object" && result.tags) {
+        // An HTTP answer carries the new state directly.
+        this._dropPending(entry);
+        this.applyTags(imageId, result, 0);
+      } else {
+        entry.ackSeq = typeof result === "number" ? result : 0;
+        this._prune();
+      }
+    } catch (exc) {
+      this._dropPending(entry);
+      if (this.imageId === imageId) {
+        this.render();
+        this._error(exc.message);
+        if (exc.status === 409 || exc.code === "stale_version") this.open(imageId);
+      }
+    }
+  }
+
+  _dropPending(entry) {
+    this.pending = this.pending.filter((p) => p !== entry);
+  }
+
+  _prune() {
+    // An acked edit is visible in the server state once its event is applied.
+    const before = this.pending.length;
+    this.pending = this.pending.filter((p) => p.ackSeq === undefined || p.ackSeq > this.appliedSeq);
+    if (this.pending.length !== before) this.render();
+  }
+
+  // --- rendering helpers ----------------------------------------------------
+
+  _chip(name, tag, index) {
+    const li = document.createElement("li");
+    li.className = `chip cat-${tag?.category || "general"}`;
+    if (!tag) li.classList.add("pending");
+    li.dataset.name = name;
+    li.dataset.index = index;
+    const label = document.createElement("span");
+    label.className = "chip-label";
+    label.textContent = name;
+    li.append(label);
+    if (tag?.source && tag.source !== "manual") li.title = `${name} (from ${tag.source})`;
+    if (this.canEdit) {
+      li.draggable = true;
+      li.tabIndex = 0;
+      li.setAttribute("aria-keyshortcuts", "Alt+ArrowLeft Alt+ArrowRight Delete");
+      const x = document.createElement("button");
+      x.type = "button";
+      x.className = "chip-remove";
+      x.setAttribute("aria-label", `Remove tag ${name}`);
+      x.textContent = "×";
+      li.append(x);
+    }
+    return li;
+  }
+
+  _prompt(metadata) {
+    const prompt = typeof metadata.prompt === "string" ? metadata.prompt.trim() : "";
+    this.el.prompt.hidden = !prompt;
+    this.el.promptText.textContent = prompt;
+  }
+
+  _status(status) {
+    for (const b of this.el.statusButtons) b.setAttribute("aria-pressed", String(b.dataset.status === status));
+  }
+
+  _error(message) {
+    this.el.error.hidden = !message;
+    this.el.error.textContent = message;
+  }
+
+  // --- wiring ------------------------------------------------------------------
+
+  _wire() {
+    const { chips, form, input, list, promptAdd } = this.el;
+    chips.addEventListener("click", (ev) => {
+      const x = ev.target.closest(".chip-remove");
+      if (x) this.remove(x.closest(".chip").dataset.name);
+    });
+    chips.addEventListener("keydown", (ev) => this._chipKey(ev));
+    chips.addEventListener("dragstart", (ev) => {
+      const chip = ev.target.closest(".chip");
+      if (!chip) return;
+      this.dragName = chip.dataset.name;
+      chip.classList.add("dragging");
+      ev.dataTransfer.effectAllowed = "move";
+      ev.dataTransfer.setData("text/plain", this.dragName);
+    });
+    chips.addEventListener("dragover", (ev) => {
+      if (this.dragName === null) return;
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = "move";
+    });
+    chips.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      const target = ev.target.closest(".chip");
+      const from = this.dragName;
+      this.dragName = null;
+      if (!target || from === null || target.dataset.name === from) return;
+      const names = this.names().filter((n) => n !== from);
+      const rect = target.getBoundingClientRect();
+      const after = ev.clientX > rect.left + rect.width / 2;
+      const at = names.indexOf(target.dataset.name) + (after ? 1 : 0);
+      names.splice(at, 0, from);
+      this.reorder(names);
+    });
+    chips.addEventListener("dragend", () => {
+      this.dragName = null;
+      for (const c of chips.querySelectorAll(".dragging")) c.classList.remove("dragging");
+    });
+
+    form.addEventListener("submit", (ev) => ev.preventDefault());
+    input.addEventListener("input", () => this._suggestSoon());
+    input.addEventListener("keydown", (ev) => this._inputKey(ev));
+    input.addEventListener("blur", () => setTimeout(() => this._closeList(), 150));
+    list.addEventListener("mousedown", (ev) => ev.preventDefault()); // keep focus in the input
+    list.addEventListener("click", (ev) => {
+      const opt = ev.target.closest("[role=option]");
+      if (opt) this._accept(opt.dataset.name);
+    });
+    promptAdd.addEventListener("click", () => {
+      const tokens = promptTokens(this.el.promptText.textContent);
+      if (tokens.length) this.add(tokens);
+    });
+  }
+
+  _chipKey(ev) {
+    const chip = ev.target.closest(".chip");
+    if (!chip || !this.canEdit || ev.target !== chip) return;
+    const name = chip.dataset.name;
+    if (ev.key === "Delete" || ev.key === "Backspace") {
+      ev.preventDefault();
+      const next = chip.nextElementSibling || chip.previousElementSibling;
+      this.remove(name);
+      (next || this.el.input).focus();
+    } else if (ev.altKey && (ev.key === "ArrowLeft" || ev.key === "ArrowRight")) {
+      ev.preventDefault();
+      const names = this.names();
+      const i = names.indexOf(name);
+      const j = i + (ev.key === "ArrowLeft" ? -1 : 1);
+      if (j < 0 || j >= names.length) return;
+      [names[i], names[j]] = [names[j], names[i]];
+      this.reorder(names).then(() => this.el.chips.querySelector(`[data-name="${CSS.escape(name)}"]`)?.focus());
+      this.el.chips.children[j]?.focus();
+    }
+  }
+
+  _inputKey(ev) {
+    const open = !this.el.list.hidden && this.suggestions.length;
+    if (ev.key === "ArrowDown" && open) {
+      ev.preventDefault();
+      this._activate((this.active + 1) % this.suggestions.length);
+    } else if (ev.key === "ArrowUp" && open) {
+      ev.preventDefault();
+      this._activate((this.active - 1 + this.suggestions.length) % this.suggestions.length);
+    } else if (ev.key === "Enter") {
+      ev.preventDefault();
+      const picked = open && this.active >= 0 ? this.suggestions[this.active].name : this.el.input.value;
+      this._accept(picked);
+    } else if (ev.key === "Tab" && open && this.active >= 0) {
+      ev.preventDefault();
+      this.el.input.value = this.suggestions[this.active].name;
+      this._closeList();
+    } else if (ev.key === "Escape") {
+      if (open) {
+        ev.stopPropagation();
+        this._closeList();
+      } else {
+        this.el.input.blur();
+      }
+    }
+  }
+
+  _accept(name) {
+    const names = splitInput(name);
+    this.el.input.value = "";
+    this._closeList();
+    if (names.length) this.add(names);
+  }
+
+  _suggestSoon() {
+    clearTimeout(this.suggestTimer);
+    this.suggestTimer = setTimeout(() => this._suggest(), SUGGEST_DELAY_MS);
+  }
+
+  async _suggest() {
+    const prefix = this.el.input.value.trim().toLowerCase();
+    this.suggestAbort?.abort();
+    if (!prefix) return this._closeList();
+    const abort = new AbortController();
+    this.suggestAbort = abort;
+    try {
+      const page = await api("/api/tags", { query: { prefix, limit: SUGGEST_LIMIT }, signal: abort.signal });
+      if (abort.signal.aborted) return;
+      const present = new Set(this.names());
+      this.suggestions = (page.items || page || []).filter((t) => !present.has(t.name));
+      this._renderList();
+    } catch (exc) {
+      if (exc.name !== "AbortError") this._closeList();
+    }
+  }
+
+  _renderList() {
+    const { list, input } = this.el;
+    if (!this.suggestions.length) return this._closeList();
+    list.replaceChildren(
+      ...this.suggestions.map((t, i) => {
+        const li = document.createElement("li");
+        li.id = `suggestion-${i}`;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.dataset.name = t.name;
+        li.className = `cat-${t.category || "general"}`;
+        const count = t.count ?? t.image_count ?? 0;
+        li.innerHTML = '<span class="s-name"></span><span class="s-cat"></span><span class="s-count"></span>';
+        li.children[0].textContent = t.name;
+        li.children[1].textContent = t.category || "general";
+        li.children[2].textContent = Number(count).toLocaleString();
+        return li;
+      }),
+    );
+    list.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+    this._activate(-1);
+  }
+
+  _activate(i) {
+    this.active = i;
+    [...this.el.list.children].forEach((li, j) => li.setAttribute("aria-selected", String(i === j)));
+    if (i >= 0) this.el.input.setAttribute("aria-activedescendant", `suggestion-${i}`);
+    else this.el.input.removeAttribute("aria-activedescendant");
+  }
+
+  _closeList() {
+    this.suggestions = [];
+    this.active = -1;
+    this.el.list.hidden = true;
+    this.el.list.replaceChildren();
+    this.el.input.setAttribute("aria-expanded", "false");
+    this.el.input.removeAttribute("aria-activedescendant");
+  }
+}
+
+/** Several tags may be typed at once, separated by commas. */
+export function splitInput(text) {
+  return String(text)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Tag tokens from a generation prompt: commas and newlines split, LoRA syntax and BREAK dropped. */
+export function promptTokens(prompt) {
+  return String(prompt)
+    .replace(/<[a-zA-Z_]+:[^<>]*>/g, ",")
+    .replace(/\bBREAK\b/g, ",")
+    .split(/[,\r\n]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

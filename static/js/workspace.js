@@ -1,0 +1,329 @@
+// The workspace: wires the grid, panel, sidebar, batch bar, presence, keys
+// and the live socket together for one session.
+
+import { api, toast } from "./api.js";
+import { Batch } from "./batch.js";
+import { Grid } from "./grid.js";
+import { installShortcuts } from "./keys.js";
+import { Panel } from "./panel.js";
+import { Presence } from "./presence.js";
+import { Sidebar } from "./sidebar.js";
+import { LiveSocket } from "./socket.js";
+
+const config = JSON.parse(document.getElementById("workspace-config").textContent);
+const { sessionId } = config;
+const $ = (id) => document.getElementById(id);
+const PAGE_SIZE = 500;
+
+// Undo: what would restore each of my edits, newest last.
+const undoStack = [];
+let current = null;
+let loadToken = 0;
+
+// --- filter ------------------------------------------------------------------
+
+const filterInput = $("filter-input");
+const statusFilter = $("status-filter");
+const filterError = $("filter-error");
+
+function currentQuery() {
+  const q = filterInput.value.trim();
+  const status = statusFilter.value;
+  if (!status) return q;
+  return q ? `${q}, status:${status}` : `status:${status}`;
+}
+
+/** Terms of the filter as name → "included" | "excluded" (for the sidebar). */
+function activeTerms() {
+  const terms = new Map();
+  for (const raw of filterInput.value.split(",")) {
+    const term = raw.trim();
+    if (!term) continue;
+    if (term.startsWith("-")) terms.set(term.slice(1).trim(), "excluded");
+    else terms.set(term, "included");
+  }
+  return terms;
+}
+
+function toggleTerm(name, exclude) {
+  const terms = filterInput.value
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const plain = terms.filter((t) => t !== name && t !== `-${name}`);
+  const wanted = exclude ? `-${name}` : name;
+  const had = terms.includes(wanted);
+  filterInput.value = (had ? plain : [...plain, wanted]).join(", ");
+  loadImages();
+}
+
+// --- the pieces ---------------------------------------------------------------
+
+const presence = new Presence($("presence"), { me: config.username, onChange: () => grid?.refreshTiles() });
+
+let batch = null;
+const selectClick = (id, ev) => batch.click(id, ev);
+const grid = new Grid($("grid"), $("grid-spacer"), {
+  onOpen: (id) => openImage(id),
+  onSelectClick: selectClick,
+  badgesFor: (id) => presence.usersOn(id),
+  isSelected: (id) => batch?.has(id) ?? false,
+  selectMode: () => batch?.selectMode ?? false,
+});
+
+batch = new Batch({
+  sessionId,
+  grid,
+  currentQuery,
+  onDone: (message) => {
+    toast(message, "success");
+    sidebar.refreshSoon();
+  },
+  onError: (message) => toast(message, "error"),
+  elements: {
+    form: $("batch-form"),
+    op: $("batch-op"),
+    tag: $("batch-tag"),
+    to: $("batch-to"),
+    selectionCount: $("selection-count"),
+    selectAll: $("select-all"),
+    selectNone: $("select-none"),
+    selectMode: $("select-mode"),
+  },
+});
+if (!config.canEdit) $("batch-bar").classList.add("read-only");
+
+const sidebar = new Sidebar($("tag-counts"), { sessionId, onToggleTerm: toggleTerm, activeTerms });
+
+const socket = new LiveSocket(sessionId, {
+  lastSeq: config.lastSeq,
+  onWelcome: (frame) => presence.reset(frame.present, frame.client_id),
+  onPresence: (frame) => presence.apply(frame),
+  onEvent: (frame) => applyEvent(frame),
+  onState: (state, detail) => showConnection(state, detail),
+  onResync: () => {
+    toast("Catching up with changes made while you were away…");
+    socket.lastSeq = 0;
+    location.reload();
+  },
+  onGap: async (after, before) => {
+    const page = await api(`/api/sessions/${sessionId}/events`, { query: { after, limit: before - after } });
+    return page.items || [];
+  },
+  onNotice: (message) => toast(message, "error"),
+});
+
+const edits = {
+  add: (imageId, names) => remember(imageId, () => socket.edit("add_tags", { image_id: imageId, tags: names })),
+  remove: (imageId, names) => remember(imageId, () => socket.edit("remove_tags", { image_id: imageId, tags: names })),
+  // Reordering quotes the version it started from: a concurrent edit makes it 409.
+  reorder: (imageId, names, version) =>
+    remember(imageId, () => api(`/api/images/${imageId}/tags`, { method: "PUT", body: { tags: names, version } })),
+};
+
+const panel = new Panel($("panel"), { edits, canEdit: config.canEdit, onError: (m) => toast(m, "error") });
+
+/** Run an edit of the open image, keeping what undoes it. */
+async function remember(imageId, send, { undoable = true } = {}) {
+  const before = imageId === panel.imageId ? (panel.state?.tags || []).map((t) => t.name) : null;
+  const result = await send();
+  if (undoable && before) undoStack.push({ kind: "tags", imageId, names: before });
+  return result;
+}
+
+// --- data -------------------------------------------------------------------------
+
+async function loadImages() {
+  const token = ++loadToken;
+  filterError.hidden = true;
+  const q = filterInput.value.trim();
+  const query = { q, status: statusFilter.value, limit: PAGE_SIZE };
+  let cursor = null;
+  let first = true;
+  try {
+    do {
+      const page = await api(`/api/sessions/${sessionId}/images`, { query: { ...query, cursor } });
+      if (token !== loadToken) return;
+      const items = (page.items || []).map((it) => ({ id: it.id, status: it.status, name: it.original_name || it.name }));
+      if (first) {
+        grid.setItems(items);
+        first = false;
+        markFirstPaint();
+        if (current === null) openImage(config.initialImage ?? items[0]?.id ?? null);
+        else grid.setCurrent(current);
+      } else {
+        grid.appendItems(items);
+      }
+      cursor = page.next_cursor || null;
+      updateCount(Boolean(cursor));
+    } while (cursor);
+  } catch (exc) {
+    if (token !== loadToken) return;
+    if (exc.status === 400 || exc.status === 422) {
+      filterError.textContent = exc.message;
+      filterError.hidden = false;
+    } else {
+      toast(exc.message, "error");
+    }
+    if (first) grid.setItems([]);
+    updateCount(false);
+  }
+  sidebar.render();
+}
+
+function updateCount(more) {
+  const n = grid.items.length;
+  $("result-count").textContent = `${n.toLocaleString()}${more ? "+" : ""} image${n === 1 ? "" : "s"}`;
+  $("grid-empty").hidden = n > 0 || more;
+}
+
+function markFirstPaint() {
+  // For bench/workspace_bench.py: the first grid paint after data arrived.
+  requestAnimationFrame(() => {
+    if (!window.__taggerFirstPaint) window.__taggerFirstPaint = performance.now();
+  });
+}
+
+function openImage(id) {
+  if (id === null || id === undefined) return;
+  current = id;
+  batch.setAnchor(id);
+  grid.setCurrent(id);
+  panel.open(id, { status: grid.get(id)?.status });
+  socket.focus(id);
+  const url = new URL(location.href);
+  url.searchParams.set("image", id);
+  history.replaceState(null, "", url);
+}
+
+function applyEvent(frame) {
+  const p = frame.payload || {};
+  switch (frame.kind) {
+    case "tags.changed":
+      panel.applyTags(Number(p.image_id), p, frame.seq);
+      sidebar.refreshSoon();
+      break;
+    case "image.status":
+      grid.update(Number(p.image_id), { status: p.status });
+      if (Number(p.image_id) === current) panel.setStatus(p.status);
+      break;
+    case "images.added":
+      if (!filterInput.value.trim() && !statusFilter.value) loadImages();
+      sidebar.refreshSoon();
+      break;
+    case "batch.applied":
+    case "tag.renamed":
+    case "tags.merged":
+      if (current !== null && (!p.image_ids || p.image_ids.includes(current))) reloadPanel();
+      sidebar.refreshSoon();
+      break;
+    default:
+      break;
+  }
+  panel.seen(frame.seq);
+}
+
+function reloadPanel() {
+  if (current !== null && panel.pending.length === 0) panel.open(current, { status: grid.get(current)?.status });
+}
+
+// --- status, undo, connection --------------------------------------------------
+
+async function setStatus(status) {
+  if (current === null || !config.canEdit) return;
+  const imageId = current;
+  const previous = grid.get(imageId)?.status || "todo";
+  if (previous === status) return;
+  grid.update(imageId, { status });
+  panel.setStatus(status);
+  try {
+    await socket.edit("set_status", { image_id: imageId, status });
+    undoStack.push({ kind: "status", imageId, status: previous });
+  } catch (exc) {
+    grid.update(imageId, { status: previous });
+    if (imageId === current) panel.setStatus(previous);
+    toast(exc.message, "error");
+  }
+}
+
+async function undo() {
+  const last = undoStack.pop();
+  if (!last) return toast("Nothing of yours to undo.");
+  try {
+    if (last.kind === "status") {
+      grid.update(last.imageId, { status: last.status });
+      if (last.imageId === current) panel.setStatus(last.status);
+      await socket.edit("set_status", { image_id: last.imageId, status: last.status });
+    } else {
+      const state = await api(`/api/images/${last.imageId}`);
+      await socket.edit("set_tags", { image_id: last.imageId, tags: last.names, version: state.version });
+    }
+    toast("Undone.");
+  } catch (exc) {
+    toast(`Could not undo: ${exc.message}`, "error");
+  }
+}
+
+const banner = $("conn-banner");
+const pill = $("conn-pill");
+function showConnection(state, { queued = 0, reason = "", retryInMs = 0 } = {}) {
+  const words = {
+    connecting: "Connecting…",
+    online: "Live",
+    reconnecting: "Reconnecting…",
+    offline: "Offline",
+    closed: "Disconnected",
+  };
+  pill.dataset.state = state;
+  pill.textContent = words[state] || state;
+  if (state === "online" || state === "connecting") {
+    banner.hidden = true;
+    if (state === "online" && banner.dataset.wasDown) {
+      delete banner.dataset.wasDown;
+      toast(queued ? "Reconnected; sending your edits…" : "Reconnected.", "success");
+    }
+    return;
+  }
+  banner.dataset.wasDown = "1";
+  const pending = queued ? ` ${queued} edit${queued === 1 ? "" : "s"} will be sent when it is back.` : "";
+  const retry = retryInMs ? ` Retrying in ${Math.ceil(retryInMs / 1000)} s.` : "";
+  banner.textContent = reason || `Connection lost.${retry}${pending}`;
+  if (reason && pending) banner.textContent += pending;
+  banner.hidden = false;
+}
+
+// --- wiring ---------------------------------------------------------------------------
+
+$("filter-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  batch.clear();
+  loadImages();
+});
+statusFilter.addEventListener("change", () => loadImages());
+$("filter-clear").addEventListener("click", () => {
+  filterInput.value = "";
+  statusFilter.value = "";
+  batch.clear();
+  loadImages();
+});
+for (const button of document.querySelectorAll(".status-btn")) {
+  button.addEventListener("click", () => setStatus(button.dataset.status));
+}
+const help = $("help");
+$("help-button").addEventListener("click", () => help.showModal());
+
+installShortcuts({
+  next: () => openImage(grid.neighbour(current, 1)),
+  prev: () => openImage(grid.neighbour(current, -1)),
+  focusTags: () => panel.focusInput(),
+  focusFilter: () => filterInput.focus(),
+  setStatus,
+  undo,
+  toggleSelect: () => current !== null && batch.click(current, null),
+  help: () => help.showModal(),
+});
+
+window.tagger = { grid, panel, socket, presence, batch }; // for tests and the benchmark
+socket.connect();
+loadImages();
+sidebar.load();
