@@ -7,11 +7,13 @@ that did not happen. The log is the truth; the broadcast is the fast path
 (group_send drops messages silently when a channel is full).
 """
 
+import json
 import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
 
@@ -19,8 +21,11 @@ from sessions_app.models import SessionEvent, TaggingSession
 
 logger = logging.getLogger(__name__)
 
-# The consumer handles this message type (method name session_event).
+# Each worker's hub (sessions_app/hub.py) subscribes once per session and handles
+# these; a consumer's own channel only receives DROP_TYPE.
 BROADCAST_TYPE = "session.event"
+PRESENCE_TYPE = "session.presence"
+DROP_TYPE = "client.drop"
 
 
 def group_name(session_id: int) -> str:
@@ -61,14 +66,63 @@ def append_event(
     return event
 
 
+def event_json(event: SessionEvent) -> str:
+    """The `event` frame as JSON text: serialized once, sent to every client as is."""
+    return json.dumps(serialize_event(event), separators=(",", ":"), cls=DjangoJSONEncoder)
+
+
 def broadcast(event: SessionEvent) -> None:
     """Send a committed event to everyone connected to its session."""
+    frame = serialize_event(event)
+    message = {
+        "type": BROADCAST_TYPE,
+        "session_id": event.session_id,
+        "seq": event.seq,
+        "event": frame,
+        # Each worker's hub forwards this text to its sockets without re-encoding.
+        "frame": json.dumps(frame, separators=(",", ":"), cls=DjangoJSONEncoder),
+    }
+    _group_send(event.session_id, message, what=str(event))
+
+
+def broadcast_presence(session_id: int, frame: dict[str, Any]) -> None:
+    """Tell everyone in the session that a client joined, left or looked elsewhere."""
+    async_to_sync(abroadcast_presence)(session_id, frame)
+
+
+async def abroadcast_presence(session_id: int, frame: dict[str, Any]) -> None:
+    """broadcast_presence for async callers (consumers, the hub)."""
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": BROADCAST_TYPE, "event": serialize_event(event)}
+    message = {
+        "type": PRESENCE_TYPE,
+        "session_id": session_id,
+        "frame": json.dumps(frame, separators=(",", ":")),
+    }
     try:
-        async_to_sync(layer.group_send)(group_name(event.session_id), message)
+        await layer.group_send(group_name(session_id), message)
+    except Exception:
+        logger.exception("presence broadcast in %s failed", session_id)
+
+
+async def aclient_drop(channel_name: str) -> None:
+    """Ask the consumer behind `channel_name`, in whichever worker, to close."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.send(channel_name, {"type": DROP_TYPE})
+    except Exception:
+        logger.exception("drop of %s failed", channel_name)
+
+
+def _group_send(session_id: int, message: dict[str, Any], *, what: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group_name(session_id), message)
     except Exception:
         # The edit is committed and logged; clients catch up from the log.
-        logger.exception("broadcast of %s failed", event)
+        logger.exception("broadcast of %s failed", what)

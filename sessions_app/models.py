@@ -113,3 +113,30 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}#{self.seq} {self.kind}"
+
+
+class ClientConnection(models.Model):
+    """One open WebSocket, recorded where every worker sees it (presence and statistics)."""
+
+    client_id = models.CharField(max_length=32, unique=True)
+    session = models.ForeignKey(TaggingSession, on_delete=models.CASCADE, related_name="clients")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ws_clients"
+    )
+    # Where to reach the consumer (channel layer) and which process holds it.
+    channel_name = models.CharField(max_length=200)
+    worker_id = models.CharField(max_length=100)
+    connected_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    frames_in = models.PositiveBigIntegerField(default=0)
+    frames_out = models.PositiveBigIntegerField(default=0)
+    # The image the client is looking at; not a foreign key, so deleting an
+    # image never waits on presence rows.
+    image_id = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "connected_at", "id"]
+        indexes = [models.Index(fields=["last_seen"], name="client_last_seen_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.session_id} ({self.client_id})"

@@ -190,6 +190,14 @@ TAGGER_MAX_UPLOAD_FILES = env_int("TAGGER_MAX_UPLOAD_FILES", 100)
 TAGGER_THUMBNAIL_SIZE = 256
 # A WebSocket client that has not been heard from for this long is dropped.
 STALE_CLIENT_TIMEOUT = env_int("STALE_CLIENT_TIMEOUT", 60)
+# A client resuming further behind than this many events gets `resync` (reload).
+TAGGER_MAX_REPLAY = env_int("TAGGER_MAX_REPLAY", 1000)
+# Per WebSocket connection: largest frame, sustained frames/s and burst, and
+# how many bad frames within a minute before closing with 1008.
+TAGGER_WS_MAX_FRAME_BYTES = env_int("TAGGER_WS_MAX_FRAME_BYTES", 64 * 1024)
+TAGGER_WS_RATE = env_int("TAGGER_WS_RATE", 20)
+TAGGER_WS_BURST = env_int("TAGGER_WS_BURST", 60)
+TAGGER_WS_MAX_BAD_FRAMES = env_int("TAGGER_WS_MAX_BAD_FRAMES", 10)
 
 LOGGING = {
     "version": 1,

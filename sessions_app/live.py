@@ -1,0 +1,76 @@
+"""What the WebSocket door reads and how it applies an edit: sync functions for the consumer.
+
+The consumer wraps each of these in database_sync_to_async; none of them
+talks to the channel layer (events.py does that, after commit).
+"""
+
+from typing import Any
+
+from django.db import transaction
+
+from sessions_app import services
+from sessions_app.events import event_json
+from sessions_app.models import ClientConnection, Role, SessionEvent, SessionImage, TaggingSession
+from sessions_app.permissions import require_role, role_of
+from sessions_app.protocol import AddTags, Edit, RemoveTags, SetStatus, SetTags
+from tagger_project.errors import NotFound
+
+
+def session_last_seq(session_id: int) -> int:
+    """The seq of the session's newest event (0 when the session is gone)."""
+    seq = TaggingSession.objects.filter(pk=session_id).values_list("last_seq", flat=True).first()
+    return seq or 0
+
+
+def events_after(
+    session_id: int, after: int, *, before: int | None = None
+) -> list[tuple[int, str]]:
+    """The logged events with after < seq (< before), as (seq, ready `event` frame text)."""
+    events = SessionEvent.objects.filter(session_id=session_id, seq__gt=after)
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    return [(event.seq, event_json(event)) for event in events.select_related("actor")]
+
+
+def present_clients(session_id: int) -> list[dict[str, Any]]:
+    """Who is connected to the session, for the `welcome` frame."""
+    rows = ClientConnection.objects.filter(session_id=session_id).values_list(
+        "user__username", "client_id", "image_id"
+    )
+    return [
+        {"user": username, "client_id": client_id, "image_id": image_id}
+        for username, client_id, image_id in rows
+    ]
+
+
+def open_role(user, session_id: int) -> str | None:
+    """The user's role in the session, or None for a non-member (or no such session)."""
+    return role_of(user, session_id)
+
+
+def apply_edit(session_id: int, user, edit: Edit) -> int | None:
+    """Apply one `edit` frame through the session services; the seq it logged, or None (no-op).
+
+    Raises the services' DomainErrors, and PermissionDenied for viewers.
+    """
+    session = TaggingSession.objects.filter(pk=session_id).first()
+    if session is None:
+        raise NotFound(f"session {session_id} does not exist")
+    require_role(user, session, Role.EDITOR)
+    if not SessionImage.objects.filter(session_id=session_id, image_id=edit.image_id).exists():
+        raise NotFound(f"image {edit.image_id} is not in this session")
+    if isinstance(edit, SetStatus):
+        # The service's event holds the session row's lock until this commits,
+        # so reading last_seq inside the same transaction gives its seq.
+        with transaction.atomic():
+            services.session_image_set_status(
+                session, actor=user, image_id=edit.image_id, status=edit.status
+            )
+            return session_last_seq(session_id)
+    if isinstance(edit, AddTags):
+        state = services.tags_add(edit.image_id, actor=user, names=edit.tags)
+    elif isinstance(edit, RemoveTags):
+        state = services.tags_remove(edit.image_id, actor=user, names=edit.tags)
+    elif isinstance(edit, SetTags):
+        state = services.tags_set(edit.image_id, actor=user, names=edit.tags, version=edit.version)
+    return state.seqs.get(session_id)
