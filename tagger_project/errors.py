@@ -41,3 +41,9 @@ class StaleVersion(Conflict):
     def __init__(self, message: str, *, current: dict[str, Any]) -> None:
         super().__init__(message, details=[current])
         self.current = current
+
+
+class TooLarge(DomainError):
+    """An upload or request over a configured limit (HTTP 413)."""
+
+    code = "too_large"

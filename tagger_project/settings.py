@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "images",
     "tags",
     "sessions_app",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +188,14 @@ USE_TZ = True
 TAGGER_MAX_IMAGE_PIXELS = env_int("TAGGER_MAX_IMAGE_PIXELS", 100_000_000)
 TAGGER_MAX_UPLOAD_BYTES = env_int("TAGGER_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)
 TAGGER_MAX_UPLOAD_FILES = env_int("TAGGER_MAX_UPLOAD_FILES", 100)
+# Django counts files before our handler does; keep its bound out of the way, and
+# let tagger_project.uploads enforce the TAGGER_* limits while the body streams.
+DATA_UPLOAD_MAX_NUMBER_FILES = TAGGER_MAX_UPLOAD_FILES + 1
+FILE_UPLOAD_HANDLERS = [
+    "tagger_project.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 TAGGER_THUMBNAIL_SIZE = 256
 # A WebSocket client that has not been heard from for this long is dropped.
 STALE_CLIENT_TIMEOUT = env_int("STALE_CLIENT_TIMEOUT", 60)

@@ -4,9 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from sessions_app import views as pages
+from tagger_project.api import api, api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # JSON API (issue 3); unknown /api/ paths answer in its error shape.
+    path("api/", api.urls),
+    path("api/<path:rest>", api_not_found),
     # Browser pages (issue 5).
     path("", pages.home, name="home"),
     path("accounts/login/", pages.LoginView.as_view(), name="login"),

@@ -1,0 +1,39 @@
+"""Request and response shapes of the auth endpoints."""
+
+from datetime import datetime
+from typing import Annotated
+
+from ninja import Schema
+from pydantic import StringConstraints
+
+from tagger_project.schemas import Text
+
+Credential = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00]*$")]
+
+
+class LoginIn(Schema):
+    username: Credential
+    password: Credential
+
+
+class CsrfOut(Schema):
+    csrf_token: str
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    is_staff: bool
+
+
+class TokenIn(Schema):
+    name: Text = ""
+
+
+class TokenOut(Schema):
+    """A new token: `token` is shown only in this answer."""
+
+    id: int
+    token: str
+    name: str
+    created_at: datetime

@@ -1,0 +1,334 @@
+"""HTTP doors onto sessions, their images, tag edits and tag curation.
+
+Each endpoint: check the caller's role (sessions_app.permissions), call one
+service or selector, shape the answer. Image and curation endpoints live
+here rather than in images/ or tags/ because they need session permissions
+and session services, and those apps import nothing from sessions_app.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.http import FileResponse, HttpRequest
+from ninja import File, Query, Router, Status
+from ninja.files import UploadedFile
+
+from sessions_app import selectors, services
+from sessions_app.models import Role
+from sessions_app.permissions import image_for, require_role, session_for
+from sessions_app.schemas import (
+    BatchIn,
+    BatchOut,
+    EventPage,
+    ImageOut,
+    ImagePage,
+    MemberIn,
+    MemberList,
+    MemberOut,
+    MergeIn,
+    ProgressOut,
+    RenameIn,
+    SessionIn,
+    SessionOut,
+    SessionPage,
+    SessionPatch,
+    SessionTagList,
+    StatusIn,
+    StatusName,
+    StatusOut,
+    TagOut,
+    TagsEditIn,
+    TagsSetIn,
+    TagStateOut,
+    UploadOut,
+)
+from tagger_project.errors import NotFound, PermissionDenied, TooLarge
+from tagger_project.schemas import Id, Limit, Name, Text, answers
+from tagger_project.uploads import image_pixels
+from tags.selectors import tag_by_name
+
+sessions_router = Router(tags=["sessions"])
+images_router = Router(tags=["images"])
+curation_router = Router(tags=["tags"])
+
+
+def _user_named(username: str):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"no user called {username!r}")
+    return user
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+@sessions_router.get("", response=answers(SessionPage))
+def session_list(request: HttpRequest, cursor: Text | None = None, limit: Limit = 50):
+    """The sessions you are a member of, newest first."""
+    items, next_cursor = selectors.sessions_page(request.auth, cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@sessions_router.post("", response=answers(SessionOut, 201))
+def session_create(request: HttpRequest, payload: SessionIn):
+    """Create a session; you become its owner."""
+    session = services.session_create(owner=request.auth, **payload.dict())
+    session.refresh_from_db(fields=["last_seq"])
+    return Status(201, selectors.session_shape(session, Role.OWNER))
+
+
+@sessions_router.get("/{session_id}", response=answers(SessionOut))
+def session_detail(request: HttpRequest, session_id: Id):
+    session = session_for(request.auth, session_id)
+    return selectors.session_shape(session, require_role(request.auth, session))
+
+
+@sessions_router.patch("/{session_id}", response=answers(SessionOut))
+def session_update(request: HttpRequest, session_id: Id, payload: SessionPatch):
+    """Change the name, description or export settings (owners)."""
+    session = session_for(request.auth, session_id, Role.OWNER)
+    changes = payload.dict(exclude_none=True)
+    if changes:
+        session = services.session_update(session, actor=request.auth, **changes)
+        session.refresh_from_db(fields=["last_seq"])
+    return selectors.session_shape(session, Role.OWNER)
+
+
+@sessions_router.delete("/{session_id}", response=answers(None, 204))
+def session_delete(request: HttpRequest, session_id: Id):
+    """Delete the session and its log; the images stay in the library (owners)."""
+    session = session_for(request.auth, session_id, Role.OWNER)
+    services.session_delete(session, actor=request.auth)
+    return Status(204, None)
+
+
+@sessions_router.get("/{session_id}/members", response=answers(MemberList))
+def member_list(request: HttpRequest, session_id: Id):
+    session = session_for(request.auth, session_id)
+    return {"items": selectors.session_members(session), "next_cursor": None}
+
+
+@sessions_router.post("/{session_id}/members", response=answers(MemberOut, 201))
+def member_add(request: HttpRequest, session_id: Id, payload: MemberIn):
+    """Add a member or change their role (owners)."""
+    session = session_for(request.auth, session_id, Role.OWNER)
+    user = _user_named(payload.username)
+    member = services.session_member_add(session, actor=request.auth, user=user, role=payload.role)
+    return Status(201, {"username": user.get_username(), "role": member.role})
+
+
+@sessions_router.delete("/{session_id}/members", response=answers(None, 204))
+def member_remove(request: HttpRequest, session_id: Id, username: Name):
+    """Remove a member (owners), or leave the session yourself."""
+    leaving = username == request.auth.get_username()
+    session = session_for(request.auth, session_id, Role.VIEWER if leaving else Role.OWNER)
+    services.session_member_remove(session, actor=request.auth, user=_user_named(username))
+    return Status(204, None)
+
+
+@sessions_router.get("/{session_id}/progress", response=answers(ProgressOut))
+def session_progress(request: HttpRequest, session_id: Id):
+    return selectors.session_progress(session_for(request.auth, session_id))
+
+
+# --- images in a session ---------------------------------------------------------------
+
+
+@sessions_router.get("/{session_id}/images", response=answers(ImagePage))
+def session_images(
+    request: HttpRequest,
+    session_id: Id,
+    q: Text | None = None,
+    status: StatusName | None = None,
+    cursor: Text | None = None,
+    limit: Limit = 50,
+):
+    """The session's images in order, filtered by a tag query (see tags.query)."""
+    session = session_for(request.auth, session_id)
+    items, next_cursor = selectors.images_for_session(
+        session, query=q, status=status, cursor=cursor, limit=limit
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@sessions_router.post("/{session_id}/images", response=answers(UploadOut))
+def session_upload(request: HttpRequest, session_id: Id, files: list[UploadedFile] = File(...)):
+    """Upload image files into the session (multipart field `files`); one result per file."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    _check_pixels(files)
+    outcomes = [
+        services.session_import_bytes(
+            session, actor=request.auth, data=upload.read(), original_name=upload.name or "upload"
+        )
+        for upload in files
+    ]
+    items = [
+        {"name": o.original_name, "status": o.status, "image_id": o.image_id, "reason": o.reason}
+        for o in outcomes
+    ]
+    statuses = [o.status for o in outcomes]
+    return {
+        "items": items,
+        "imported": statuses.count("imported"),
+        "duplicates": statuses.count("duplicate"),
+        "skipped": statuses.count("skipped"),
+    }
+
+
+def _check_pixels(files: list[UploadedFile]) -> None:
+    """Refuse the whole request before importing anything if one image has too many pixels."""
+    limit = settings.TAGGER_MAX_IMAGE_PIXELS
+    for upload in files:
+        pixels = image_pixels(upload)
+        if pixels is not None and pixels > limit:
+            raise TooLarge(
+                f"{upload.name!r} has more than {limit} pixels",
+                details=[{"name": upload.name, "max_pixels": limit}],
+            )
+
+
+@sessions_router.post("/{session_id}/images/{image_id}/status", response=answers(StatusOut))
+def image_status(request: HttpRequest, session_id: Id, image_id: Id, payload: StatusIn):
+    """Set the review status of one image in the session (editors)."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    entry = services.session_image_set_status(
+        session, actor=request.auth, image_id=image_id, status=payload.status
+    )
+    session.refresh_from_db(fields=["last_seq"])
+    return {"image_id": image_id, "status": entry.status, "seq": session.last_seq}
+
+
+@sessions_router.post("/{session_id}/batch", response=answers(BatchOut))
+def session_batch(request: HttpRequest, session_id: Id, payload: BatchIn):
+    """Add, remove or replace tags on a selection (ids or a query); answers how many changed."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    selection = payload.selection
+    if selection.q is not None:
+        image_ids = selectors.session_image_ids(session, query=selection.q)
+    else:
+        image_ids = selection.image_ids or []
+    replace = (payload.replace.from_, payload.replace.to) if payload.replace else None
+    result = services.batch_apply(
+        session,
+        actor=request.auth,
+        image_ids=image_ids,
+        add=payload.add,
+        remove=payload.remove,
+        replace=replace,
+    )
+    return {"changed": result.changed, "selected": len(set(image_ids)), "seq": result.seq}
+
+
+@sessions_router.get("/{session_id}/tags", response=answers(SessionTagList))
+def session_tags(request: HttpRequest, session_id: Id, limit: Limit = 100):
+    """The session's tags with how many of its images carry each, most used first."""
+    session = session_for(request.auth, session_id)
+    return {"items": selectors.session_tag_counts(session, limit=limit), "next_cursor": None}
+
+
+@sessions_router.get("/{session_id}/events", response=answers(EventPage))
+def session_events(
+    request: HttpRequest,
+    session_id: Id,
+    after: int = Query(0, ge=0, le=2**53),
+    limit: Limit = 100,
+):
+    """The session's log after `after`, oldest first: what a resuming client replays."""
+    session = session_for(request.auth, session_id)
+    items, next_cursor = selectors.events_after(session, after=after, limit=limit)
+    return {"items": items, "next_cursor": next_cursor, "last_seq": session.last_seq}
+
+
+# --- images ------------------------------------------------------------------------------
+
+
+@images_router.get("/{image_id}", response=answers(ImageOut))
+def image_detail(request: HttpRequest, image_id: Id):
+    """One image: metadata, caption-ordered tags, version."""
+    image = image_for(request.auth, image_id)
+    return selectors.image_detail(image, user=request.auth)
+
+
+def _serve(field) -> FileResponse:
+    if not field:
+        raise NotFound("this image has no stored file")
+    try:
+        handle = field.open("rb")
+    except (FileNotFoundError, OSError) as exc:
+        raise NotFound("the image file is missing from storage") from exc
+    return FileResponse(handle)
+
+
+@images_router.get("/{image_id}/file", response=answers(None))
+def image_file(request: HttpRequest, image_id: Id):
+    """The original file."""
+    return _serve(image_for(request.auth, image_id).file)
+
+
+@images_router.get("/{image_id}/thumbnail", response=answers(None))
+def image_thumbnail(request: HttpRequest, image_id: Id):
+    """The thumbnail."""
+    return _serve(image_for(request.auth, image_id).thumbnail)
+
+
+def _state(state) -> dict:
+    seq = max(state.seqs.values(), default=None)
+    return {"image_id": state.image_id, "version": state.version, "tags": state.tags, "seq": seq}
+
+
+@images_router.post("/{image_id}/tags", response=answers(TagStateOut))
+def image_tags_edit(request: HttpRequest, image_id: Id, payload: TagsEditIn):
+    """Add and remove tags (editors of a session holding the image)."""
+    image_for(request.auth, image_id, Role.EDITOR)
+    state = None
+    if payload.remove:
+        state = services.tags_remove(image_id, actor=request.auth, names=payload.remove)
+    if payload.add or state is None:
+        seqs = state.seqs if state else {}
+        state = services.tags_add(image_id, actor=request.auth, names=payload.add)
+        state.seqs = {**seqs, **state.seqs}
+    return _state(state)
+
+
+@images_router.put("/{image_id}/tags", response=answers(TagStateOut))
+def image_tags_set(request: HttpRequest, image_id: Id, payload: TagsSetIn):
+    """Replace the tag list; 409 with the current state when `version` is stale."""
+    image_for(request.auth, image_id, Role.EDITOR)
+    state = services.tags_set(
+        image_id, actor=request.auth, names=payload.tags, version=payload.version
+    )
+    return _state(state)
+
+
+# --- curation (staff) ----------------------------------------------------------------------
+
+
+def _require_staff(user) -> None:
+    if not user.is_staff:
+        raise PermissionDenied("tag curation is for staff")
+
+
+def _tag_named(name: str):
+    tag = tag_by_name(name)
+    if tag is None:
+        raise NotFound(f"no tag called {name!r}")
+    return tag
+
+
+def _tag_shape(tag) -> dict:
+    return {"name": tag.name, "category": tag.category, "image_count": tag.image_count}
+
+
+@curation_router.post("/{path:name}/rename", response=answers(TagOut))
+def tag_rename(request: HttpRequest, name: str, payload: RenameIn):
+    """Rename a tag everywhere; the old name becomes an alias (staff)."""
+    _require_staff(request.auth)
+    tag = services.tag_rename(_tag_named(name), actor=request.auth, new_name=payload.to)
+    return _tag_shape(tag)
+
+
+@curation_router.post("/{path:name}/merge", response=answers(TagOut))
+def tag_merge(request: HttpRequest, name: str, payload: MergeIn):
+    """Merge this tag into another, keeping caption positions (staff)."""
+    _require_staff(request.auth)
+    source, into = _tag_named(name), _tag_named(payload.into)
+    return _tag_shape(services.tag_merge(source, actor=request.auth, into=into))

@@ -1,0 +1,212 @@
+"""Request and response shapes of the session, image and curation endpoints."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import Field, StringConstraints, model_validator
+
+from tagger_project.schemas import Id, Name, Text
+
+TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
+TagNames = Annotated[list[TagName], Field(max_length=200)]
+Separator = Annotated[str, StringConstraints(min_length=1, max_length=8, pattern=r"^[^\x00]*$")]
+RoleName = Literal["owner", "editor", "viewer"]
+StatusName = Literal["todo", "tagged", "reviewed", "skipped"]
+
+
+class SessionIn(Schema):
+    name: Name
+    description: Text = ""
+    trigger_word: Annotated[Text, Field(max_length=200)] = ""
+    separator: Separator = ", "
+    use_underscores: bool = False
+    escape_parentheses: bool = False
+
+
+class SessionPatch(Schema):
+    name: Name | None = None
+    description: Text | None = None
+    trigger_word: Annotated[Text, Field(max_length=200)] | None = None
+    separator: Separator | None = None
+    use_underscores: bool | None = None
+    escape_parentheses: bool | None = None
+
+
+class SessionOut(Schema):
+    id: int
+    name: str
+    description: str
+    owner: str
+    role: str
+    trigger_word: str
+    separator: str
+    use_underscores: bool
+    escape_parentheses: bool
+    last_seq: int
+    created_at: datetime
+
+
+class SessionPage(Schema):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+class MemberIn(Schema):
+    username: Name
+    role: RoleName
+
+
+class MemberOut(Schema):
+    username: str
+    role: str
+
+
+class MemberList(Schema):
+    items: list[MemberOut]
+    next_cursor: str | None = None
+
+
+class ProgressOut(Schema):
+    total: int
+    todo: int
+    tagged: int
+    reviewed: int
+    skipped: int
+
+
+class ImageTagOut(Schema):
+    name: str
+    category: str
+    source: str
+
+
+class ImageOut(Schema):
+    id: int
+    width: int
+    height: int
+    status: str | None
+    version: int
+    tags: list[ImageTagOut]
+    metadata: dict[str, Any]
+    original_name: str
+    format: str
+    byte_size: int
+    position: int | None = None
+    file_url: str
+    thumbnail_url: str
+
+
+class ImagePage(Schema):
+    items: list[ImageOut]
+    next_cursor: str | None
+
+
+class UploadResult(Schema):
+    name: str
+    status: Literal["imported", "duplicate", "skipped"]
+    image_id: int | None
+    reason: str
+
+
+class UploadOut(Schema):
+    items: list[UploadResult]
+    imported: int
+    duplicates: int
+    skipped: int
+
+
+class TagsEditIn(Schema):
+    add: TagNames = []
+    remove: TagNames = []
+
+
+class TagsSetIn(Schema):
+    tags: TagNames
+    version: Annotated[int, Field(ge=0, le=2**31)]
+
+
+class TagStateOut(Schema):
+    image_id: int
+    version: int
+    tags: list[ImageTagOut]
+    seq: int | None = None
+
+
+class StatusIn(Schema):
+    status: StatusName
+
+
+class StatusOut(Schema):
+    image_id: int
+    status: str
+    seq: int
+
+
+class Selection(Schema):
+    image_ids: Annotated[list[Id], Field(max_length=100_000)] | None = None
+    q: Annotated[Text, Field(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def one_of(self) -> "Selection":
+        if (self.image_ids is None) == (self.q is None):
+            raise ValueError("give exactly one of image_ids or q")
+        return self
+
+
+class Replace(Schema):
+    from_: TagName = Field(alias="from")
+    to: TagName
+
+
+class BatchIn(Schema):
+    selection: Selection
+    add: TagNames = []
+    remove: TagNames = []
+    replace: Replace | None = None
+
+
+class BatchOut(Schema):
+    changed: int
+    selected: int
+    seq: int | None
+
+
+class SessionTagOut(Schema):
+    name: str
+    category: str
+    count: int
+
+
+class SessionTagList(Schema):
+    items: list[SessionTagOut]
+    next_cursor: str | None = None
+
+
+class EventOut(Schema):
+    type: str
+    seq: int
+    kind: str
+    actor: str | None
+    payload: dict[str, Any]
+    at: str
+
+
+class EventPage(Schema):
+    items: list[EventOut]
+    next_cursor: str | None
+    last_seq: int
+
+
+class RenameIn(Schema):
+    to: TagName
+
+
+class MergeIn(Schema):
+    into: TagName
+
+
+class TagOut(Schema):
+    name: str
+    category: str
+    image_count: int

@@ -1,0 +1,240 @@
+"""Reads behind the session endpoints: pages of images, counts, the event log.
+
+Lists use keyset pagination (an opaque cursor holding the last row's sort
+key), so a deep page costs what the first one does.
+"""
+
+import base64
+import binascii
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count
+
+from images.models import Image
+from sessions_app.events import serialize_event
+from sessions_app.models import (
+    ImageStatus,
+    SessionEvent,
+    SessionImage,
+    SessionMember,
+    TaggingSession,
+)
+from sessions_app.permissions import sessions_visible_to
+from tagger_project.errors import InvalidInput
+from tags.models import ImageTag
+from tags.query import compile_query, parse
+
+# --- cursors --------------------------------------------------------------------
+
+
+def encode_cursor(*parts: int) -> str:
+    raw = ".".join(str(part) for part in parts).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[int]:
+    """The integers a cursor holds; InvalidInput when it was not made by encode_cursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        parts = [int(part) for part in raw.split(".")]
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        parts = []
+    if len(parts) != size or any(part < 0 or part > 2**62 for part in parts):
+        raise InvalidInput("invalid cursor", details=[{"cursor": cursor[:100]}])
+    return parts
+
+
+# --- sessions ---------------------------------------------------------------------
+
+
+def sessions_page(user, *, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+    """The user's sessions, newest first, with their role in each."""
+    sessions = sessions_visible_to(user).select_related("owner").order_by("-id")
+    if cursor:
+        (last_id,) = decode_cursor(cursor, 1)
+        sessions = sessions.filter(id__lt=last_id)
+    rows = list(sessions[: limit + 1])
+    roles = dict(
+        SessionMember.objects.filter(user=user, session__in=[s.pk for s in rows]).values_list(
+            "session_id", "role"
+        )
+    )
+    items = [session_shape(session, roles.get(session.pk, "")) for session in rows[:limit]]
+    more = len(rows) > limit
+    return items, encode_cursor(rows[limit - 1].pk) if more else None
+
+
+def session_shape(session: TaggingSession, role: str) -> dict[str, Any]:
+    return {
+        "id": session.pk,
+        "name": session.name,
+        "description": session.description,
+        "owner": session.owner.get_username(),
+        "role": role,
+        "trigger_word": session.trigger_word,
+        "separator": session.separator,
+        "use_underscores": session.use_underscores,
+        "escape_parentheses": session.escape_parentheses,
+        "last_seq": session.last_seq,
+        "created_at": session.created_at,
+    }
+
+
+def session_members(session: TaggingSession) -> list[dict]:
+    rows = SessionMember.objects.filter(session=session).order_by("user__username")
+    return [{"username": u, "role": r} for u, r in rows.values_list("user__username", "role")]
+
+
+def session_progress(session: TaggingSession) -> dict[str, int]:
+    """How many images the session holds per status (one indexed GROUP BY)."""
+    counts = dict.fromkeys(ImageStatus.values, 0)
+    rows = (
+        SessionImage.objects.filter(session=session)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts.update(dict(rows))
+    return {"total": sum(counts.values()), **counts}
+
+
+# --- images -----------------------------------------------------------------------
+
+
+def _tags_by_image(image_ids: list[int]) -> dict[int, list[dict]]:
+    """Caption-ordered tags for a page of images, in one query."""
+    tags: dict[int, list[dict]] = {image_id: [] for image_id in image_ids}
+    rows = (
+        ImageTag.objects.filter(image_id__in=image_ids)
+        .order_by("image_id", "position", "id")
+        .values_list("image_id", "tag__name", "tag__category", "source")
+    )
+    for image_id, name, category, source in rows:
+        tags[image_id].append({"name": name, "category": category, "source": source})
+    return tags
+
+
+def image_shape(
+    image: Image, *, tags: list[dict], status: str | None, position: int | None = None
+) -> dict[str, Any]:
+    return {
+        "id": image.pk,
+        "width": image.width,
+        "height": image.height,
+        "status": status,
+        "version": image.version,
+        "tags": tags,
+        "metadata": image.metadata,
+        "original_name": image.original_name,
+        "format": image.format,
+        "byte_size": image.byte_size,
+        "position": position,
+        "file_url": f"/api/images/{image.pk}/file",
+        "thumbnail_url": f"/api/images/{image.pk}/thumbnail",
+    }
+
+
+def images_for_session(
+    session: TaggingSession,
+    *,
+    query: str | None,
+    status: str | None = None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[dict], str | None]:
+    """A page of the session's images matching the query, in session order (3–5 queries)."""
+    entries = SessionImage.objects.filter(session=session)
+    if status:
+        entries = entries.filter(status=status)
+    entries = entries.filter(
+        compile_query(
+            parse(query or ""),
+            image_field="image_id",
+            status_field="status",
+            statuses=ImageStatus.values,
+        )
+    )
+    if cursor:
+        position, entry_id = decode_cursor(cursor, 2)
+        # A range on position that the (session, position) index can serve,
+        # minus the rows of the last position already shown.
+        entries = entries.filter(position__gte=position).exclude(
+            position=position, id__lte=entry_id
+        )
+    rows = list(entries.select_related("image").order_by("position", "id")[: limit + 1])
+    page = rows[:limit]
+    tags = _tags_by_image([entry.image_id for entry in page])
+    items = [
+        image_shape(e.image, tags=tags[e.image_id], status=e.status, position=e.position)
+        for e in page
+    ]
+    more = len(rows) > limit
+    return items, encode_cursor(page[-1].position, page[-1].pk) if more else None
+
+
+def session_image_ids(session: TaggingSession, *, query: str) -> list[int]:
+    """Every image of the session matching the query: the batch selection."""
+    matching = SessionImage.objects.filter(session=session).filter(
+        compile_query(
+            parse(query), image_field="image_id", status_field="status", statuses=ImageStatus.values
+        )
+    )
+    return list(matching.values_list("image_id", flat=True))
+
+
+def image_detail(image: Image, *, user) -> dict[str, Any]:
+    """One image with its caption-ordered tags and its status in the caller's first session."""
+    entry = (
+        SessionImage.objects.filter(image=image, session__in=sessions_visible_to(user))
+        .order_by("session_id")
+        .values_list("status", "position")
+        .first()
+    )
+    status, position = entry if entry else (None, None)
+    return image_shape(
+        image, tags=_tags_by_image([image.pk])[image.pk], status=status, position=position
+    )
+
+
+# --- tags and events -----------------------------------------------------------------
+
+
+def session_tag_counts(session: TaggingSession, *, limit: int) -> list[dict]:
+    """The session's tags with how many of its images carry each, most used first.
+
+    A GROUP BY over every tag row of the session, so the answer is cached per
+    `last_seq`: every edit in the session moves it, and an unchanged session
+    is answered from memory.
+    """
+    key = f"session-tag-counts:{session.pk}:{session.last_seq}:{limit}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    images = SessionImage.objects.filter(session=session).values("image_id")
+    rows = (
+        ImageTag.objects.filter(image_id__in=images)
+        .values("tag__name", "tag__category")
+        .annotate(n=Count("id"))
+        .order_by("-n", "tag__name")[:limit]
+    )
+    counts = [
+        {"name": row["tag__name"], "category": row["tag__category"], "count": row["n"]}
+        for row in rows
+    ]
+    cache.set(key, counts, timeout=600)
+    return counts
+
+
+def events_after(
+    session: TaggingSession, *, after: int, limit: int
+) -> tuple[list[dict], str | None]:
+    """Log entries with seq > after, oldest first, as the same frames the socket sends."""
+    events = list(
+        SessionEvent.objects.filter(session=session, seq__gt=after)
+        .select_related("actor")
+        .order_by("seq")[: limit + 1]
+    )
+    items = [serialize_event(event) for event in events[:limit]]
+    more = len(events) > limit
+    return items, str(items[-1]["seq"]) if more else None

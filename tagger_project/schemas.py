@@ -1,0 +1,30 @@
+"""Schema pieces every router shares: the error shape, safe text and id types, list pages."""
+
+from typing import Annotated, Any
+
+from ninja import Schema
+from pydantic import Field, StringConstraints
+
+# NUL cannot be stored by PostgreSQL; refusing it here keeps it a 422, not a 500.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+# Ids are bounded so that no database sees an integer it cannot bind.
+Id = Annotated[int, Field(ge=1, le=2**53)]
+Limit = Annotated[int, Field(ge=1, le=500)]
+
+ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 422})
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: list[Any]
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+def answers(ok: Any, status: int = 200) -> dict[Any, Any]:
+    """The response map of an operation: its success schema plus the shared error shape."""
+    return {status: ok, ERROR_STATUSES: ErrorOut}

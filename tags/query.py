@@ -1,0 +1,405 @@
+"""The tag query language: tokenizer, recursive-descent parser and compiler to Q objects.
+
+    red hair, smile            AND (comma)
+    cat | dog                  OR (binds tighter than the comma)
+    -blurry                    NOT
+    status:todo                the image's status in the session
+    tags:<5  tags:>=10  tags:3 how many tags the image has
+    source:prompt              has at least one tag from that source
+    untagged                   has no tags at all
+    "a | b"                    quoted tag name (for names with | or a leading -)
+
+Grammar (the comma binds loosest, so `a | b, c` is `(a | b) AND c`):
+
+    query  := or (',' or)*
+    or     := unary ('|' unary)*
+    unary  := '-' unary | WORD | STRING
+
+`parse` is pure (no database): tag names are normalized there, so a bad name
+is reported at its position. `compile_query` resolves aliases and looks the
+tags up in one query each, then builds EXISTS / NOT EXISTS subqueries; an AND
+drives from its rarest tag (known from the maintained counts).
+"""
+
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+)
+
+from tagger_project.errors import InvalidInput
+from tags.models import ImageTag, Tag, TagSource
+from tags.normalize import InvalidTagName, normalize_tag_name
+from tags.selectors import resolve_tag_map
+
+MAX_QUERY_LENGTH = 2000
+MAX_TERMS = 32
+# An AND whose rarest tag is on at most this many images is driven from that
+# tag's image list (IN), instead of scanning the session in order with EXISTS.
+DRIVE_FROM_TAG_BELOW = 5000
+
+
+class QueryError(InvalidInput):
+    """A malformed query; `position` is the 0-based offset where it broke."""
+
+    code = "invalid_query"
+
+    def __init__(self, reason: str, position: int) -> None:
+        super().__init__(
+            f"{reason} at position {position}",
+            details=[{"position": position, "reason": reason}],
+        )
+        self.position = position
+        self.reason = reason
+
+
+# --- AST ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagTerm:
+    name: str  # normalized, aliases not yet resolved
+    pos: int
+
+
+@dataclass(frozen=True)
+class StatusIs:
+    value: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class TagCount:
+    op: str
+    value: int
+    pos: int
+
+
+@dataclass(frozen=True)
+class SourceIs:
+    value: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Untagged:
+    pos: int
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Node"
+    pos: int
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple["Node", ...]
+    pos: int
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple["Node", ...]
+    pos: int
+
+
+Node = TagTerm | StatusIs | TagCount | SourceIs | Untagged | Not | Or | And
+
+
+# --- tokenizer --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "comma", "pipe", "minus", "word", "string", "end"
+    text: str
+    pos: int
+
+
+_ESCAPABLE = ',|"\\-'
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split a query into tokens; a '-' is a NOT only where a term starts."""
+    tokens: list[Token] = []
+    index, size = 0, len(text)
+    term_start = True
+    while index < size:
+        char = text[index]
+        if char.isspace():
+            index += 1
+        elif char in ",|":
+            tokens.append(Token("comma" if char == "," else "pipe", char, index))
+            index += 1
+            term_start = True
+        elif char == "-" and term_start:
+            tokens.append(Token("minus", char, index))
+            index += 1
+        elif char == '"':
+            value, index = _read_string(text, index)
+            tokens.append(value)
+            term_start = False
+        else:
+            word, index = _read_word(text, index)
+            tokens.append(word)
+            term_start = False
+    tokens.append(Token("end", "", size))
+    return tokens
+
+
+def _read_string(text: str, start: int) -> tuple[Token, int]:
+    chars: list[str] = []
+    index = start + 1
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            chars.append(text[index + 1])
+            index += 2
+        elif char == '"':
+            return Token("string", "".join(chars), start), index + 1
+        else:
+            chars.append(char)
+            index += 1
+    raise QueryError("unterminated quoted name", start)
+
+
+def _read_word(text: str, start: int) -> tuple[Token, int]:
+    chars: list[str] = []
+    index = start
+    while index < len(text) and text[index] not in ',|"':
+        char = text[index]
+        if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPABLE:
+            chars.append(text[index + 1])
+            index += 2
+        else:
+            chars.append(char)
+            index += 1
+    return Token("word", "".join(chars).rstrip(), start), index
+
+
+# --- parser -------------------------------------------------------------------
+
+_FILTER = re.compile(r"^(status|tags|source)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_COUNT = re.compile(r"^(<=|>=|<|>|=)?\s*(\d{1,6})$")
+SOURCES = tuple(TagSource.values)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = tokenize(text)
+        self.index = 0
+        self.terms = 0
+
+    @property
+    def current(self) -> Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def query(self) -> Node:
+        start = self.current.pos
+        items = [self.disjunction()]
+        while self.current.kind == "comma":
+            self.advance()
+            items.append(self.disjunction())
+        if self.current.kind != "end":
+            raise QueryError(f"unexpected {self.current.text!r}", self.current.pos)
+        return items[0] if len(items) == 1 else And(tuple(items), start)
+
+    def disjunction(self) -> Node:
+        start = self.current.pos
+        items = [self.unary()]
+        while self.current.kind == "pipe":
+            self.advance()
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else Or(tuple(items), start)
+
+    def unary(self) -> Node:
+        token = self.advance()
+        if token.kind == "minus":
+            # Count a run of '-' iteratively: "----x" must not recurse per dash.
+            negations = 1
+            while self.current.kind == "minus":
+                self.advance()
+                negations += 1
+            inner = self.unary()
+            return Not(inner, token.pos) if negations % 2 else inner
+        if token.kind in ("word", "string"):
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise QueryError(f"more than {MAX_TERMS} terms", token.pos)
+            node = self.term(token)
+            if self.current.kind in ("word", "string", "minus"):
+                raise QueryError("expected ',' or '|' between terms", self.current.pos)
+            return node
+        where = "the end of the query" if token.kind == "end" else repr(token.text)
+        raise QueryError(f"expected a term, found {where}", token.pos)
+
+    def term(self, token: Token) -> Node:
+        if token.kind == "string":
+            return TagTerm(_normalized(token.text, token.pos), token.pos)
+        if token.text.lower() == "untagged":
+            return Untagged(token.pos)
+        match = _FILTER.match(token.text)
+        if match is None:
+            return TagTerm(_normalized(token.text, token.pos), token.pos)
+        field, value = match.group(1).lower(), match.group(2).strip()
+        if field == "tags":
+            count = _COUNT.match(value)
+            if count is None:
+                raise QueryError("tags: needs a count such as tags:<5 or tags:>=10", token.pos)
+            return TagCount(count.group(1) or "=", int(count.group(2)), token.pos)
+        if field == "source":
+            if value.lower() not in SOURCES:
+                raise QueryError(
+                    f"unknown source {value!r} (one of {', '.join(SOURCES)})", token.pos
+                )
+            return SourceIs(value.lower(), token.pos)
+        if not value:
+            raise QueryError("status: needs a value such as status:todo", token.pos)
+        return StatusIs(value.lower(), token.pos)
+
+
+def _normalized(raw: str, pos: int) -> str:
+    try:
+        return normalize_tag_name(raw)
+    except InvalidTagName as exc:
+        raise QueryError(exc.reason, pos) from None
+
+
+def parse(text: str) -> Node | None:
+    """Parse a query; None when it is blank. Raises QueryError with the position."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(f"a query has at most {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH)
+    if not text.strip():
+        return None
+    return _Parser(text).query()
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node of the tree, depth first."""
+    yield node
+    if isinstance(node, Not):
+        yield from walk(node.item)
+    elif isinstance(node, Or | And):
+        for item in node.items:
+            yield from walk(item)
+
+
+# --- compiler -----------------------------------------------------------------
+
+_COMPARE = {
+    "<": LessThan,
+    "<=": LessThanOrEqual,
+    ">": GreaterThan,
+    ">=": GreaterThanOrEqual,
+    "=": Exact,
+}
+_NOTHING = Q(pk__in=[])
+
+
+@dataclass(frozen=True)
+class _Found:
+    id: int
+    image_count: int
+
+
+class _Compiler:
+    def __init__(
+        self, tags: dict[str, _Found], image_field: str, status_field: str | None, statuses
+    ) -> None:
+        self.tags = tags
+        self.image_field = image_field
+        self.status_field = status_field
+        self.statuses = statuses
+
+    def has_tag(self, tag_id: int) -> Exists:
+        return Exists(ImageTag.objects.filter(image_id=OuterRef(self.image_field), tag_id=tag_id))
+
+    def compile(self, node: Node) -> Q:
+        if isinstance(node, TagTerm):
+            found = self.tags.get(node.name)
+            return Q(self.has_tag(found.id)) if found else _NOTHING
+        if isinstance(node, Not):
+            return ~self.compile(node.item)
+        if isinstance(node, Or):
+            result = self.compile(node.items[0])
+            for item in node.items[1:]:
+                result |= self.compile(item)
+            return result
+        if isinstance(node, And):
+            return self.conjunction(node)
+        return self.field_filter(node)
+
+    def conjunction(self, node: And) -> Q:
+        """AND the items; the rarest positive tag, if rare enough, drives the scan."""
+        positive = [item for item in node.items if isinstance(item, TagTerm)]
+        if any(item.name not in self.tags for item in positive):
+            return _NOTHING
+        rarest = min(positive, key=lambda item: self.tags[item.name].image_count, default=None)
+        result = Q()
+        for item in node.items:
+            if item is rarest and self.tags[item.name].image_count <= DRIVE_FROM_TAG_BELOW:
+                images = ImageTag.objects.filter(tag_id=self.tags[item.name].id)
+                result &= Q(**{f"{self.image_field}__in": images.values("image_id")})
+            else:
+                result &= self.compile(item)
+        return result
+
+    def field_filter(self, node: Node) -> Q:
+        rows = ImageTag.objects.filter(image_id=OuterRef(self.image_field))
+        if isinstance(node, Untagged):
+            return ~Q(Exists(rows))
+        if isinstance(node, SourceIs):
+            return Q(Exists(rows.filter(source=node.value)))
+        if isinstance(node, TagCount):
+            limit = node.value - 1 if node.op == "<" else node.value
+            if node.op in ("<", "<=", "=") and limit <= 0:
+                # No image has fewer than zero tags; "at most zero" is untagged.
+                return ~Q(Exists(rows)) if limit == 0 else _NOTHING
+            if node.op == ">=" and node.value == 0:
+                return Q()
+            counted = rows.order_by().values("image_id").annotate(n=Count("*")).values("n")
+            return Q(_COMPARE[node.op](Coalesce(Subquery(counted), 0), node.value))
+        assert isinstance(node, StatusIs)
+        if self.status_field is None:
+            raise QueryError("status: is only available inside a session", node.pos)
+        if node.value not in self.statuses:
+            allowed = ", ".join(self.statuses)
+            raise QueryError(f"unknown status {node.value!r} (one of {allowed})", node.pos)
+        return Q(**{self.status_field: node.value})
+
+
+def compile_query(
+    node: Node | None,
+    *,
+    image_field: str = "image_id",
+    status_field: str | None = None,
+    statuses: Collection[str] = (),
+) -> Q:
+    """Turn a parsed query into a Q over rows that reference an image by `image_field`.
+
+    Two queries: alias resolution and the tag lookup. Unknown tags match nothing.
+    """
+    if node is None:
+        return Q()
+    names = [item.name for item in walk(node) if isinstance(item, TagTerm)]
+    canonical = resolve_tag_map(names) if names else {}
+    rows = Tag.objects.filter(name__in=set(canonical.values())).values_list(
+        "name", "id", "image_count"
+    )
+    by_name = {name: _Found(tag_id, count) for name, tag_id, count in rows}
+    found = {raw: by_name[name] for raw, name in canonical.items() if name in by_name}
+    return _Compiler(found, image_field, status_field, tuple(statuses)).compile(node)

@@ -1,0 +1,50 @@
+"""Request and response shapes of the vocabulary endpoints."""
+
+from typing import Annotated, Literal
+
+from ninja import Schema
+from pydantic import StringConstraints
+
+TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
+Prefix = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
+Category = Literal["general", "artist", "copyright", "character", "meta"]
+
+
+class TagSuggestion(Schema):
+    name: str
+    category: str
+    image_count: int
+    alias: str | None
+
+
+class TagSuggestionList(Schema):
+    items: list[TagSuggestion]
+    next_cursor: str | None = None
+
+
+class AliasIn(Schema):
+    name: TagName
+
+
+class AliasOut(Schema):
+    name: str
+    tag: str
+
+
+class AliasList(Schema):
+    items: list[AliasOut]
+    next_cursor: str | None = None
+
+
+class ImplicationIn(Schema):
+    implies: TagName
+
+
+class ImplicationOut(Schema):
+    tag: str
+    implies: str
+
+
+class ImplicationList(Schema):
+    items: list[ImplicationOut]
+    next_cursor: str | None = None
