@@ -65,11 +65,9 @@ export class Grid {
   setCurrent(id) {
     this.current = id;
     const i = this.indexOf.get(id);
-    if (i !== undefined) {
-      this.scroller.setAttribute("aria-activedescendant", `tile-${id}`);
-      this.scrollToIndex(i);
-    }
+    if (i !== undefined) this.scrollToIndex(i);
     this.refreshTiles();
+    this._syncActive();
   }
 
   neighbour(id, step) {
@@ -134,6 +132,14 @@ export class Grid {
       fragment.append(el);
     }
     this.spacer.append(fragment);
+    this._syncActive();
+  }
+
+  _syncActive() {
+    // aria-activedescendant may only name an element that is in the DOM.
+    const i = this.indexOf.get(this.current);
+    if (i !== undefined && this.tiles.has(i)) this.scroller.setAttribute("aria-activedescendant", `tile-${this.current}`);
+    else this.scroller.removeAttribute("aria-activedescendant");
   }
 
   _make(i) {
