@@ -4,7 +4,13 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count
 
-from sessions_app.models import ImageStatus, SessionImage, SessionMember, TaggingSession
+from sessions_app.models import (
+    ClientConnection,
+    ImageStatus,
+    SessionImage,
+    SessionMember,
+    TaggingSession,
+)
 from sessions_app.permissions import sessions_visible_to
 
 
@@ -37,7 +43,7 @@ class SessionOverview:
 
 
 def sessions_overview(user) -> list[SessionOverview]:
-    """The user's sessions, newest first, with image counts per status (three queries)."""
+    """The user's sessions, newest first, with image counts per status and who is online."""
     sessions = list(sessions_visible_to(user).select_related("owner"))
     ids = [session.pk for session in sessions]
     counts: dict[int, dict[str, int]] = {pk: {} for pk in ids}
@@ -54,6 +60,19 @@ def sessions_overview(user) -> list[SessionOverview]:
             "session_id", "role"
         )
     )
+    online: dict[int, list[str]] = {pk: [] for pk in ids}
+    # Connection rows are swept when a client goes silent, so they are who is online.
+    present = (
+        ClientConnection.objects.filter(session_id__in=ids)
+        .values_list("session_id", "user__username")
+        .distinct()
+        .order_by("session_id", "user__username")
+    )
+    for session_id, username in present:
+        online[session_id].append(username)
     return [
-        SessionOverview(session=s, role=roles.get(s.pk, ""), counts=counts[s.pk]) for s in sessions
+        SessionOverview(
+            session=s, role=roles.get(s.pk, ""), counts=counts[s.pk], online=online[s.pk]
+        )
+        for s in sessions
     ]

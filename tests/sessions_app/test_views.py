@@ -1,0 +1,74 @@
+"""The browser pages as HTML: who sees what, and what the workspace is told."""
+
+import json
+
+import pytest
+
+from sessions_app.overview import sessions_overview
+from tests.support.images import make_image
+
+pytestmark = pytest.mark.django_db
+
+
+def config_of(response) -> dict:
+    html = response.content.decode()
+    start = html.index('id="workspace-config"')
+    body = html[html.index(">", start) + 1 : html.index("</script>", start)]
+    return json.loads(body)
+
+
+def test_login_page_has_the_usual_fields(client):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="username"' in html and 'name="password"' in html
+
+
+def test_pages_send_anonymous_people_to_sign_in(client, session):
+    for path in ("/sessions/", f"/sessions/{session.pk}/", "/"):
+        response = client.get(path, follow=True)
+        assert response.redirect_chain[-1][0].startswith("/accounts/login/")
+
+
+def test_sessions_page_lists_only_my_sessions_with_progress(client, alice, dave, session_images):
+    from sessions_app import services
+
+    services.session_create(owner=dave, name="Dave's secret")
+    client.force_login(alice)
+    html = client.get("/sessions/").content.decode()
+    assert "Cats" in html
+    assert "Dave&#x27;s secret" not in html and "Dave's secret" not in html
+    assert "0 of 3 images done" in html
+
+
+def test_overview_counts_statuses_in_few_queries(
+    alice, session, session_images, django_assert_max_num_queries
+):
+    from sessions_app import services
+
+    services.session_image_set_status(
+        session, actor=alice, image_id=session_images[0].pk, status="tagged"
+    )
+    with django_assert_max_num_queries(5):
+        (row,) = sessions_overview(alice)
+    assert (row.total, row.done, row.role) == (3, 1, "owner")
+    assert row.counts == {"todo": 2, "tagged": 1}
+
+
+def test_workspace_is_not_found_for_outsiders(client, dave, session):
+    client.force_login(dave)
+    assert client.get(f"/sessions/{session.pk}/").status_code == 404
+    assert client.get("/sessions/999999/").status_code == 404
+
+
+def test_workspace_tells_the_page_who_i_am_and_which_image_to_open(client, carol, session):
+    image = make_image()
+    client.force_login(carol)
+    response = client.get(f"/sessions/{session.pk}/?image={image.pk}")
+    assert response.status_code == 200
+    config = config_of(response)
+    assert config["role"] == "viewer" and config["canEdit"] is False
+    assert config["initialImage"] == image.pk
+    session.refresh_from_db()
+    assert config["lastSeq"] == session.last_seq
+    assert config_of(client.get(f"/sessions/{session.pk}/?image=nonsense"))["initialImage"] is None
