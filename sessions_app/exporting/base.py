@@ -1,0 +1,150 @@
+"""What every writer shares: the options, the report, the entries and the caption style."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from sessions_app.exporting.names import NameAllocator, Renamed
+from sessions_app.models import ImageStatus, TaggingSession
+from tagger_project.errors import InvalidInput
+from tags.normalize import InvalidTagName, normalize_tag_name
+from tags.selectors import resolve_tag_names
+
+KEEP_TOKENS_SEPARATOR = "|||"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of the export: its name inside the folder or zip, and its bytes, lazily."""
+
+    name: str
+    chunks: Iterable[bytes]
+    # Images are already compressed; deflating them again only costs CPU.
+    compress: bool = True
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Choices for one export; None means "the session's setting"."""
+
+    trigger_word: str | None = None
+    separator: str | None = None
+    use_underscores: bool | None = None
+    escape_parentheses: bool | None = None
+    # Tags that come right after the trigger word, in this order, when an image has them.
+    pinned: tuple[str, ...] = ()
+    # Write "head ||| rest" so kohya's keep_tokens_separator keeps the head in place.
+    keep_tokens_separator: bool = False
+    include_images: bool = True
+    # Only images with these statuses; empty means all.
+    statuses: tuple[str, ...] = ()
+
+    def resolved(self, session: TaggingSession) -> ExportOptions:
+        """Options with the session's settings filled in and names validated."""
+        unknown = set(self.statuses) - set(ImageStatus.values)
+        if unknown:
+            raise InvalidInput(
+                f"unknown status {sorted(unknown)[0]!r}", details=[{"allowed": ImageStatus.values}]
+            )
+        separator = session.separator if self.separator is None else self.separator
+        if not separator.strip():
+            raise InvalidInput("the separator must contain a visible character, such as ','")
+        return replace(
+            self,
+            trigger_word=(
+                session.trigger_word if self.trigger_word is None else self.trigger_word
+            ).strip(),
+            separator=separator,
+            use_underscores=(
+                session.use_underscores if self.use_underscores is None else self.use_underscores
+            ),
+            escape_parentheses=(
+                session.escape_parentheses
+                if self.escape_parentheses is None
+                else self.escape_parentheses
+            ),
+            pinned=tuple(resolve_tag_names(self.pinned)),
+        )
+
+
+@dataclass
+class ExportReport:
+    """What an export did, filled in while its entries are consumed."""
+
+    images: int = 0
+    renamed: list[Renamed] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    on_image: Callable[[], None] | None = None
+
+    def image_done(self) -> None:
+        self.images += 1
+        if self.on_image is not None:
+            self.on_image()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "images": self.images,
+            "renamed": [item.as_dict() for item in self.renamed],
+            "missing": self.missing,
+        }
+
+
+def allocator_for(report: ExportReport, *reserved_stems: str) -> NameAllocator:
+    """A name allocator whose renames land in the report."""
+    allocator = NameAllocator(reserved_stems)
+    allocator.renamed = report.renamed
+    return allocator
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A caption split into the head that must stay first and the shuffleable rest."""
+
+    head: list[str]
+    tail: list[str]
+
+    def text(self, options: ExportOptions) -> str:
+        separator = options.separator or ", "
+        if options.keep_tokens_separator and self.head:
+            rest = separator.join(self.tail)
+            return f"{separator.join(self.head)} {KEEP_TOKENS_SEPARATOR}" + (
+                f" {rest}" if rest else ""
+            )
+        return separator.join([*self.head, *self.tail])
+
+
+def caption_for(tag_names: list[str], options: ExportOptions) -> Caption:
+    """Order and spell an image's tags the way its caption file should read.
+
+    The trigger word comes first (verbatim), then the pinned tags the image
+    has, then the other tags in caption order; `options` must be resolved.
+    """
+    trigger = options.trigger_word or ""
+    head_names = [name for name in options.pinned if name in set(tag_names)]
+    skip = set(head_names) | {_normalized_or_none(trigger)}
+    tail_names = [name for name in tag_names if name not in skip]
+    head = ([trigger] if trigger else []) + [spell(name, options) for name in head_names]
+    return Caption(head, [spell(name, options) for name in tail_names])
+
+
+def spell(name: str, options: ExportOptions) -> str:
+    """A normalized tag name as trainers want it: underscores, escaped parentheses."""
+    if options.use_underscores:
+        name = name.replace(" ", "_")
+    if options.escape_parentheses:
+        name = name.replace("(", r"\(").replace(")", r"\)")
+    return name
+
+
+def _normalized_or_none(trigger: str) -> str | None:
+    """The trigger word as a tag name, so an image tagged with it does not repeat it."""
+    if not trigger:
+        return None
+    try:
+        return normalize_tag_name(trigger)
+    except InvalidTagName:
+        return None
+
+
+Writer = Callable[[TaggingSession, ExportOptions, ExportReport], Iterator[Entry]]

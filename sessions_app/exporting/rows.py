@@ -1,0 +1,83 @@
+"""The reads behind every writer: a session's images in order, with their tags, chunk by chunk.
+
+Keyset pagination on (position, id) keeps memory bounded and holds no cursor
+open between chunks, so a slow download neither pins a read transaction
+(SQLite WAL could not checkpoint) nor a server-side cursor (PostgreSQL).
+Two queries per chunk, whatever the number of images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from images.models import Image
+from sessions_app.models import SessionImage, TaggingSession
+from tags.models import ImageTag
+
+CHUNK_SIZE = 200
+READ_SIZE = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ExportTag:
+    name: str
+    category: str
+    source: str
+    confidence: float | None
+
+
+@dataclass
+class ExportRow:
+    """One image of the session as the writers need it."""
+
+    image: Image
+    position: int
+    status: str
+    tags: list[ExportTag] = field(default_factory=list)
+
+
+def export_rows(
+    session: TaggingSession, *, statuses: tuple[str, ...] = (), chunk_size: int = CHUNK_SIZE
+) -> Iterator[ExportRow]:
+    """The session's images in session order, each with its tags in caption order."""
+    entries = SessionImage.objects.filter(session=session).select_related("image")
+    if statuses:
+        entries = entries.filter(status__in=statuses)
+    after: Q | None = None
+    while True:
+        page = entries.filter(after) if after is not None else entries
+        chunk = list(page.order_by("position", "id")[:chunk_size])
+        if not chunk:
+            return
+        tags = _tags_of([entry.image_id for entry in chunk])
+        for entry in chunk:
+            yield ExportRow(entry.image, entry.position, entry.status, tags.get(entry.image_id, []))
+        last = chunk[-1]
+        after = Q(position__gt=last.position) | Q(position=last.position, id__gt=last.pk)
+
+
+def _tags_of(image_ids: list[int]) -> dict[int, list[ExportTag]]:
+    rows = (
+        ImageTag.objects.filter(image_id__in=image_ids)
+        .order_by("image_id", "position", "id")
+        .values_list("image_id", "tag__name", "tag__category", "source", "confidence")
+    )
+    tags: dict[int, list[ExportTag]] = {}
+    for image_id, name, category, source, confidence in rows:
+        tags.setdefault(image_id, []).append(ExportTag(name, category, source, confidence))
+    return tags
+
+
+def image_chunks(image: Image) -> Iterator[bytes]:
+    """The stored original's bytes, read through the storage API in bounded pieces."""
+    with image.file.open("rb") as handle:
+        while chunk := handle.read(READ_SIZE):
+            yield chunk
+
+
+def image_is_stored(image: Image) -> bool:
+    """True when the storage holds the image's original (a row never should lack it)."""
+    return bool(image.file.name) and image.file.storage.exists(image.file.name)
