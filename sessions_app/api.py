@@ -6,13 +6,16 @@ here rather than in images/ or tags/ because they need session permissions
 and session services, and those apps import nothing from sessions_app.
 """
 
+from typing import Literal
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
 from sessions_app import selectors, services
+from sessions_app.exporting import ExportOptions, export_stream
 from sessions_app.models import Role
 from sessions_app.permissions import image_for, require_role, session_for
 from sessions_app.schemas import (
@@ -236,6 +239,26 @@ def session_events(
     session = session_for(request.auth, session_id)
     items, next_cursor = selectors.events_after(session, after=after, limit=limit)
     return {"items": items, "next_cursor": next_cursor, "last_seq": session.last_seq}
+
+
+ExportFormatName = Literal["kohya", "kohya-json", "jsonl", "hydrus", "json"]
+
+
+@sessions_router.get("/{session_id}/export", response=answers(None))
+def session_export(
+    request: HttpRequest,
+    session_id: Id,
+    format: ExportFormatName = "kohya",
+    images: bool = True,
+    status: list[StatusName] = Query([]),
+):
+    """Download the dataset, streamed: a zip, or the bare JSON document with `images=false`."""
+    session = session_for(request.auth, session_id)
+    options = ExportOptions(include_images=images, statuses=tuple(status))
+    stream = export_stream(session, format, options)
+    response = StreamingHttpResponse(stream.chunks, content_type=stream.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
+    return response
 
 
 # --- images ------------------------------------------------------------------------------

@@ -306,3 +306,25 @@ def test_upload_limits_answer_413_and_store_nothing(session, as_, bob, settings)
 def test_upload_needs_files(session, as_, bob):
     response = as_(bob).client.post(f"/api/sessions/{session.pk}/images", {})
     assert response.status_code == 422
+
+
+def test_export_streams_a_zip_or_json(session, as_, bob, carol, dave):
+    import io
+    import zipfile
+
+    from tests.support.images import png_bytes
+
+    _upload(as_(bob), session, [("a.png", png_bytes())])
+    image_id = SessionImage.objects.get(session=session).image_id
+    as_(bob).post(f"/images/{image_id}/tags", {"add": ["red hair", "smile"]})
+    response = as_(carol).get(f"/sessions/{session.pk}/export", format="kohya")
+    assert response.status_code == 200
+    assert response.streaming
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    captions = [name for name in archive.namelist() if name.endswith(".txt")]
+    assert b"red hair, smile" in archive.read(captions[0])
+    document = as_(carol).get(f"/sessions/{session.pk}/export", format="json", images="false")
+    assert document["Content-Type"].startswith("application/json")
+    assert b"red hair" in b"".join(document.streaming_content)
+    assert as_(carol).get(f"/sessions/{session.pk}/export", format="csv").status_code == 422
+    assert as_(dave).get(f"/sessions/{session.pk}/export").status_code == 404
