@@ -84,7 +84,11 @@ class SessionImage(models.Model):
                 condition=models.Q(status__in=ImageStatus.values), name="session_image_status_known"
             ),
         ]
-        indexes = [models.Index(fields=["session", "status"], name="session_image_status_idx")]
+        indexes = [
+            models.Index(fields=["session", "status"], name="session_image_status_idx"),
+            # Session order: keyset pages of the image list walk this index.
+            models.Index(fields=["session", "position", "id"], name="session_image_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.image_id} in {self.session_id} ({self.status})"
