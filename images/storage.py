@@ -10,11 +10,17 @@ files to S3-compatible storage.
 from __future__ import annotations
 
 import re
+import threading
+import zlib
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Import workers may store the same content at once (one picture under two
+# names): without a lock, one would see the other's half-written file, take it
+# for a cut-short write and delete it mid-write. Striped by name.
+_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def original_name(sha256: str, extension: str) -> str:
@@ -34,13 +40,14 @@ def store_content(name: str, data: bytes) -> str:
     this content. One of another size is a write cut short (a killed import):
     it is replaced. Returns ``name``.
     """
-    if default_storage.exists(name):
-        if default_storage.size(name) == len(data):
-            return name
-        default_storage.delete(name)
-    saved = default_storage.save(name, ContentFile(data))
+    with _LOCKS[zlib.crc32(name.encode()) % len(_LOCKS)]:
+        if default_storage.exists(name):
+            if default_storage.size(name) == len(data):
+                return name
+            default_storage.delete(name)
+        saved = default_storage.save(name, ContentFile(data))
     if saved != name:
-        # Another writer created the same content between our check and our
+        # Another process created the same content between our check and our
         # save, and the storage gave us a fresh name: theirs is the same bytes.
         default_storage.delete(saved)
     return name

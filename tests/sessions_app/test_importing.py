@@ -18,6 +18,7 @@ from sessions_app.importing_pipeline import candidate_files, import_files
 from sessions_app.models import SessionEvent, SessionImage
 from sessions_app.services import session_import_bytes, tags_add, tags_remove
 from tags.models import ImageTag, Tag, TagSource
+from tags.services import alias_create, implication_create
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 
@@ -96,8 +97,14 @@ def test_upload_stores_files_then_row_and_logs_events(session, alice):
     assert image.metadata["prompt"] == "photo of a duck"
     assert image.imported_by == alice
     assert tags_of(image.pk) == [("photo of a duck", TagSource.PROMPT)]
-    kinds = list(session.events.order_by("seq").values_list("kind", flat=True))
-    assert kinds[-2:] == ["images.added", "tags.changed"]
+    # A new image arrives with its tags in one event: clients load both.
+    event = session.events.order_by("seq").last()
+    assert (event.kind, event.payload, event.actor) == (
+        "images.added",
+        {"image_ids": [image.pk]},
+        alice,
+    )
+    assert Tag.objects.get(name="photo of a duck").image_count == 1
 
 
 def test_upload_of_same_content_again_is_a_duplicate(session, alice):
@@ -298,3 +305,22 @@ def test_every_row_has_its_files(session, alice, tmp_path):
         assert default_storage.exists(image.file.name)
         assert default_storage.exists(image.thumbnail.name)
     assert SessionEvent.objects.filter(session=session, kind="images.added").count() == 4
+
+
+def test_new_image_tags_resolve_aliases_and_follow_implications(session, alice, tmp_path):
+    cat, cat_ears, animal_ears = (
+        Tag.objects.create(name=n) for n in ("cat", "cat ears", "animal ears")
+    )
+    alias_create(cat, name="kitty")
+    implication_create(cat_ears, implied=animal_ears)
+    write(tmp_path, "a.jpg", noise_jpeg(12), caption="Kitty, cat_ears, cat")
+    run_import(session, alice, tmp_path)
+    image = Image.objects.get()
+    assert tags_of(image.pk) == [
+        ("cat", TagSource.CAPTION),
+        ("cat ears", TagSource.CAPTION),
+        ("animal ears", TagSource.IMPLICATION),
+    ]
+    counts = dict(Tag.objects.values_list("name", "image_count"))
+    assert counts == {"cat": 1, "cat ears": 1, "animal ears": 1}
+    assert image.version == 0  # its initial state: the first edit makes it 1

@@ -1,0 +1,191 @@
+"""Benchmark import_images against a plain single-process Pillow thumbnail loop.
+
+Generates (once, cached under var/bench/) a folder of realistic images: 1 MP
+and 12 MP JPEGs, 1 MP PNGs carrying an AUTOMATIC1111 `parameters` chunk, a
+caption file beside every other image. Then, in one run, times:
+
+(a) the baseline: one process opens each file with Pillow, calls the default
+    thumbnail((256, 256)) and saves it as JPEG;
+(b) `manage.py import_images` of the same folder into a fresh SQLite database
+    and a fresh media folder (a subprocess, timed end to end; the Python and
+    Django start-up it includes is measured and shown separately).
+
+Target: (b) at least 2.0x (a) on a 2-core machine.
+
+    PYTHONPATH=. .venv/bin/python bench/import_bench.py [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "var" / "bench" / "import-images-v1"
+# (kind, count, size): mostly 1 MP, as in a typical LoRA dataset, plus camera-size JPEGs.
+KINDS = [
+    ("jpeg-1mp", 240, (1152, 864)),
+    ("jpeg-12mp", 30, (4000, 3000)),
+    ("png-1mp", 60, (1152, 864)),
+]
+TARGET = 2.0
+
+WORDS = [
+    "1girl",
+    "solo",
+    "smile",
+    "long",
+    "hair",
+    "outdoors",
+    "sky",
+    "cloud",
+    "tree",
+    "red",
+    "dress",
+    "looking",
+    "at",
+    "viewer",
+]
+
+
+def photo_like(rng: random.Random, size: tuple[int, int]) -> Image.Image:
+    """Smooth colour fields with grain: compresses and decodes like a photo, unlike pure noise."""
+    small = Image.frombytes("RGB", (16, 12), rng.randbytes(16 * 12 * 3))
+    base = small.resize(size, Image.Resampling.BICUBIC)
+    grain = Image.effect_noise(size, 24).convert("RGB")
+    return Image.blend(base, grain, 0.12)
+
+
+def caption(rng: random.Random) -> str:
+    return ", ".join(rng.sample(WORDS, 6))
+
+
+def generate(folder: Path) -> None:
+    """Write the image folder (deterministic content) and mark it complete."""
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    rng = random.Random(42)
+    index = 0
+    for kind, count, size in KINDS:
+        (tmp / kind).mkdir(parents=True)
+        for n in range(count):
+            im = photo_like(rng, size)
+            path = tmp / kind / f"{kind}-{n:04}"
+            if kind.startswith("png"):
+                info = PngImagePlugin.PngInfo()
+                info.add_text(
+                    "parameters",
+                    f"{caption(rng)}\nNegative prompt: lowres, blurry\n"
+                    "Steps: 20, Sampler: Euler a, "
+                    f"CFG scale: 7, Seed: {rng.randrange(2**32)}, Size: {size[0]}x{size[1]}, "
+                    "Model hash: c0d1994c73, Model: bench_model",
+                )
+                im.save(path.with_suffix(".png"), "PNG", pnginfo=info, compress_level=6)
+            else:
+                im.save(path.with_suffix(".jpg"), "JPEG", quality=90)
+            if index % 2 == 0:
+                path.with_suffix(".txt").write_text(caption(rng))
+            index += 1
+    tmp.rename(folder)
+
+
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".jpg", ".png"))
+
+
+def plain_loop(files: list[Path], out: Path) -> float:
+    """(a) Pillow's documented way: open, default thumbnail, save."""
+    start = time.perf_counter()
+    for n, path in enumerate(files):
+        with Image.open(path) as im:
+            im.thumbnail((256, 256))
+            im.convert("RGB").save(out / f"{n}.jpg", "JPEG")
+    return time.perf_counter() - start
+
+
+def run_manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def import_command(folder: Path, work: Path, workers: int) -> tuple[float, float, dict]:
+    """(b) import_images into a fresh database; returns (seconds, start-up seconds, result)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
+        "MEDIA_ROOT": str(work / "media"),
+    }
+    env.pop("REDIS_URL", None)
+    run_manage(["migrate", "--noinput", "-v0"], env)
+    run_manage(["ensure_demo_user"], env)
+    start = time.perf_counter()
+    run_manage(["check", "-v0"], env)  # what every manage.py call pays before it works
+    startup = time.perf_counter() - start
+    start = time.perf_counter()
+    done = run_manage(
+        [
+            "import_images",
+            str(folder),
+            "--session",
+            "Bench",
+            "--owner",
+            "demo",
+            "--json",
+            "--workers",
+            str(workers),
+        ],
+        env,
+    )
+    return time.perf_counter() - start, startup, json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    options = parser.parse_args()
+    if not CACHE.exists():
+        print(f"generating images into {CACHE} (once) ...", flush=True)
+        generate(CACHE)
+    files = image_files(CACHE)
+    with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
+        work = Path(tmp)
+        (work / "thumbs").mkdir()
+        plain = plain_loop(files, work / "thumbs")
+        seconds, startup, result = import_command(CACHE, work, options.workers)
+    if result["imported"] != len(files) or result["skipped"]:
+        sys.exit(f"import did not import every image: {result}")
+
+    counts = ", ".join(f"{count} {kind}" for kind, count, _ in KINDS)
+    print(f"\n{len(files)} images ({counts}); captions beside half; {os.cpu_count()} cores")
+    rows = [
+        ("(a) plain Pillow loop, one process", plain),
+        (f"(b) import_images --workers {options.workers}, fresh SQLite", seconds),
+        ("(b) without process start-up", seconds - startup),
+    ]
+    print(f"| {'run':<44} | {'seconds':>7} | {'images/s':>8} | {'× (a)':>6} |")
+    print(f"| {'-' * 44} | {'-' * 7}:| {'-' * 8}:| {'-' * 6}:|")
+    for label, took in rows:
+        print(f"| {label:<44} | {took:7.2f} | {len(files) / took:8.1f} | {plain / took:6.2f} |")
+    ratio = plain / seconds
+    verdict = "meets" if ratio >= TARGET else "MISSES"
+    print(f"\nend to end (b) is {ratio:.2f}× (a): {verdict} the {TARGET}× target")
+
+
+if __name__ == "__main__":
+    main()
