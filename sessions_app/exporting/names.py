@@ -71,7 +71,6 @@ def split_name(original: str) -> tuple[str, str]:
 def safe_stem(stem: str) -> str:
     """A stem that is a safe file name on Linux, macOS and Windows, never empty."""
     text = unicodedata.normalize("NFC", stem)
-    # Category C: control, format, surrogate, private use, unassigned.
     text = "".join(_safe_char(ch) for ch in text)
     text = re.sub(r"\s+", " ", text)
     # Leading dots hide a file (and spell ".."); Windows drops trailing dots and spaces.
@@ -84,6 +83,10 @@ def safe_stem(stem: str) -> str:
 
 
 def _safe_char(ch: str) -> str:
+    """Whitespace becomes a space, reserved punctuation "_", other invisible characters go.
+
+    Unicode category C covers control, format, surrogate, private-use and unassigned.
+    """
     if ch.isspace():
         return " "
     if ch in _FORBIDDEN:
