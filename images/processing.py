@@ -308,7 +308,10 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
 
 def _with_sidecar(processed: ProcessedImage, sidecar: SidecarCaption) -> ProcessedImage:
     if sidecar.kind == "tags":
-        return dataclasses.replace(processed, caption_tokens=sidecar.tags)
+        metadata = processed.metadata
+        if sidecar.alternates:
+            metadata = {**metadata, "alternate_captions": sidecar.alternates}
+        return dataclasses.replace(processed, caption_tokens=sidecar.tags, metadata=metadata)
     if processed.metadata:
         return processed
     metadata = sidecar.metadata

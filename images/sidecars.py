@@ -41,6 +41,8 @@ class SidecarCaption:
     kind: Literal["tags", "infotext"]
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Further caption lines, kept verbatim: kohya reads only the first line.
+    alternates: list[str] = field(default_factory=list)
 
 
 def read_sidecar_caption(
@@ -66,7 +68,25 @@ def parse_caption(data: bytes, *, filename: str = "caption") -> SidecarCaption:
     text = _decode(data, filename)
     if looks_like_infotext(text):
         return SidecarCaption(filename, "infotext", metadata=parse_infotext(text))
-    return SidecarCaption(filename, "tags", tags=split_tags(text))
+    first, alternates = split_alternate_captions(text)
+    # kohya's keep_tokens_separator ("head ||| rest") separates tags too.
+    tags = split_tags(first.replace("|||", ","))
+    return SidecarCaption(filename, "tags", tags=tags, alternates=alternates)
+
+
+def split_alternate_captions(text: str) -> tuple[str, list[str]]:
+    """Return (the caption, alternate captions) of a caption file.
+
+    Commas and newlines both separate tags, so a line is only a caption of its
+    own when every line is a comma-separated caption (two tags or more) and
+    none ends with a comma (a tag list wrapped over lines). kohya trains on the
+    first line; the others are kept rather than dropped.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    separate = len(lines) > 1 and all(
+        len(split_tags(line)) > 1 and not line.endswith(",") for line in lines
+    )
+    return (lines[0], lines[1:]) if separate else (text, [])
 
 
 def looks_like_infotext(text: str) -> bool:

@@ -338,3 +338,29 @@ def _replace_unused_tags(wanted: dict[str, tuple[str, int]], result: VocabularyR
     for chunk in _chunked(doomed):
         Tag.objects.filter(pk__in=chunk).delete()
     result.tags_replaced_by_aliases += len(doomed)
+
+
+@transaction.atomic
+def tag_categories_set(categories: dict[str, str]) -> int:
+    """Set the category of many tags at once (canonical names → category); returns rows changed.
+
+    Unknown categories are refused before anything is written; names that are
+    not tags are ignored. One UPDATE per category and chunk of names.
+    """
+    unknown = sorted(set(categories.values()) - set(TagCategory.values))
+    if unknown:
+        raise InvalidInput(
+            f"unknown category {unknown[0]!r}", details=[{"allowed": TagCategory.values}]
+        )
+    by_category: dict[str, list[str]] = {}
+    for name, category in categories.items():
+        by_category.setdefault(category, []).append(name)
+    changed = 0
+    for category, names in by_category.items():
+        for chunk in _chunked(names):
+            changed += (
+                Tag.objects.filter(name__in=chunk)
+                .exclude(category=category)
+                .update(category=category)
+            )
+    return changed

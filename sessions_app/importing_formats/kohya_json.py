@@ -1,0 +1,164 @@
+"""kohya fine-tuning metadata (`metadata.json`) and JSON Lines (`metadata.jsonl`) readers.
+
+metadata.json maps an image key to a record: ``{"<image>": {"caption": …,
+"tags": "a, b", …}}``. kohya's merge scripts write the image's stem as the
+key (or its full path with ``--full_path``), so a key is matched to a file of
+the dataset by relative path, then path without extension, then stem.
+``tags`` (the caption as the `.txt` would hold it) gives the ordered tags;
+without it, ``caption`` does; a natural-language ``caption`` beside ``tags``
+is kept in the image's metadata.
+
+metadata.jsonl has one object per line, Hugging Face `imagefolder` style:
+``file_name`` plus ``tags`` (a list or a caption string) or ``text``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from typing import Any
+
+from sessions_app.importing_formats.captions import IMAGE_SUFFIXES, caption_tags
+from sessions_app.importing_formats.model import (
+    Dataset,
+    DatasetImage,
+    DatasetTag,
+    FormatError,
+    Problem,
+)
+from sessions_app.importing_formats.source import DatasetSource
+
+_FILE_KEYS = ("file_name", "image", "file", "path")
+
+
+def read_kohya_json(source: DatasetSource, document: str, *, max_bytes: int) -> Dataset:
+    """Read kohya's metadata.json; images are the dataset's files that its keys name."""
+    data = _load_json(source, document, max_bytes)
+    if not isinstance(data, dict):
+        raise FormatError(f"{document}: expected an object mapping images to records")
+    files = ImageIndex(source)
+    dataset = Dataset()
+    for key, record in data.items():
+        where = f"{document}: {key}"
+        if not isinstance(record, dict):
+            dataset.problems.append(Problem(where, "the record is not an object"))
+            continue
+        file = files.find(key)
+        if file is None:
+            dataset.problems.append(Problem(where, files.why_not(key)))
+            continue
+        dataset.images.append(_kohya_image(file, record, dataset.problems, where))
+    return dataset
+
+
+def read_jsonl(source: DatasetSource, document: str, *, max_bytes: int) -> Dataset:
+    """Read metadata.jsonl: one object per line naming its image file."""
+    text = _decode(source.read(document, max_bytes=max_bytes), document)
+    files = ImageIndex(source)
+    dataset = Dataset()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{document}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            dataset.problems.append(Problem(where, f"not JSON: {error.msg}"))
+            continue
+        if not isinstance(record, dict):
+            dataset.problems.append(Problem(where, "not a JSON object"))
+            continue
+        key = next((record[k] for k in _FILE_KEYS if isinstance(record.get(k), str)), None)
+        if key is None:
+            dataset.problems.append(Problem(where, "no file_name"))
+            continue
+        file = files.find(key)
+        if file is None:
+            dataset.problems.append(Problem(where, files.why_not(key)))
+            continue
+        dataset.images.append(_jsonl_image(file, record, dataset.problems, where))
+    return dataset
+
+
+def _kohya_image(
+    file: str, record: dict[str, Any], problems: list[Problem], where: str
+) -> DatasetImage:
+    tags_text, caption = record.get("tags"), record.get("caption")
+    image = DatasetImage(file=file)
+    if isinstance(tags_text, str) and tags_text.strip():
+        tokens = caption_tags(tags_text)
+        if isinstance(caption, str) and caption.strip():
+            image.metadata["caption"] = caption
+    elif isinstance(caption, str) and caption.strip():
+        tokens = caption_tags(caption)
+    else:
+        tokens = []
+        problems.append(Problem(where, "empty caption: the image is imported without tags"))
+    image.tags = [DatasetTag(token) for token in tokens]
+    return image
+
+
+def _jsonl_image(
+    file: str, record: dict[str, Any], problems: list[Problem], where: str
+) -> DatasetImage:
+    tags, text = record.get("tags"), record.get("text")
+    if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags) and tags:
+        tokens = list(tags)
+    elif isinstance(tags, str) and tags.strip():
+        tokens = caption_tags(tags)
+    elif isinstance(text, str) and text.strip():
+        tokens = caption_tags(text)
+    else:
+        tokens = []
+        problems.append(Problem(where, "empty caption: the image is imported without tags"))
+    return DatasetImage(file=file, tags=[DatasetTag(token) for token in tokens])
+
+
+class ImageIndex:
+    """Find a dataset's image file from the key a metadata file uses for it."""
+
+    def __init__(self, source: DatasetSource) -> None:
+        self.files = [
+            n for n in source.names() if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES
+        ]
+        self.exact = set(self.files)
+        self.by_path: dict[str, list[str]] = {}
+        self.by_stem: dict[str, list[str]] = {}
+        for name in self.files:
+            path = PurePosixPath(name)
+            self.by_path.setdefault(str(path.with_suffix("")), []).append(name)
+            self.by_stem.setdefault(path.stem, []).append(name)
+
+    def find(self, key: str) -> str | None:
+        key = key.replace("\\", "/")
+        if key in self.exact:
+            return key
+        for candidates in (
+            self.by_path.get(key.lstrip("/")),
+            self.by_stem.get(PurePosixPath(key).name),
+            self.by_stem.get(PurePosixPath(key).stem),
+        ):
+            if candidates and len(candidates) == 1:
+                return candidates[0]
+        return None
+
+    def why_not(self, key: str) -> str:
+        stem = PurePosixPath(key.replace("\\", "/")).name
+        if len(self.by_stem.get(stem, [])) > 1:
+            return f"ambiguous: {', '.join(self.by_stem[stem])} all match"
+        return "no image file for it in the dataset"
+
+
+def _load_json(source: DatasetSource, document: str, max_bytes: int) -> Any:
+    text = _decode(source.read(document, max_bytes=max_bytes), document)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FormatError(f"{document} is not JSON: {error.msg} at line {error.lineno}") from None
+
+
+def _decode(data: bytes, document: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FormatError(f"{document} is not UTF-8 text (offset {error.start})") from None

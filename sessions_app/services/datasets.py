@@ -1,0 +1,276 @@
+"""Import of a whole dataset (Tagger JSON, kohya metadata, JSON Lines, hydrus) into a session.
+
+The readers in `sessions_app.importing_formats` say what the dataset holds;
+this module writes it through the same services as every other door. Image
+files go through the same checks and storage as `import_images` and uploads
+(`process_image_bytes`, `image_files_store`, `session_import_processed`), one
+transaction per image: its row, its place in the session, its tags, its status.
+
+Caption formats (kohya-json, jsonl, hydrus) merge their tags like caption
+files do (source "caption", implications applied). Tagger JSON is a backup:
+tags keep their order, sources and confidences exactly, and the session's
+settings, categories, aliases and implications come back with them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from images.models import Image
+from images.processing import ImageRejected, process_image_bytes
+from images.services import image_files_store
+from sessions_app.importing_formats import Dataset, DatasetImage, OpenedDataset
+from sessions_app.importing_formats.captions import drop_trigger_word
+from sessions_app.models import ImageStatus, SessionImage, TaggingSession
+from sessions_app.services.importing import ImportOutcome, session_import_processed
+from sessions_app.services.sessions import (
+    session_image_set_status,
+    session_images_add,
+    session_update,
+)
+from sessions_app.services.tagging import lock_image, rewrite_tag_list
+from tagger_project.errors import DomainError
+from tags.models import ImageTag, TagAlias, TagSource
+from tags.normalize import InvalidTagName, normalize_tag_name
+from tags.services import (
+    alias_create,
+    implication_create,
+    tag_categories_set,
+    tags_get_or_create,
+)
+
+
+@dataclass
+class DatasetReport:
+    """Counts like import_images, plus problems: things not imported as they stood."""
+
+    format: str
+    imported: int = 0
+    duplicates: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def problem(self, where: str, reason: str) -> None:
+        self.problems.append({"path": where, "reason": reason})
+
+
+def dataset_import(
+    session: TaggingSession,
+    *,
+    actor,
+    opened: OpenedDataset,
+    on_image: Callable[[], None] = lambda: None,
+) -> DatasetReport:
+    """Import every image of the dataset into the session, then its categories."""
+    dataset = opened.dataset
+    report = DatasetReport(opened.format)
+    for problem in dataset.problems:
+        report.problem(problem.where, problem.reason)
+    if dataset.settings:
+        _apply_settings(session, actor, dataset.settings, report)
+    _apply_vocabulary(dataset, report)
+    categories: dict[str, str] = {}
+    for item in dataset.images:
+        outcome = _import_image(session, actor, opened, item, report)
+        if outcome is not None:
+            _count(outcome, report, item.file)
+            categories |= {tag.name: tag.category for tag in item.tags if tag.category}
+        on_image()
+    _apply_categories(categories, report)
+    return report
+
+
+def _count(outcome: ImportOutcome, report: DatasetReport, where: str) -> None:
+    if outcome.status == "imported":
+        report.imported += 1
+    elif outcome.status == "duplicate":
+        report.duplicates += 1
+    else:
+        report.skipped.append({"path": where, "reason": outcome.reason})
+    for skipped in outcome.skipped_tags:
+        report.problem(where, f"tag {skipped.token!r} skipped: {skipped.reason}")
+
+
+def _apply_settings(session, actor, wanted: dict[str, Any], report: DatasetReport) -> None:
+    changes = {key: value for key, value in wanted.items() if getattr(session, key) != value}
+    if not changes:
+        return
+    try:
+        session_update(session, actor=actor, **changes)
+    except DomainError as error:
+        report.problem("session", f"settings not applied: {error.message}")
+
+
+def _apply_vocabulary(dataset: Dataset, report: DatasetReport) -> None:
+    """Tags with their categories first, so that aliases and implications have their tags."""
+    names = _canonical(
+        [*dataset.categories, *(name for pair in dataset.aliases for name in pair[1:])]
+    )
+    tags = tags_get_or_create(list(dict.fromkeys(names.values())))
+    _apply_categories(dataset.categories, report)
+    for alias, target in dataset.aliases:
+        if target not in names:
+            continue
+        tag = tags[names[target]]
+        try:
+            if not TagAlias.objects.filter(name=normalize_tag_name(alias), tag=tag).exists():
+                alias_create(tag, name=alias)
+        except DomainError as error:
+            report.problem(
+                "vocabulary", f"alias {alias!r} → {target!r} not created: {error.message}"
+            )
+    implied = _canonical(name for pair in dataset.implications for name in pair)
+    implied_tags = tags_get_or_create(list(dict.fromkeys(implied.values())))
+    for tag_name, implied_name in dataset.implications:
+        if tag_name not in implied or implied_name not in implied:
+            continue
+        try:
+            implication_create(
+                implied_tags[implied[tag_name]], implied=implied_tags[implied[implied_name]]
+            )
+        except DomainError as error:
+            report.problem(
+                "vocabulary", f"{tag_name!r} ⇒ {implied_name!r} not created: {error.message}"
+            )
+
+
+def _apply_categories(categories: dict[str, str], report: DatasetReport) -> None:
+    names = _canonical(categories)
+    wanted: dict[str, str] = {}
+    for raw, category in categories.items():
+        if raw in names:
+            wanted[names[raw]] = category
+    try:
+        tag_categories_set(wanted)
+    except DomainError as error:
+        report.problem("vocabulary", f"categories not applied: {error.message}")
+
+
+def _canonical(raw_names: Iterable[str]) -> dict[str, str]:
+    """Raw name → canonical name (normalized, aliases resolved); invalid names left out."""
+    normalized: dict[str, str] = {}
+    for raw in raw_names:
+        try:
+            normalized[raw] = normalize_tag_name(raw)
+        except InvalidTagName:
+            continue
+    aliases = dict(
+        TagAlias.objects.filter(name__in=set(normalized.values())).values_list("name", "tag__name")
+    )
+    return {raw: aliases.get(name, name) for raw, name in normalized.items()}
+
+
+def _import_image(
+    session: TaggingSession, actor, opened: OpenedDataset, item: DatasetImage, report
+) -> ImportOutcome | None:
+    """Store one image and its tags; None when it was skipped (reported)."""
+    name = item.original_name or item.file
+    try:
+        data = opened.source.read(item.file, max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES)
+    except OSError as error:
+        existing = Image.objects.filter(sha256=item.sha256).first() if item.sha256 else None
+        if existing is None:
+            report.skipped.append({"path": item.file, "reason": str(error)})
+            return None
+        # Tagger JSON without its images, into a library that has them: the rows suffice.
+        with transaction.atomic():
+            added = session_images_add(session, actor=actor, images=[existing])
+            _write_tags_and_status(session, actor, existing.pk, item, report)
+        return ImportOutcome("imported" if added else "duplicate", name, image_id=existing.pk)
+    try:
+        processed = process_image_bytes(
+            data,
+            max_pixels=settings.TAGGER_MAX_IMAGE_PIXELS,
+            max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES,
+            thumb_size=settings.TAGGER_THUMBNAIL_SIZE,
+        )
+    except ImageRejected as rejected:
+        report.skipped.append({"path": item.file, "reason": rejected.reason})
+        return None
+    if item.sha256 and item.sha256 != processed.sha256:
+        report.problem(item.file, "content differs from the document's sha256")
+    image_files_store(processed)  # files before the transaction, as every import does
+    metadata = {**processed.metadata, **item.metadata}
+    if item.exact:
+        processed = dataclasses.replace(
+            processed, caption_tokens=[], prompt_tokens=[], metadata=metadata
+        )
+    else:
+        tokens = drop_trigger_word([tag.name for tag in item.tags], session.trigger_word)
+        processed = dataclasses.replace(processed, caption_tokens=tokens, metadata=metadata)
+    with transaction.atomic():
+        outcome = session_import_processed(
+            session, actor=actor, processed=processed, original_name=name
+        )
+        _write_tags_and_status(session, actor, outcome.image_id, item, report)
+    return outcome
+
+
+def _write_tags_and_status(session, actor, image_id, item: DatasetImage, report) -> None:
+    if item.exact and item.tags:
+        tags_restore(image_id, actor=actor, entries=_entries(item, report))
+    if item.status and item.status != ImageStatus.TODO:
+        if item.status not in ImageStatus.values:
+            report.problem(item.file, f"unknown status {item.status!r}; left as todo")
+            return
+        current = SessionImage.objects.filter(session=session, image_id=image_id).values_list(
+            "status", flat=True
+        )
+        if current.first() != item.status:
+            session_image_set_status(session, actor=actor, image_id=image_id, status=item.status)
+
+
+def _entries(item: DatasetImage, report: DatasetReport) -> list[tuple[str, str, float | None]]:
+    entries = []
+    for tag in item.tags:
+        try:
+            normalize_tag_name(tag.name)
+        except InvalidTagName as error:
+            report.problem(item.file, f"tag {tag.name!r} skipped: {error.reason}")
+            continue
+        source = tag.source if tag.source in TagSource.values else TagSource.CAPTION
+        if tag.source and tag.source not in TagSource.values:
+            report.problem(item.file, f"tag {tag.name!r}: unknown source {tag.source!r}")
+        confidence = tag.confidence
+        if confidence is not None and not 0 <= confidence <= 1:
+            report.problem(item.file, f"tag {tag.name!r}: confidence {confidence} dropped")
+            confidence = None
+        entries.append((tag.name, source, confidence))
+    return entries
+
+
+@transaction.atomic
+def tags_restore(image_id: int, *, actor, entries: list[tuple[str, str, float | None]]) -> None:
+    """Give the image these tags, in this order, with these sources and confidences.
+
+    Tags the image already has keep their place and provenance; the entries it
+    lacks follow them. Nothing is implied: a restored list already holds what
+    its implications added. Invalid names are skipped (the caller reports them).
+    """
+    image = lock_image(image_id)
+    canonical = _canonical(name for name, _, _ in entries)
+    tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
+    before = list(
+        ImageTag.objects.filter(image_id=image_id)
+        .order_by("position", "id")
+        .values_list("tag_id", "source", "confidence")
+    )
+    after = list(before)
+    present = {tag_id for tag_id, _, _ in before}
+    for name, source, confidence in entries:
+        if name not in canonical:
+            continue
+        tag_id = tags[canonical[name]].pk
+        if tag_id not in present:
+            present.add(tag_id)
+            after.append((tag_id, source, confidence))
+    rewrite_tag_list(image, actor=actor, before=before, after=after)
