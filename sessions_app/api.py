@@ -10,12 +10,13 @@ from typing import Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
 from sessions_app import selectors, services
-from sessions_app.exporting import ExportOptions, export_stream
+from sessions_app.exporting import ExportOptions, async_chunks, export_stream
 from sessions_app.models import Role
 from sessions_app.permissions import image_for, require_role, session_for
 from sessions_app.schemas import (
@@ -256,7 +257,9 @@ def session_export(
     session = session_for(request.auth, session_id)
     options = ExportOptions(include_images=images, statuses=tuple(status))
     stream = export_stream(session, format, options)
-    response = StreamingHttpResponse(stream.chunks, content_type=stream.content_type)
+    # Under ASGI Django would list() a sync iterator (the whole zip) before sending.
+    chunks = async_chunks(stream.chunks) if isinstance(request, ASGIRequest) else stream.chunks
+    response = StreamingHttpResponse(chunks, content_type=stream.content_type)
     response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
     return response
 

@@ -5,18 +5,20 @@ are produced image by image from chunked reads, so memory stays bounded
 whatever the session's size. Doors:
 
 - the API: `export_stream(session, fmt, options)` → (content type, file name,
-  iterator of bytes) for a StreamingHttpResponse;
+  iterator of bytes) for a StreamingHttpResponse; under ASGI wrap the chunks
+  in `async_chunks`, or Django lists the whole iterator into memory first;
 - the command: `export_to_path(session, fmt, path, options)` writes a folder,
   or a zip when the path ends in `.zip`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from asgiref.sync import sync_to_async
 from django.utils.text import slugify
 
 from sessions_app.exporting.archive import write_folder, write_zip, zip_stream
@@ -36,6 +38,7 @@ __all__ = [
     "ExportOptions",
     "ExportReport",
     "ExportStream",
+    "async_chunks",
     "export_entries",
     "export_stream",
     "export_to_path",
@@ -137,3 +140,29 @@ def export_to_path(
     else:
         write_folder(entries, path)
     return report
+
+
+async def async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Serve a synchronous chunk iterator under ASGI one chunk at a time.
+
+    Given a plain iterator, StreamingHttpResponse under ASGI consumes it
+    whole with list() before sending a byte; this pulls each chunk in the
+    thread that serves sync code (where the ORM runs), so memory stays at
+    one chunk. A client that goes away closes the iterator, releasing files.
+    """
+    pull = sync_to_async(_next_or_none, thread_sensitive=True)
+    try:
+        while (chunk := await pull(chunks)) is not None:
+            yield chunk
+    finally:
+        await sync_to_async(_close, thread_sensitive=True)(chunks)
+
+
+def _next_or_none(chunks: Iterator[bytes]) -> bytes | None:
+    return next(chunks, None)
+
+
+def _close(chunks: Iterator[bytes]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()

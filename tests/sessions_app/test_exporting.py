@@ -9,13 +9,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
+from django.http import StreamingHttpResponse
 
 from images.models import Image
 from sessions_app import services
 from sessions_app.exporting import (
     ExportOptions,
     ExportReport,
+    async_chunks,
     export_entries,
     export_stream,
     export_to_path,
@@ -321,3 +324,26 @@ def test_queries_do_not_grow_with_the_number_of_images(
             export_to_path(session, "json", tmp_path / "out")
     finally:
         rows.CHUNK_SIZE = rows_chunk
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("error:StreamingHttpResponse must consume")
+async def test_async_chunks_serve_the_zip_under_asgi_chunk_by_chunk(session, dataset):
+    def sync_zip() -> bytes:
+        return b"".join(export_stream(session, "kohya").chunks)
+
+    stream = await sync_to_async(export_stream)(session, "kohya")
+    response = StreamingHttpResponse(async_chunks(stream.chunks))
+    parts = [part async for part in response]
+    assert read_zip(b"".join(parts)) == read_zip(await sync_to_async(sync_zip)())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("error:StreamingHttpResponse must consume")
+async def test_export_endpoint_streams_under_asgi(session, dataset, alice, async_client):
+    await async_client.aforce_login(alice)
+    response = await async_client.get(f"/api/sessions/{session.pk}/export", {"format": "hydrus"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    files = read_zip(b"".join([part async for part in response.streaming_content]))
+    assert files["a.png.txt"] == b"1girl\nred hair\nsmile\n"
