@@ -105,8 +105,10 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if self.hub is None:
             return
         hub, self.hub = self.hub, None
+        # Row first: a stopping worker waits for its consumers to detach.
+        removed = await database_sync_to_async(client_disconnect)(client_id=self.client_id)
         await hub.detach(self)
-        if await database_sync_to_async(client_disconnect)(client_id=self.client_id):
+        if removed:
             await self._presence("leave", None)
 
     async def dispatch(self, message: dict[str, Any]) -> None:

@@ -31,7 +31,13 @@ from sessions_app.events import (
     group_name,
 )
 from sessions_app.protocol import events_frame
-from sessions_app.services.clients import ClientStats, clients_heartbeat, clients_sweep_stale
+from sessions_app.services.clients import (
+    ClientStats,
+    GoneClient,
+    clients_drop_worker,
+    clients_heartbeat,
+    clients_sweep_stale,
+)
 
 if TYPE_CHECKING:
     from sessions_app.consumers import SessionConsumer
@@ -246,6 +252,13 @@ class Hub:
         gone = await database_sync_to_async(clients_sweep_stale)(
             timeout_s=settings.STALE_CLIENT_TIMEOUT
         )
+        await self._report_gone(gone)
+
+    async def forget_worker(self) -> None:
+        """Drop this worker's remaining rows (consumers daphne is about to cancel)."""
+        await self._report_gone(await database_sync_to_async(clients_drop_worker)(WORKER_ID))
+
+    async def _report_gone(self, gone: list[GoneClient]) -> None:
         for client in gone:
             leave = {
                 "type": "presence",

@@ -80,14 +80,24 @@ def clients_heartbeat(stats: Iterable[ClientStats], *, now: datetime | None = No
 
 
 @transaction.atomic
+def clients_drop_worker(worker_id: str) -> list[GoneClient]:
+    """Delete every row of a stopping worker and return them (they owe a leave)."""
+    return _delete_and_report(ClientConnection.objects.filter(worker_id=worker_id))
+
+
+@transaction.atomic
 def clients_sweep_stale(*, timeout_s: float, now: datetime | None = None) -> list[GoneClient]:
     """Delete clients not seen for `timeout_s` seconds and return them (they owe a leave)."""
     cutoff = (now or timezone.now()) - timedelta(seconds=timeout_s)
+    return _delete_and_report(ClientConnection.objects.filter(last_seen__lt=cutoff))
+
+
+def _delete_and_report(rows) -> list[GoneClient]:
     # Locking the rows makes a second sweeper wait and then skip them: one leave each.
-    stale = ClientConnection.objects.filter(last_seen__lt=cutoff).select_for_update(of=("self",))
+    locked = rows.select_for_update(of=("self",)).select_related("user")
     gone = [
         GoneClient(row.session_id, row.client_id, row.user.get_username(), row.channel_name)
-        for row in stale.select_related("user")
+        for row in locked
     ]
     ClientConnection.objects.filter(client_id__in=[item.client_id for item in gone]).delete()
     return gone

@@ -1,10 +1,65 @@
-"""Run a Tagger worker: daphne's server in-process with the project's ASGI app."""
+"""Run a Tagger worker: daphne's server in-process with the project's ASGI app.
+
+Running daphne ourselves lets the worker own its shutdown: on SIGTERM or
+SIGINT it stops accepting, tells each WebSocket client `shutdown`, lets an
+edit in flight commit and be acked, closes with 1012 and exits. daphne's own
+handlers would cancel the consumers instead, leaking presence rows and
+dropping acks.
+"""
+
+import asyncio
+import signal
+import time
 
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from sessions_app.hub import get_hub
 from tagger_project.asgi import application
+
+# How long closing clients get to answer the close handshake before the
+# reactor stops and daphne cancels whatever is left.
+CLOSE_WAIT_S = 2.0
+
+
+# Close codes a server sends (RFC 6455 7.4.1) that autobahn's sendClose refuses:
+# it allows an application only 1000 and 3000–4999.
+SERVER_CLOSE_CODES = frozenset({1001, 1008, 1011, 1012, 1013})
+
+
+class TaggerWebSocketProtocol(WebSocketProtocol):
+    """daphne's protocol, able to close with 1008 (policy) and 1012 (restart)."""
+
+    def serverClose(self, code=None):
+        if code in SERVER_CLOSE_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            super().serverClose(code)
+
+
+class TaggerServer(Server):
+    """daphne's Server, keeping its listening ports so that shutdown can stop accepting."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ports: list = []
+
+    @property
+    def ws_factory(self):
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory) -> None:
+        # Server.run() builds the factory itself; swap in our protocol as it does.
+        factory.protocol = TaggerWebSocketProtocol
+        self._ws_factory = factory
+
+    def listen_success(self, port) -> None:
+        super().listen_success(port)
+        self.ports.append(port)
 
 
 class Command(BaseCommand):
@@ -13,11 +68,51 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--reconnect-after-ms",
+            type=int,
+            default=500,
+            help="what `shutdown` frames tell clients to wait before reconnecting",
+        )
 
-    def handle(self, *args, host, port, **options):
-        self.stdout.write(f"Tagger listening on http://{host}:{port}/")
-        Server(
+    def handle(self, *args, host, port, reconnect_after_ms, **options):
+        self.reconnect_after_ms = reconnect_after_ms
+        self.stopping = False
+        # Protocol-level pings find sockets whose peer vanished without a close
+        # frame well within the stale-client timeout.
+        ping = max(1, settings.STALE_CLIENT_TIMEOUT // 3)
+        self.server = TaggerServer(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
-            signal_handlers=True,
-        ).run()
+            signal_handlers=False,
+            ping_interval=ping,
+            ping_timeout=ping,
+            application_close_timeout=5,
+            ready_callable=self._ready,
+        )
+        self.stdout.write(f"Tagger listening on http://{host}:{port}/")
+        self.stdout.flush()
+        self.server.run()
+        self.stdout.write("Tagger worker stopped")
+
+    def _ready(self) -> None:
+        loop = asyncio.get_event_loop()
+        loop.call_soon(lambda: loop.create_task(get_hub().start()))
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: loop.create_task(self._shutdown()))
+
+    async def _shutdown(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        for port in self.server.ports:
+            port.stopListening()
+        hub = get_hub()
+        await hub.shutdown(self.reconnect_after_ms)
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        # Each consumer's disconnect removes its presence row and sends leave.
+        while hub.consumers and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await hub.forget_worker()
+        await hub.stop()
+        self.server.stop()
