@@ -74,3 +74,25 @@ def apply_edit(session_id: int, user, edit: Edit) -> int | None:
     elif isinstance(edit, SetTags):
         state = services.tags_set(edit.image_id, actor=user, names=edit.tags, version=edit.version)
     return state.seqs.get(session_id)
+
+
+def clients_overview() -> dict[str, Any]:
+    """Every recorded connection with its statistics, for staff (API and admin)."""
+    rows = list(
+        ClientConnection.objects.order_by("connected_at", "id").values(
+            "client_id",
+            "user__username",
+            "session_id",
+            "worker_id",
+            "connected_at",
+            "last_seen",
+            "frames_in",
+            "frames_out",
+            "image_id",
+        )
+    )
+    workers: dict[str, int] = {}
+    for row in rows:
+        row["user"] = row.pop("user__username")
+        workers[row["worker_id"]] = workers.get(row["worker_id"], 0) + 1
+    return {"count": len(rows), "workers": workers, "clients": rows}
