@@ -1,0 +1,208 @@
+"""Undo and redo of a user's own operations, built on the session event log.
+
+Every undoable event records its inverse. A user's undo and redo stacks are
+derived by replaying their events in the session: a new operation pushes on
+the undo stack and clears the redo stack; an undo (an event whose payload has
+`undo_of`) moves it to the redo stack; a redo (`redo_of`) moves it back.
+Undo applies the inverse only if nobody has changed the affected images
+since: otherwise it is refused with the reason, never clobbering their work.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from images.models import Image
+from sessions_app.events import append_event
+from sessions_app.models import SessionEvent, SessionImage, TaggingSession
+from sessions_app.services.batch import bump_versions, chunks
+from sessions_app.services.sessions import session_image_set_status
+from sessions_app.services.tagging import lock_image, rewrite_tag_list
+from tagger_project.errors import Conflict
+from tags.models import ImageTag, Tag
+from tags.selectors import resolve_tag_map
+from tags.services import tags_get_or_create
+
+
+def undo_stacks(session: TaggingSession, actor) -> tuple[list[int], list[int]]:
+    """The seqs on the actor's undo and redo stacks, most recent last."""
+    events = (
+        SessionEvent.objects.filter(session=session, actor=actor, inverse__isnull=False)
+        .order_by("seq")
+        .values_list("seq", "payload__undo_of", "payload__redo_of", "payload__in_session")
+    )
+    undo: list[int] = []
+    redo: list[int] = []
+    for seq, undo_of, redo_of, in_session in events:
+        if in_session != session.pk:
+            # A plain operation, or an undo done in another session holding the
+            # same image: here it is a new change like any other.
+            undo_of = redo_of = None
+        if undo_of is not None:
+            if undo and undo[-1] == undo_of:
+                undo.pop()
+            redo.append(seq)
+        elif redo_of is not None:
+            if redo and redo[-1] == redo_of:
+                redo.pop()
+            undo.append(seq)
+        else:
+            undo.append(seq)
+            redo.clear()
+    return undo, redo
+
+
+@transaction.atomic
+def operation_undo(session: TaggingSession, *, actor) -> SessionEvent:
+    """Reverse the actor's latest operation in the session that is not undone yet."""
+    undo, _ = undo_stacks(session, actor)
+    if not undo:
+        raise Conflict("nothing to undo")
+    return _reverse(
+        session, actor=actor, seq=undo[-1], mark={"undo_of": undo[-1], "in_session": session.pk}
+    )
+
+
+@transaction.atomic
+def operation_redo(session: TaggingSession, *, actor) -> SessionEvent:
+    """Re-apply the operation the actor undid most recently."""
+    _, redo = undo_stacks(session, actor)
+    if not redo:
+        raise Conflict("nothing to redo")
+    return _reverse(
+        session, actor=actor, seq=redo[-1], mark={"redo_of": redo[-1], "in_session": session.pk}
+    )
+
+
+def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, int]) -> SessionEvent:
+    event = SessionEvent.objects.get(session=session, seq=seq)
+    inverse: dict[str, Any] = event.inverse or {}
+    apply = _APPLIERS.get(inverse.get("op", ""))
+    if apply is None:
+        raise Conflict(f"event #{seq} ({event.kind}) cannot be undone")
+    apply(session, actor, inverse, mark)
+    return SessionEvent.objects.filter(session=session).order_by("-seq").first()
+
+
+def _restore_tags(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
+    image = lock_image(inverse["image_id"])
+    if image.version != inverse["version"]:
+        raise Conflict(
+            f"image {image.pk} was changed by someone else since; undo refused",
+            details=[{"image_id": image.pk}],
+        )
+    names = [name for name, _, _ in inverse["entries"]]
+    canonical = resolve_tag_map(names)
+    tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
+    after = list(
+        {
+            tags[canonical[name]].pk: (tags[canonical[name]].pk, source, confidence)
+            for name, source, confidence in inverse["entries"]
+        }.values()
+    )
+    before = list(
+        ImageTag.objects.filter(image_id=image.pk)
+        .order_by("position", "id")
+        .values_list("tag_id", "source", "confidence")
+    )
+    rewrite_tag_list(image, actor=actor, before=before, after=after, annotate=mark)
+
+
+def _restore_status(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
+    entry = SessionImage.objects.select_for_update().get(
+        session=session, image_id=inverse["image_id"]
+    )
+    if entry.status != inverse["expected"]:
+        raise Conflict(
+            f"image {entry.image_id}'s status was changed by someone else since; undo refused"
+        )
+    session_image_set_status(
+        session,
+        actor=actor,
+        image_id=inverse["image_id"],
+        status=inverse["status"],
+        annotate=mark,
+    )
+
+
+def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
+    """Reverse a batch: delete the rows it added, re-insert the rows it removed."""
+    versions = dict(map(tuple, inverse["versions"]))
+    image_ids = sorted(versions)
+    current = _lock_versions(image_ids)
+    moved_on = [image_id for image_id in image_ids if current.get(image_id) != versions[image_id]]
+    if moved_on:
+        raise Conflict(
+            f"{len(moved_on)} of the images were changed by someone else since; undo refused",
+            details=[{"image_ids": moved_on[:50]}],
+        )
+    canonical = resolve_tag_map(
+        [row[1] for row in inverse["delete"]] + [row[1] for row in inverse["insert"]]
+    )
+    tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
+    tag_of = {name: tags[canonical[name]] for name in canonical}
+
+    deleted = _delete_rows(inverse["delete"], tag_of)
+    inserted = [
+        ImageTag(
+            image_id=image_id,
+            tag=tag_of[name],
+            position=position,
+            source=source,
+            confidence=confidence,
+            added_by=actor,
+        )
+        for image_id, name, position, source, confidence in inverse["insert"]
+    ]
+    ImageTag.objects.bulk_create(inserted, batch_size=500)
+    for tag in {row.tag for row in inserted}:
+        gained = sum(1 for row in inserted if row.tag_id == tag.pk)
+        Tag.objects.filter(pk=tag.pk).update(image_count=F("image_count") + gained)
+
+    new_versions = bump_versions(image_ids)
+    append_event(
+        session.pk,
+        kind="batch.applied",
+        payload={"image_ids": image_ids, **mark},
+        actor=actor,
+        inverse={
+            "op": "rows",
+            "delete": [[row.image_id, row.tag.name] for row in inserted],
+            "insert": deleted,
+            "versions": new_versions,
+        },
+    )
+
+
+def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
+    """Delete (image_id, tag name) rows; return them in full for the redo."""
+    by_tag: dict[Tag, list[int]] = {}
+    for image_id, name in rows:
+        by_tag.setdefault(tag_of[name], []).append(image_id)
+    deleted: list[list] = []
+    for tag, image_ids in by_tag.items():
+        for chunk in chunks(image_ids):
+            doomed = ImageTag.objects.filter(tag=tag, image_id__in=chunk)
+            found = list(doomed.values_list("image_id", "position", "source", "confidence"))
+            deleted += [[image_id, tag.name, *rest] for image_id, *rest in found]
+            doomed.delete()
+            Tag.objects.filter(pk=tag.pk).update(image_count=F("image_count") - len(found))
+    return deleted
+
+
+def _lock_versions(image_ids: Sequence[int]) -> dict[int, int]:
+    versions: dict[int, int] = {}
+    for chunk in chunks(image_ids):
+        versions.update(
+            Image.objects.select_for_update().filter(pk__in=chunk).values_list("pk", "version")
+        )
+    return versions
+
+
+_APPLIERS = {
+    "restore_tags": _restore_tags,
+    "set_status": _restore_status,
+    "rows": _restore_rows,
+}

@@ -1,0 +1,95 @@
+import pytest
+
+from sessions_app import services
+from sessions_app.models import SessionImage
+from sessions_app.services.undo import operation_redo, operation_undo, undo_stacks
+from tagger_project.errors import Conflict
+from tags.models import ImageTag, Tag
+
+
+def tag_state(image) -> list[tuple[str, int, str]]:
+    rows = ImageTag.objects.filter(image=image).order_by("position", "id")
+    return list(rows.values_list("tag__name", "position", "source"))
+
+
+def counts_are_true() -> bool:
+    return all(tag.image_count == tag.image_tags.count() for tag in Tag.objects.all())
+
+
+def test_undo_and_redo_of_a_tag_edit(session, session_images, bob):
+    image = session_images[0]
+    services.tags_add(image.pk, actor=bob, names=["a", "b"])
+    before = tag_state(image)
+    services.tags_set(image.pk, actor=bob, names=["b", "c"], version=1)
+    after = tag_state(image)
+    undo_event = operation_undo(session, actor=bob)
+    assert undo_event.payload["undo_of"] == undo_event.seq - 1
+    assert tag_state(image) == before
+    operation_redo(session, actor=bob)
+    assert [name for name, *_ in tag_state(image)] == [name for name, *_ in after]
+    assert counts_are_true()
+
+
+def test_undo_walks_back_through_own_operations_only(session, session_images, alice, bob):
+    first, second, _ = session_images
+    services.tags_add(first.pk, actor=bob, names=["mine"])
+    services.tags_add(second.pk, actor=alice, names=["hers"])
+    services.session_image_set_status(session, actor=bob, image_id=second.pk, status="tagged")
+    operation_undo(session, actor=bob)
+    assert SessionImage.objects.get(session=session, image=second).status == "todo"
+    operation_undo(session, actor=bob)
+    assert tag_state(first) == []
+    assert [name for name, *_ in tag_state(second)] == ["hers"]
+    with pytest.raises(Conflict, match="nothing to undo"):
+        operation_undo(session, actor=bob)
+
+
+def test_undo_conflicting_with_someone_elses_later_edit_is_refused(
+    session, session_images, alice, bob
+):
+    image = session_images[0]
+    services.tags_add(image.pk, actor=bob, names=["mine"])
+    services.tags_add(image.pk, actor=alice, names=["hers"])
+    seq_before = session.events.count()
+    with pytest.raises(Conflict, match="changed by someone else"):
+        operation_undo(session, actor=bob)
+    assert [name for name, *_ in tag_state(image)] == ["mine", "hers"]
+    assert session.events.count() == seq_before
+
+
+def test_new_operation_clears_redo(session, session_images, bob):
+    image = session_images[0]
+    services.tags_add(image.pk, actor=bob, names=["a"])
+    operation_undo(session, actor=bob)
+    services.tags_add(image.pk, actor=bob, names=["b"])
+    with pytest.raises(Conflict, match="nothing to redo"):
+        operation_redo(session, actor=bob)
+
+
+def test_batch_undo_restores_exact_previous_state(session, session_images, bob):
+    ids = [image.pk for image in session_images]
+    services.tags_add(ids[0], actor=bob, names=["x", "old", "y"])
+    services.tags_add(ids[1], actor=bob, names=["old", "new", "z"])
+    before = {image.pk: tag_state(image) for image in session_images}
+    services.batch_apply(
+        session, actor=bob, image_ids=ids, add=["added"], remove=["z"], replace=("old", "new")
+    )
+    assert {image.pk: tag_state(image) for image in session_images} != before
+    operation_undo(session, actor=bob)
+    assert {image.pk: tag_state(image) for image in session_images} == before
+    assert counts_are_true()
+    operation_redo(session, actor=bob)
+    names = [name for name, *_ in tag_state(session_images[0])]
+    assert names == ["x", "new", "y", "added"]
+    assert counts_are_true()
+    undo, redo = undo_stacks(session, bob)
+    assert (len(undo), redo) == (3, [])
+
+
+def test_batch_undo_refused_when_an_image_changed_since(session, session_images, alice, bob):
+    ids = [image.pk for image in session_images]
+    services.batch_apply(session, actor=bob, image_ids=ids, add=["added"])
+    services.tags_add(ids[2], actor=alice, names=["later"])
+    with pytest.raises(Conflict, match="1 of the images"):
+        operation_undo(session, actor=bob)
+    assert ImageTag.objects.filter(tag__name="added").count() == 3
