@@ -142,10 +142,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
+REDIS_LAYER_BACKENDS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "classic": "channels_redis.core.RedisChannelLayer",
+}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # pub/sub by default: measured in bench/ws_bench.py against the classic layer.
+            "BACKEND": REDIS_LAYER_BACKENDS[env_str("REDIS_CHANNEL_LAYER", "pubsub")],
             # A prefix keeps deployments (and concurrent test runs) sharing one Redis apart.
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi")},
         }
