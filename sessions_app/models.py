@@ -144,3 +144,28 @@ class ClientConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.session_id} ({self.client_id})"
+
+
+class SessionRules(models.Model):
+    """A session's tag rules: applied on import, on every edit and on export.
+
+    Names are canonical tag names (normalized, aliases resolved when saved);
+    `category_order` lists tag categories. Empty lists mean "no rule".
+    """
+
+    session = models.OneToOneField(
+        TaggingSession, on_delete=models.CASCADE, primary_key=True, related_name="rules"
+    )
+    # Tags never allowed on the session's images.
+    blacklist = models.JSONField(default=list, blank=True)
+    # Tags that always come first (after the trigger word), in this order.
+    pinned = models.JSONField(default=list, blank=True)
+    # The rest of the caption sorted by category in this order, stable within one.
+    category_order = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "session rules"
+
+    def __str__(self) -> str:
+        return f"rules of {self.session_id}"

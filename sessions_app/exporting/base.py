@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from sessions_app.exporting.names import NameAllocator, Renamed
 from sessions_app.models import ImageStatus, TaggingSession
+from sessions_app.rules import session_rules
 from tagger_project.errors import InvalidInput
 from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.selectors import resolve_tag_names
@@ -64,7 +65,8 @@ class ExportOptions:
                 if self.escape_parentheses is None
                 else self.escape_parentheses
             ),
-            pinned=tuple(resolve_tag_names(self.pinned)),
+            # Without pinned tags of its own, an export pins what the session's rules pin.
+            pinned=tuple(resolve_tag_names(self.pinned or session_rules(session.pk).pinned)),
         )
 
 

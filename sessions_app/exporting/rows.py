@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from images.models import Image
 from sessions_app.models import SessionImage, TaggingSession
+from sessions_app.rules import NO_RULES, apply_rules, session_rules
 from tags.models import ImageTag
 
 CHUNK_SIZE = 200
@@ -40,9 +41,18 @@ class ExportRow:
 
 
 def export_rows(
-    session: TaggingSession, *, statuses: tuple[str, ...] = (), chunk_size: int = CHUNK_SIZE
+    session: TaggingSession,
+    *,
+    statuses: tuple[str, ...] = (),
+    chunk_size: int = CHUNK_SIZE,
+    obey_rules: bool = True,
 ) -> Iterator[ExportRow]:
-    """The session's images in session order, each with its tags in caption order."""
+    """The session's images in session order, each with its tags in caption order.
+
+    With `obey_rules` the session's tag rules (sessions_app.rules) order and
+    filter each list, as they do on every edit; a backup passes False.
+    """
+    rules = session_rules(session.pk) if obey_rules else NO_RULES
     entries = SessionImage.objects.filter(session=session).select_related("image")
     if statuses:
         entries = entries.filter(status__in=statuses)
@@ -54,7 +64,13 @@ def export_rows(
             return
         tags = _tags_of([entry.image_id for entry in chunk])
         for entry in chunk:
-            yield ExportRow(entry.image, entry.position, entry.status, tags.get(entry.image_id, []))
+            ordered = apply_rules(
+                tags.get(entry.image_id, []),
+                rules,
+                name=lambda tag: tag.name,
+                category=lambda tag: tag.category,
+            )
+            yield ExportRow(entry.image, entry.position, entry.status, ordered)
         last = chunk[-1]
         after = Q(position__gt=last.position) | Q(position=last.position, id__gt=last.pk)
 

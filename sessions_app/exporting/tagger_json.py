@@ -54,7 +54,7 @@ def write_tagger_json(
     exported: dict[int, str] | None = None
     if options.include_images:
         exported = {}
-        for row in export_rows(session, statuses=options.statuses):
+        for row in export_rows(session, statuses=options.statuses, obey_rules=False):
             if not image_is_stored(row.image):
                 report.missing.append(row.image.original_name)
                 continue
@@ -82,7 +82,7 @@ def tagger_document(
     # The head is a closed object; reopen it to stream the image list inside.
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "images": ['
     first = True
-    for row in export_rows(session, statuses=options.statuses):
+    for row in export_rows(session, statuses=options.statuses, obey_rules=False):
         if exported is None:
             name = names.image_name(row.image)
             report.image_done()

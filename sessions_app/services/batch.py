@@ -14,6 +14,8 @@ from django.utils import timezone
 from images.models import Image
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, TaggingSession
+from sessions_app.rules import apply_rules, session_rules
+from sessions_app.services.lists import image_rows, lists_inverse, lists_write
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
 from tags.selectors import resolve_tag_names
@@ -41,18 +43,28 @@ def batch_apply(
     add: Iterable[str] = (),
     remove: Iterable[str] = (),
     replace: tuple[str, str] | None = None,
+    accept_source: str | None = None,
+    drop_source: str | None = None,
 ) -> BatchResult:
     """Add, remove and replace tags on every selected image of the session.
 
-    Images not in the session are ignored. Returns which images changed.
+    `accept_source` turns every tag of that source into a manual one;
+    `drop_source` removes every tag of that source. The session's rules
+    apply to the result (blacklisted tags are not added; pinned tags and
+    the category order place what is). Images not in the session are
+    ignored. Returns which images changed.
     """
     add_names, remove_names = resolve_tag_names(add), resolve_tag_names(remove)
     replace_names = resolve_tag_names(replace) if replace else []
     if replace and len(replace_names) != 2:
         raise InvalidInput("replace needs two different tags")
-    if not (add_names or remove_names or replace_names):
-        raise InvalidInput("a batch needs something to add, remove or replace")
+    _check_sources(accept_source, drop_source)
+    if not (add_names or remove_names or replace_names or accept_source or drop_source):
+        raise InvalidInput("a batch needs something to add, remove, replace, accept or drop")
     selected = _in_session(session, image_ids)
+    rules = session_rules(session.pk)
+    # Reordering moves rows the batch itself does not touch: keep whole lists for undo.
+    before_lists = image_rows(selected) if rules.pinned or rules.category_order else None
     changed: set[int] = set()
     added_rows: list[list] = []
     removed_rows: list[list] = []
@@ -70,9 +82,20 @@ def batch_apply(
         rows = _remove_tag(tag, selected)
         changed |= {row[0] for row in rows}
         removed_rows += [[image_id, tag.name, *rest] for image_id, *rest in rows]
-    tags = tags_get_or_create(add_names)
+    if drop_source or accept_source:
+        rows = _source_rows(selected, drop_source or accept_source, accept=bool(accept_source))
+        changed |= {row[0] for row in rows}
+        removed_rows += rows
+        if accept_source:
+            # Undo deletes the manual rows and re-inserts the originals.
+            added_rows += [row[:2] for row in rows]
+    tags = tags_get_or_create([name for name in add_names if name not in rules.blacklist])
     implication_seeds += [tag.pk for tag in tags.values()]
-    implied = [name for name in _implied_names(implication_seeds) if name not in tags]
+    implied = [
+        name
+        for name in _implied_names(implication_seeds)
+        if name not in tags and name not in rules.blacklist
+    ]
     plan = [(tag, TagSource.MANUAL) for tag in tags.values()]
     plan += [(tag, TagSource.IMPLICATION) for tag in tags_get_or_create(implied).values()]
     for tag, source in plan:
@@ -83,7 +106,12 @@ def batch_apply(
     changed_ids = sorted(changed)
     if not changed_ids:
         return BatchResult(changed_image_ids=[], seq=None)
+    if before_lists is not None:
+        _reorder(changed_ids, rules, actor=actor)
     versions = bump_versions(changed_ids)
+    inverse = {"op": "rows", "delete": added_rows, "insert": removed_rows, "versions": versions}
+    if before_lists is not None:
+        inverse = _lists_inverse(changed_ids, before_lists, versions)
     event = append_event(
         session.pk,
         kind="batch.applied",
@@ -92,18 +120,80 @@ def batch_apply(
             "add": add_names,
             "remove": remove_names,
             "replace": replace_names or None,
+            "accept_source": accept_source,
+            "drop_source": drop_source,
         },
         actor=actor,
         # Undo deletes what was added and puts back what was removed, refused
         # when any image has changed since (its version moved on).
-        inverse={
-            "op": "rows",
-            "delete": added_rows,
-            "insert": removed_rows,
-            "versions": versions,
-        },
+        inverse=inverse,
     )
     return BatchResult(changed_image_ids=changed_ids, seq=event.seq)
+
+
+def _check_sources(accept_source: str | None, drop_source: str | None) -> None:
+    for source in (accept_source, drop_source):
+        if source is not None and source not in TagSource.values:
+            raise InvalidInput(
+                f"unknown source {source!r}", details=[{"allowed": list(TagSource.values)}]
+            )
+    if accept_source == TagSource.MANUAL:
+        raise InvalidInput("manual tags are accepted already")
+    if accept_source and drop_source:
+        raise InvalidInput("accept one source or drop one, not both in one batch")
+
+
+def _source_rows(image_ids: Sequence[int], source: str, *, accept: bool) -> list[list]:
+    """Drop the tags of `source` (or make them manual); the previous rows, for undo."""
+    found: list[list] = []
+    lost: dict[int, int] = {}
+    for chunk in chunks(image_ids):
+        rows = ImageTag.objects.filter(image_id__in=chunk, source=source)
+        for image_id, tag_id, name, *rest in rows.values_list(
+            "image_id", "tag_id", "tag__name", "position", "source", "confidence"
+        ):
+            found.append([image_id, name, *rest])
+            lost[tag_id] = lost.get(tag_id, 0) + 1
+        if accept:
+            rows.update(source=TagSource.MANUAL, confidence=None)
+        else:
+            rows.delete()
+    if not accept:
+        for tag_id, count in lost.items():
+            Tag.objects.filter(pk=tag_id).update(image_count=F("image_count") - count)
+    return found
+
+
+def _reorder(image_ids: list[int], rules, *, actor) -> None:
+    """Put the changed images' tags in the order the session's rules want."""
+    current = image_rows(image_ids)
+    info = dict(
+        (pk, (name, category))
+        for pk, name, category in Tag.objects.filter(
+            pk__in={row.tag_id for rows in current.values() for row in rows}
+        ).values_list("pk", "name", "category")
+    )
+    targets = {}
+    for image_id, rows in current.items():
+        ordered = apply_rules(
+            rows, rules, name=lambda r: info[r.tag_id][0], category=lambda r: info[r.tag_id][1]
+        )
+        if ordered != rows:
+            targets[image_id] = [
+                (row.tag_id, position, row.source, row.confidence)
+                for position, row in enumerate(ordered)
+            ]
+    lists_write(targets, current, actor=actor)
+
+
+def _lists_inverse(image_ids: list[int], before: dict, versions: list[list[int]]) -> dict:
+    kept = {image_id: before.get(image_id, []) for image_id in image_ids}
+    names = dict(
+        Tag.objects.filter(pk__in={r.tag_id for rows in kept.values() for r in rows}).values_list(
+            "pk", "name"
+        )
+    )
+    return lists_inverse(kept, names, versions)
 
 
 def _in_session(session: TaggingSession, image_ids: Sequence[int]) -> list[int]:

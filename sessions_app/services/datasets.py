@@ -34,7 +34,7 @@ from sessions_app.services.sessions import (
     session_images_add,
     session_update,
 )
-from sessions_app.services.tagging import lock_image, rewrite_tag_list
+from sessions_app.services.tagging import lock_image, obey_rules, rewrite_tag_list
 from tagger_project.errors import DomainError
 from tags.models import ImageTag, TagAlias, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
@@ -254,7 +254,8 @@ def tags_restore(image_id: int, *, actor, entries: list[tuple[str, str, float | 
 
     Tags the image already has keep their place and provenance; the entries it
     lacks follow them. Nothing is implied: a restored list already holds what
-    its implications added. Invalid names are skipped (the caller reports them).
+    its implications added. The rules of the sessions holding the image apply.
+    Invalid names are skipped (the caller reports them).
     """
     image = lock_image(image_id)
     canonical = _canonical(name for name, _, _ in entries)
@@ -273,4 +274,4 @@ def tags_restore(image_id: int, *, actor, entries: list[tuple[str, str, float | 
         if tag_id not in present:
             present.add(tag_id)
             after.append((tag_id, source, confidence))
-    rewrite_tag_list(image, actor=actor, before=before, after=after)
+    rewrite_tag_list(image, actor=actor, before=before, after=obey_rules(image_id, after))

@@ -28,6 +28,7 @@ from images.processing import ImageRejected, ProcessedImage, process_image_bytes
 from images.services import image_files_store, image_store
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, TaggingSession
+from sessions_app.rules import apply_rules_to_ids, session_rules
 from sessions_app.services.sessions import session_images_add
 from sessions_app.services.tagging import tags_add
 from tagger_project.errors import Conflict
@@ -141,6 +142,7 @@ def _add_new_image(
     tag_ids = [tag.pk for tag in tags]
     entries = [(tag_id, source) for tag_id in tag_ids]
     entries += [(tag_id, TagSource.IMPLICATION) for tag_id in implied_closure(tag_ids)]
+    entries = apply_rules_to_ids(entries, session_rules(session.pk), tag_id=lambda entry: entry[0])
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"]
     SessionImage.objects.create(session=session, image=image, position=(top or 0) + 1)
     if entries:

@@ -15,6 +15,7 @@ from django.db.models import F
 from images.models import Image
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage
+from sessions_app.rules import apply_rules_to_ids, image_rules
 from tagger_project.errors import NotFound, StaleVersion
 from tags.models import ImageTag, Tag, TagSource
 from tags.selectors import resolve_tag_names, tag_list_for_image
@@ -67,7 +68,8 @@ def tags_add(
         for tag_id in implied_closure(tag_id for tag_id, _, _ in added)
         if tag_id not in present
     ]
-    return rewrite_tag_list(image, actor=actor, before=current, after=current + added + implied)
+    after = obey_rules(image_id, current + added + implied)
+    return rewrite_tag_list(image, actor=actor, before=current, after=after)
 
 
 @transaction.atomic
@@ -76,7 +78,7 @@ def tags_remove(image_id: int, *, actor, names: Iterable[str]) -> TagListState:
     image = lock_image(image_id)
     current = _current_entries(image_id)
     doomed = set(Tag.objects.filter(name__in=resolve_tag_names(names)).values_list("pk", flat=True))
-    after = [entry for entry in current if entry[0] not in doomed]
+    after = obey_rules(image_id, [entry for entry in current if entry[0] not in doomed])
     return rewrite_tag_list(image, actor=actor, before=current, after=after)
 
 
@@ -107,7 +109,12 @@ def tags_set(image_id: int, *, actor, names: Iterable[str], version: int) -> Tag
         for tag_id in implied_closure(new_ids)
         if tag_id not in listed
     ]
-    return rewrite_tag_list(image, actor=actor, before=current, after=after)
+    return rewrite_tag_list(image, actor=actor, before=current, after=obey_rules(image_id, after))
+
+
+def obey_rules(image_id: int, entries: list[Entry]) -> list[Entry]:
+    """The entries as the rules of the sessions holding the image want them (sessions_app.rules)."""
+    return apply_rules_to_ids(entries, image_rules(image_id), tag_id=lambda entry: entry[0])
 
 
 def lock_image(image_id: int) -> Image:

@@ -17,7 +17,10 @@ from django.db.models import F
 from images.models import Image
 from sessions_app.events import append_event
 from sessions_app.models import SessionEvent, SessionImage, TaggingSession
+from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.batch import bump_versions, chunks
+from sessions_app.services.lists import image_rows, lists_inverse, lists_write
+from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
 from sessions_app.services.tagging import lock_image, rewrite_tag_list
 from tagger_project.errors import Conflict
@@ -201,8 +204,53 @@ def _lock_versions(image_ids: Sequence[int]) -> dict[int, int]:
     return versions
 
 
+def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
+    """Put back each image's whole previous list (and the session's rules, when recorded)."""
+    versions = dict(map(tuple, inverse["versions"]))
+    image_ids = sorted(versions)
+    current_versions = _lock_versions(image_ids)
+    moved_on = [i for i in image_ids if current_versions.get(i) != versions[i]]
+    if moved_on:
+        raise Conflict(
+            f"{len(moved_on)} of the images were changed by someone else since; undo refused",
+            details=[{"image_ids": moved_on[:50]}],
+        )
+    wanted = {name for _, rows in inverse["images"] for name, *_ in rows}
+    canonical = resolve_tag_map(wanted)
+    tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
+    tag_id = {name: tags[canonical[name]].pk for name in wanted}
+    targets = {
+        image_id: [(tag_id[name], *rest) for name, *rest in rows]
+        for image_id, rows in inverse["images"]
+    }
+    before = lists_write(targets, image_rows(image_ids), actor=actor)
+    names = dict(
+        Tag.objects.filter(pk__in={r.tag_id for rows in before.values() for r in rows}).values_list(
+            "pk", "name"
+        )
+    )
+    previous_rules = None
+    if "rules" in inverse:
+        previous_rules = session_rules(session.pk)
+        rules_save(session, TagRules(*(tuple(inverse["rules"][key]) for key in RULE_KEYS)))
+    new_versions = bump_versions(image_ids)
+    payload: dict[str, Any] = {"image_ids": image_ids, **mark}
+    if previous_rules is not None:
+        payload["rules"] = inverse["rules"]
+    append_event(
+        session.pk,
+        kind="rules.applied" if previous_rules is not None else "batch.applied",
+        payload=payload,
+        actor=actor,
+        inverse=lists_inverse(before, names, new_versions, rules=previous_rules),
+    )
+
+
+RULE_KEYS = ("blacklist", "pinned", "category_order")
+
 _APPLIERS = {
     "restore_tags": _restore_tags,
     "set_status": _restore_status,
     "rows": _restore_rows,
+    "lists": _restore_lists,
 }

@@ -1,0 +1,172 @@
+"""Tag rules: the one implementation of blacklist, pinned head and category order.
+
+`apply_rules` is pure and works on anything that has a tag name and a
+category, so the edit services (tag ids), the import (new rows) and the
+export (names) order a caption the same way. The rest of this module reads
+and validates rules; changing them is `sessions_app.services.rules`.
+
+An image can sit in several sessions. An edit made in a known session uses
+that session's rules; an edit made on the image alone (the image endpoints,
+imports of exact backups) uses the rules of every session holding it: the
+union of their blacklists, and the pinned head and category order of the
+oldest of them that defines one. Export always uses the exported session's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sessions_app.models import SessionImage, SessionRules
+from tagger_project.errors import InvalidInput
+from tags.models import Tag, TagCategory
+from tags.normalize import normalize_tag_name
+from tags.selectors import resolve_tag_map
+
+T = TypeVar("T")
+
+MAX_BLACKLIST = 1000
+MAX_PINNED = 50
+
+
+@dataclass(frozen=True)
+class TagRules:
+    """A session's rules, with canonical tag names."""
+
+    blacklist: tuple[str, ...] = ()
+    pinned: tuple[str, ...] = ()
+    category_order: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.blacklist or self.pinned or self.category_order)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "blacklist": list(self.blacklist),
+            "pinned": list(self.pinned),
+            "category_order": list(self.category_order),
+        }
+
+
+NO_RULES = TagRules()
+
+
+def apply_rules(
+    items: Sequence[T],
+    rules: TagRules,
+    *,
+    name: Callable[[T], str],
+    category: Callable[[T], str],
+) -> list[T]:
+    """Drop blacklisted tags, put pinned ones first (rule order), sort the rest by category.
+
+    The sort is stable: within a category (and for categories the order does
+    not name, which go last) tags keep their caption order.
+    """
+    banned = set(rules.blacklist)
+    kept = [item for item in items if name(item) not in banned]
+    if not (rules.pinned or rules.category_order):
+        return kept
+    pin_rank = {pinned: rank for rank, pinned in enumerate(rules.pinned)}
+    head = sorted((i for i in kept if name(i) in pin_rank), key=lambda i: pin_rank[name(i)])
+    rest = [item for item in kept if name(item) not in pin_rank]
+    if rules.category_order:
+        rank = {value: order for order, value in enumerate(rules.category_order)}
+        rest.sort(key=lambda item: rank.get(category(item), len(rank)))
+    return head + rest
+
+
+def apply_rules_to_ids(entries: Sequence[T], rules: TagRules, *, tag_id: Callable[[T], int]):
+    """apply_rules over entries keyed by tag id: one query for the names and categories."""
+    if rules.empty or not entries:
+        return list(entries)
+    info = dict(
+        (pk, (tag_name, tag_category))
+        for pk, tag_name, tag_category in Tag.objects.filter(
+            pk__in={tag_id(entry) for entry in entries}
+        ).values_list("pk", "name", "category")
+    )
+    return apply_rules(
+        entries,
+        rules,
+        name=lambda entry: info[tag_id(entry)][0],
+        category=lambda entry: info[tag_id(entry)][1],
+    )
+
+
+def rules_from_input(
+    *, blacklist: Iterable[str] = (), pinned: Iterable[str] = (), category_order: Iterable[str] = ()
+) -> TagRules:
+    """Validate raw rules: names normalized and aliases resolved, categories known.
+
+    Raises InvalidTagName (a bad name) or InvalidInput (unknown or repeated
+    category, too many names, a tag both pinned and blacklisted).
+    """
+    blacklist, pinned, category_order = list(blacklist), list(pinned), list(category_order)
+    if len(blacklist) > MAX_BLACKLIST or len(pinned) > MAX_PINNED:
+        raise InvalidInput(
+            f"at most {MAX_BLACKLIST} blacklisted and {MAX_PINNED} pinned tags",
+            details=[{"blacklist": len(blacklist), "pinned": len(pinned)}],
+        )
+    for value in category_order:
+        if value not in TagCategory.values:
+            raise InvalidInput(
+                f"unknown category {value!r} in the category order",
+                details=[{"category": value, "allowed": list(TagCategory.values)}],
+            )
+    if len(set(category_order)) != len(category_order):
+        raise InvalidInput("a category appears twice in the category order")
+    canonical = resolve_tag_map(normalize_tag_name(raw) for raw in [*blacklist, *pinned])
+    banned = _canonical(blacklist, canonical)
+    head = _canonical(pinned, canonical)
+    both = sorted(set(banned) & set(head))
+    if both:
+        raise InvalidInput(
+            f"{both[0]!r} cannot be both pinned and blacklisted", details=[{"tags": both}]
+        )
+    return TagRules(tuple(banned), tuple(head), tuple(category_order))
+
+
+def _canonical(raw_names: list[str], canonical: dict[str, str]) -> list[str]:
+    return list(dict.fromkeys(canonical[normalize_tag_name(raw)] for raw in raw_names))
+
+
+def _from_row(row: dict[str, Any]) -> TagRules:
+    # Stored names were canonical when saved; a later rename made them aliases.
+    names = [*row["blacklist"], *row["pinned"]]
+    canonical = resolve_tag_map(names) if names else {}
+    return TagRules(
+        tuple(dict.fromkeys(canonical[name] for name in row["blacklist"])),
+        tuple(dict.fromkeys(canonical[name] for name in row["pinned"])),
+        tuple(row["category_order"]),
+    )
+
+
+def session_rules(session_id: int) -> TagRules:
+    """The session's rules (NO_RULES when it has none)."""
+    row = (
+        SessionRules.objects.filter(session_id=session_id)
+        .values("blacklist", "pinned", "category_order")
+        .first()
+    )
+    return _from_row(row) if row else NO_RULES
+
+
+def image_rules(image_id: int, session_id: int | None = None) -> TagRules:
+    """The rules an edit of the image obeys (see the module docstring)."""
+    if session_id is not None:
+        return session_rules(session_id)
+    holding = SessionImage.objects.filter(image_id=image_id).values("session_id")
+    rows = list(
+        SessionRules.objects.filter(session_id__in=holding)
+        .order_by("session_id")
+        .values("blacklist", "pinned", "category_order")
+    )
+    if not rows:
+        return NO_RULES
+    merged = [_from_row(row) for row in rows]
+    ordering = next((r for r in merged if r.pinned or r.category_order), NO_RULES)
+    banned = tuple(dict.fromkeys(name for r in merged for name in r.blacklist))
+    return TagRules(banned, ordering.pinned, ordering.category_order)
