@@ -143,6 +143,9 @@ def _add_new_image(
     entries = [(tag_id, source) for tag_id in tag_ids]
     entries += [(tag_id, TagSource.IMPLICATION) for tag_id in implied_closure(tag_ids)]
     entries = apply_rules_to_ids(entries, session_rules(session.pk), tag_id=lambda entry: entry[0])
+    # The event first: its UPDATE locks the session row, so concurrent imports
+    # into one session take positions one after the other.
+    append_event(session.pk, kind="images.added", payload={"image_ids": [image.pk]}, actor=actor)
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"]
     SessionImage.objects.create(session=session, image=image, position=(top or 0) + 1)
     if entries:
@@ -155,7 +158,6 @@ def _add_new_image(
         Tag.objects.filter(pk__in=[tag_id for tag_id, _ in entries]).update(
             image_count=F("image_count") + 1
         )
-    append_event(session.pk, kind="images.added", payload={"image_ids": [image.pk]}, actor=actor)
 
 
 def _add_known_image(
