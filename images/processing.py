@@ -251,7 +251,10 @@ def _decode_thumbnail(im: ImageFile.ImageFile, size: int) -> Image.Image:
     """Decode at reduced size and return an RGB thumbnail (before EXIF orientation)."""
     if im.format in ("JPEG", "MPO"):
         # The JPEG decoder scales by 1/2..1/8 almost for free: decode near the target size.
-        im.draft("RGB", (size, size))
+        # Ask for the thumbnail's own box: with size × size the short side of a 4:3
+        # photo picks the scale, and a 1 MP JPEG decodes at twice the size needed.
+        scale = size / max(im.size)
+        im.draft("RGB", (max(1, round(im.width * scale)), max(1, round(im.height * scale))))
     work = _flatten_palette(im)
     work.thumbnail((size, size), Image.Resampling.LANCZOS)
     im.load()  # thumbnail() skips the decode of a small image; truncation must still show
