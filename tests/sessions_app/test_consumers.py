@@ -405,8 +405,11 @@ async def test_upkeep_counts_frames_and_sweeps_stale_clients(session, alice, bob
     await db(ghost)()
     await get_hub().upkeep_once()
     leave = await frame_of_type(watcher, "presence")
+    if leave["action"] == "join":  # its own join may come late through Redis
+        leave = await frame_of_type(watcher, "presence")
     assert (leave["action"], leave["client_id"], leave["user"]) == ("leave", "ghost", "bob")
     row = await db(ClientConnection.objects.get)()
     assert row.client_id == welcome["client_id"]
-    assert (row.frames_in, row.frames_out) >= (2, 3)
+    assert row.frames_in == 2  # hello, ping
+    assert row.frames_out >= 2  # welcome, pong (and its join, when it came first)
     await watcher.disconnect()
