@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from django.db import transaction
-
 from images import storage
 from images.models import Image
 from images.processing import ProcessedImage
@@ -37,21 +35,21 @@ def image_store(processed: ProcessedImage, *, original_name: str, actor) -> tupl
     the same content: the unique sha256 decides, the loser gets the winner's row.
     """
     original, thumbnail = image_files_store(processed)
-    with transaction.atomic():
-        return Image.objects.get_or_create(
-            sha256=processed.sha256,
-            defaults={
-                "file": original,
-                "thumbnail": thumbnail,
-                "original_name": display_name(original_name),
-                "width": processed.width,
-                "height": processed.height,
-                "format": processed.format,
-                "byte_size": processed.byte_size,
-                "metadata": processed.metadata,
-                "imported_by": actor,
-            },
-        )
+    # get_or_create inserts in a savepoint and, on a lost race, reads the winner's row.
+    return Image.objects.get_or_create(
+        sha256=processed.sha256,
+        defaults={
+            "file": original,
+            "thumbnail": thumbnail,
+            "original_name": display_name(original_name),
+            "width": processed.width,
+            "height": processed.height,
+            "format": processed.format,
+            "byte_size": processed.byte_size,
+            "metadata": processed.metadata,
+            "imported_by": actor,
+        },
+    )
 
 
 def display_name(original_name: str) -> str:

@@ -73,10 +73,18 @@ class Command(BaseCommand):
         files = candidate_files(roots)
         # tqdm writes carriage returns itself: give it the raw stream, not Django's wrapper.
         stream = getattr(self.stderr, "_out", sys.stderr)
-        with tqdm(total=len(files), unit="img", file=stream, mininterval=0.2) as bar:
-            report = import_files(
-                session, actor=actor, files=files, workers=options["workers"], on_file=bar.update
-            )
+        try:
+            with tqdm(total=len(files), unit="img", file=stream, mininterval=0.2) as bar:
+                report = import_files(
+                    session,
+                    actor=actor,
+                    files=files,
+                    workers=options["workers"],
+                    on_file=bar.update,
+                )
+        except KeyboardInterrupt:
+            # Every committed image is whole: the same command picks up from here.
+            raise CommandError("interrupted; run the same command again to finish") from None
         for path, token, reason in report.skipped_tags:
             self.stderr.write(f"{path}: tag {token!r} skipped: {reason}")
         if options["json"]:
