@@ -163,6 +163,7 @@ def main() -> None:
         print(f"generating images into {CACHE} (once) ...", flush=True)
         generate(CACHE)
     files = image_files(CACHE)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
         work = Path(tmp)
         (work / "thumbs").mkdir()
@@ -173,6 +174,8 @@ def main() -> None:
 
     counts = ", ".join(f"{count} {kind}" for kind, count, _ in KINDS)
     print(f"\n{len(files)} images ({counts}); captions beside half; {os.cpu_count()} cores")
+    # Threads only pay off on idle cores: other work on a shared machine shows here.
+    print(f"1-minute load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
     rows = [
         ("(a) plain Pillow loop, one process", plain),
         (f"(b) import_images --workers {options.workers}, fresh SQLite", seconds),
