@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from sessions_app.models import SessionImage, SessionRules
@@ -42,6 +43,27 @@ class TagRules:
     def empty(self) -> bool:
         return not (self.blacklist or self.pinned or self.category_order)
 
+    def sort_key(self, name: str, category: str) -> tuple[int, int] | None:
+        """Where a tag goes: None when blacklisted, else a key to sort a caption by (stably)."""
+        if name in self._banned:
+            return None
+        pinned = self._pin_rank.get(name)
+        if pinned is not None:
+            return (0, pinned)
+        return (1, self._category_rank.get(category, len(self.category_order)))
+
+    @cached_property
+    def _banned(self) -> frozenset[str]:
+        return frozenset(self.blacklist)
+
+    @cached_property
+    def _pin_rank(self) -> dict[str, int]:
+        return {pinned: rank for rank, pinned in enumerate(self.pinned)}
+
+    @cached_property
+    def _category_rank(self) -> dict[str, int]:
+        return {value: rank for rank, value in enumerate(self.category_order)}
+
     def as_dict(self) -> dict[str, list[str]]:
         return {
             "blacklist": list(self.blacklist),
@@ -65,17 +87,11 @@ def apply_rules(
     The sort is stable: within a category (and for categories the order does
     not name, which go last) tags keep their caption order.
     """
-    banned = set(rules.blacklist)
-    kept = [item for item in items if name(item) not in banned]
-    if not (rules.pinned or rules.category_order):
-        return kept
-    pin_rank = {pinned: rank for rank, pinned in enumerate(rules.pinned)}
-    head = sorted((i for i in kept if name(i) in pin_rank), key=lambda i: pin_rank[name(i)])
-    rest = [item for item in kept if name(item) not in pin_rank]
-    if rules.category_order:
-        rank = {value: order for order, value in enumerate(rules.category_order)}
-        rest.sort(key=lambda item: rank.get(category(item), len(rank)))
-    return head + rest
+    keys = [rules.sort_key(name(item), category(item)) for item in items]
+    kept = [(key, item) for key, item in zip(keys, items, strict=True) if key is not None]
+    if rules.pinned or rules.category_order:
+        kept.sort(key=lambda pair: pair[0])
+    return [item for _, item in kept]
 
 
 def apply_rules_to_ids(entries: Sequence[T], rules: TagRules, *, tag_id: Callable[[T], int]):

@@ -14,8 +14,14 @@ from django.utils import timezone
 from images.models import Image
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, TaggingSession
-from sessions_app.rules import apply_rules, session_rules
-from sessions_app.services.lists import image_rows, lists_inverse, lists_write
+from sessions_app.rules import session_rules
+from sessions_app.services.lists import (
+    after_of_rows,
+    image_rows,
+    lists_inverse,
+    lists_write,
+    rule_plans,
+)
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
 from tags.selectors import resolve_tag_names
@@ -106,12 +112,12 @@ def batch_apply(
     changed_ids = sorted(changed)
     if not changed_ids:
         return BatchResult(changed_image_ids=[], seq=None)
-    if before_lists is not None:
-        _reorder(changed_ids, rules, actor=actor)
+    after = _reorder(changed_ids, rules, actor=actor) if before_lists is not None else None
     versions = bump_versions(changed_ids)
     inverse = {"op": "rows", "delete": added_rows, "insert": removed_rows, "versions": versions}
-    if before_lists is not None:
-        inverse = _lists_inverse(changed_ids, before_lists, versions)
+    if before_lists is not None and after is not None:
+        kept = {image_id: before_lists.get(image_id, []) for image_id in changed_ids}
+        inverse = lists_inverse(kept, after, versions)
     event = append_event(
         session.pk,
         kind="batch.applied",
@@ -164,8 +170,8 @@ def _source_rows(image_ids: Sequence[int], source: str, *, accept: bool) -> list
     return found
 
 
-def _reorder(image_ids: list[int], rules, *, actor) -> None:
-    """Put the changed images' tags in the order the session's rules want."""
+def _reorder(image_ids: list[int], rules, *, actor) -> dict:
+    """Put the changed images' tags in the order the session's rules want; the lists left."""
     current = image_rows(image_ids)
     info = dict(
         (pk, (name, category))
@@ -173,27 +179,8 @@ def _reorder(image_ids: list[int], rules, *, actor) -> None:
             pk__in={row.tag_id for rows in current.values() for row in rows}
         ).values_list("pk", "name", "category")
     )
-    targets = {}
-    for image_id, rows in current.items():
-        ordered = apply_rules(
-            rows, rules, name=lambda r: info[r.tag_id][0], category=lambda r: info[r.tag_id][1]
-        )
-        if ordered != rows:
-            targets[image_id] = [
-                (row.tag_id, position, row.source, row.confidence)
-                for position, row in enumerate(ordered)
-            ]
-    lists_write(targets, current, actor=actor)
-
-
-def _lists_inverse(image_ids: list[int], before: dict, versions: list[list[int]]) -> dict:
-    kept = {image_id: before.get(image_id, []) for image_id in image_ids}
-    names = dict(
-        Tag.objects.filter(pk__in={r.tag_id for rows in kept.values() for r in rows}).values_list(
-            "pk", "name"
-        )
-    )
-    return lists_inverse(kept, names, versions)
+    lists_write(rule_plans(current, info, rules), current, actor=actor)
+    return after_of_rows(current)
 
 
 def _in_session(session: TaggingSession, image_ids: Sequence[int]) -> list[int]:

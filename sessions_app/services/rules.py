@@ -21,9 +21,17 @@ from django.db import transaction
 from images.models import Image
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionRules, TaggingSession
-from sessions_app.rules import TagRules, apply_rules, session_rules
+from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.batch import bump_versions
-from sessions_app.services.lists import Row, Target, lists_inverse, lists_write
+from sessions_app.services.lists import (
+    Row,
+    after_of,
+    gc_paused,
+    lists_inverse,
+    lists_write,
+    read_rows,
+    rule_plans,
+)
 from tags.models import ImageTag, Tag
 
 SAMPLE_SIZE = 20
@@ -56,9 +64,10 @@ class RulesResult:
 
 def rules_preview(session: TaggingSession, rules: TagRules) -> RulesDiff:
     """Dry run: which images of the session `rules` would change, with a before/after sample."""
-    current, info = _session_rows(session)
-    plans = _plans(current, info, rules)
-    return _diff(session, rules, current, plans, info)
+    with gc_paused():
+        current, info = _session_rows(session)
+        plans = rule_plans(current, info, rules)
+        return _diff(session, rules, current, plans, info)
 
 
 @transaction.atomic
@@ -67,19 +76,20 @@ def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResu
     # Lock the session's images first, so no edit slips between read and write.
     _lock_session_images(session)
     previous = session_rules(session.pk)
-    current, info = _session_rows(session)
-    plans = _plans(current, info, rules)
-    _rules_save(session, rules)
-    before = lists_write(plans, current, actor=actor)
-    changed = sorted(plans)
+    with gc_paused():
+        current, info = _session_rows(session)
+        plans = rule_plans(current, info, rules)
+        _rules_save(session, rules)
+        before = lists_write(plans, current, actor=actor)
+        changed = sorted(plans)
+        inverse_rows = (before, after_of(plans))
     versions = bump_versions(changed)
-    names = {tag_id: name for tag_id, (name, _) in info.items()}
     event = append_event(
         session.pk,
         kind="rules.applied",
         payload={"rules": rules.as_dict(), "previous": previous.as_dict(), "image_ids": changed},
         actor=actor,
-        inverse=lists_inverse(before, names, versions, rules=previous),
+        inverse=lists_inverse(*inverse_rows, versions, rules=previous),
     )
     return RulesResult(rules=rules, changed_image_ids=changed, seq=event.seq)
 
@@ -100,16 +110,12 @@ def _lock_session_images(session: TaggingSession) -> None:
 
 def _session_rows(session: TaggingSession):
     """The session's ImageTag rows per image in caption order, and {tag id: (name, category)}."""
-    held = SessionImage.objects.filter(session=session).values("image_id")
-    rows = (
-        ImageTag.objects.filter(image_id__in=held)
-        .order_by("image_id", "position", "id")
-        .values_list("image_id", "id", "tag_id", "position", "source", "confidence")
-    )
     current: dict[int, list[Row]] = defaultdict(list)
-    for image_id, *rest in rows.iterator(chunk_size=5000):
-        current[image_id].append(Row(*rest))
-    used = ImageTag.objects.filter(image_id__in=held).values("tag_id")
+    held = f"SELECT image_id FROM {SessionImage._meta.db_table} WHERE session_id = %s"
+    read_rows(current, f"WHERE it.image_id IN ({held})", [session.pk])
+    used = ImageTag.objects.filter(
+        image_id__in=SessionImage.objects.filter(session=session).values("image_id")
+    ).values("tag_id")
     info = {
         pk: (name, category)
         for pk, name, category in Tag.objects.filter(pk__in=used).values_list(
@@ -117,28 +123,6 @@ def _session_rows(session: TaggingSession):
         )
     }
     return current, info
-
-
-def _plans(
-    current: dict[int, list[Row]], info: dict[int, tuple[str, str]], rules: TagRules
-) -> dict[int, list[Target]]:
-    """The new list of every image the rules change (positions renumbered from 0)."""
-    plans: dict[int, list[Target]] = {}
-    for image_id, rows in current.items():
-        ordered = apply_rules(
-            rows,
-            rules,
-            name=lambda row: info[row.tag_id][0],
-            category=lambda row: info[row.tag_id][1],
-        )
-        target = [
-            (row.tag_id, position, row.source, row.confidence)
-            for position, row in enumerate(ordered)
-        ]
-        # Only a different order (or a dropped tag) is a change; gaps in positions are not.
-        if [t[0] for t in target] != [row.tag_id for row in rows]:
-            plans[image_id] = target
-    return plans
 
 
 def _diff(session, rules, current, plans, info) -> RulesDiff:

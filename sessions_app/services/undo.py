@@ -19,7 +19,14 @@ from sessions_app.events import append_event
 from sessions_app.models import SessionEvent, SessionImage, TaggingSession
 from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.batch import bump_versions, chunks
-from sessions_app.services.lists import image_rows, lists_inverse, lists_write
+from sessions_app.services.lists import (
+    after_of,
+    gc_paused,
+    image_rows,
+    lists_inverse,
+    lists_targets,
+    lists_write,
+)
 from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
 from sessions_app.services.tagging import lock_image, rewrite_tag_list
@@ -86,7 +93,8 @@ def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, int]) 
     if apply is None:
         raise Conflict(f"event #{seq} ({event.kind}) cannot be undone")
     apply(session, actor, inverse, mark)
-    return SessionEvent.objects.filter(session=session).order_by("-seq").first()
+    # Without the inverse: a bulk operation's can be megabytes, and callers want the event.
+    return SessionEvent.objects.filter(session=session).defer("inverse").order_by("-seq").first()
 
 
 def _restore_tags(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
@@ -215,20 +223,16 @@ def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark
             f"{len(moved_on)} of the images were changed by someone else since; undo refused",
             details=[{"image_ids": moved_on[:50]}],
         )
-    wanted = {name for _, rows in inverse["images"] for name, *_ in rows}
-    canonical = resolve_tag_map(wanted)
+    canonical = resolve_tag_map(inverse["tags"])
     tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
-    tag_id = {name: tags[canonical[name]].pk for name in wanted}
-    targets = {
-        image_id: [(tag_id[name], *rest) for name, *rest in rows]
-        for image_id, rows in inverse["images"]
-    }
-    before = lists_write(targets, image_rows(image_ids), actor=actor)
-    names = dict(
-        Tag.objects.filter(pk__in={r.tag_id for rows in before.values() for r in rows}).values_list(
-            "pk", "name"
-        )
-    )
+    with gc_paused():
+        current = image_rows(image_ids)
+        try:
+            tag_ids = [tags[canonical[name]].pk for name in inverse["tags"]]
+            targets = lists_targets(inverse, current, tag_ids)
+        except KeyError:
+            raise Conflict("the images no longer hold what it left; undo refused") from None
+        before = lists_write(targets, current, actor=actor)
     previous_rules = None
     if "rules" in inverse:
         previous_rules = session_rules(session.pk)
@@ -242,7 +246,7 @@ def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark
         kind="rules.applied" if previous_rules is not None else "batch.applied",
         payload=payload,
         actor=actor,
-        inverse=lists_inverse(before, names, new_versions, rules=previous_rules),
+        inverse=lists_inverse(before, after_of(targets), new_versions, rules=previous_rules),
     )
 
 
