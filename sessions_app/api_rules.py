@@ -1,0 +1,244 @@
+"""HTTP doors onto tag rules, provenance batches, undo/redo and dataset insight.
+
+Mounted under `/api/sessions` beside the sessions router. Each endpoint
+checks the caller's role (sessions_app.permissions), calls one service or
+selector, and shapes the answer; errors leave through the API's one handler.
+"""
+
+from typing import Annotated, Any, Literal
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import ConfigDict, Field, model_validator
+
+from sessions_app import insight, selectors, services
+from sessions_app.models import Role
+from sessions_app.permissions import session_for
+from sessions_app.rules import MAX_BLACKLIST, MAX_PINNED, rules_from_input, session_rules
+from sessions_app.schemas import BatchOut, Selection, TagName
+from sessions_app.services.rules import rules_apply, rules_preview
+from sessions_app.services.undo import operation_redo, operation_undo
+from tagger_project.schemas import Id, Limit, answers
+from tags.clip_tokens import CLIP_TOKEN_LIMIT
+from tags.models import TagSource
+
+router = Router(tags=["rules and insight"])
+
+SourceName = Literal[tuple(TagSource.values)]  # type: ignore[valid-type]
+
+
+class StrictIn(Schema):
+    # An unknown field is a typo or a client/server mismatch: say so, change nothing.
+    model_config = ConfigDict(extra="forbid")
+
+
+class RulesIn(StrictIn):
+    blacklist: Annotated[list[TagName], Field(max_length=MAX_BLACKLIST)] = []
+    pinned: Annotated[list[TagName], Field(max_length=MAX_PINNED)] = []
+    # Validated by the service, so an unknown category gets its own clear message.
+    category_order: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+
+
+class RulesOut(Schema):
+    blacklist: list[str]
+    pinned: list[str]
+    category_order: list[str]
+
+
+class RuleSample(Schema):
+    image_id: int
+    original_name: str
+    before: list[str]
+    after: list[str]
+
+
+class PreviewOut(Schema):
+    rules: RulesOut
+    total: int
+    changed: int
+    sample: list[RuleSample]
+
+
+class ApplyOut(Schema):
+    rules: RulesOut
+    changed: int
+    seq: int
+
+
+class SourceBatchIn(StrictIn):
+    selection: Selection
+    accept: SourceName | None = None
+    drop: SourceName | None = None
+
+    @model_validator(mode="after")
+    def one_of(self) -> "SourceBatchIn":
+        if (self.accept is None) == (self.drop is None):
+            raise ValueError("give exactly one of accept or drop")
+        return self
+
+
+class UndoOut(Schema):
+    seq: int
+    kind: str
+    reversed_seq: int
+    image_ids: list[int]
+
+
+class TagStat(Schema):
+    name: str
+    category: str
+    count: int
+    share: float
+    with_trigger: int | None
+
+
+class TagStatsOut(Schema):
+    total_images: int
+    trigger_word: str
+    trigger_mode: Literal["tag", "setting"] | None
+    items: list[TagStat]
+
+
+class PruneItem(Schema):
+    name: str
+    category: str
+    count: int
+    share: float
+
+
+class PruningOut(Schema):
+    total_images: int
+    min_share: float
+    items: list[PruneItem]
+
+
+class CaptionItem(Schema):
+    image_id: int
+    original_name: str
+    tag_count: int
+    tokens: int
+    too_few_tags: bool
+    over_token_limit: bool
+
+
+class CaptionsOut(Schema):
+    total_images: int
+    too_few_tags: int
+    over_token_limit: int
+    max_tags: int
+    max_tokens: int
+    items: list[CaptionItem]
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+@router.get("/{session_id}/rules", response=answers(RulesOut))
+def rules_detail(request: HttpRequest, session_id: Id):
+    """The session's tag rules."""
+    session = session_for(request.auth, session_id)
+    return session_rules(session.pk).as_dict()
+
+
+@router.post("/{session_id}/rules/preview", response=answers(PreviewOut))
+def rules_dry_run(request: HttpRequest, session_id: Id, payload: RulesIn):
+    """What these rules would change, with a before/after sample; changes nothing (editors)."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    diff = rules_preview(session, rules_from_input(**payload.dict()))
+    return {
+        "rules": diff.rules.as_dict(),
+        "total": diff.total,
+        "changed": diff.changed,
+        "sample": diff.sample,
+    }
+
+
+@router.put("/{session_id}/rules", response=answers(ApplyOut))
+def rules_change(request: HttpRequest, session_id: Id, payload: RulesIn):
+    """Set the rules and rewrite the session's images: one undoable operation (editors)."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    result = rules_apply(session, actor=request.auth, rules=rules_from_input(**payload.dict()))
+    return {"rules": result.rules.as_dict(), "changed": result.changed, "seq": result.seq}
+
+
+# --- provenance ------------------------------------------------------------------------------
+
+
+@router.post("/{session_id}/batch/source", response=answers(BatchOut))
+def source_batch(request: HttpRequest, session_id: Id, payload: SourceBatchIn):
+    """Accept (make manual) or drop every tag of one source on a selection (editors)."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    selection = payload.selection
+    if selection.q is not None:
+        image_ids = selectors.session_image_ids(session, query=selection.q)
+    else:
+        image_ids = selection.image_ids or []
+    result = services.batch_apply(
+        session,
+        actor=request.auth,
+        image_ids=image_ids,
+        accept_source=payload.accept,
+        drop_source=payload.drop,
+    )
+    return {"changed": result.changed, "selected": len(set(image_ids)), "seq": result.seq}
+
+
+# --- undo / redo -------------------------------------------------------------------------------
+
+
+def _reversal(event) -> dict[str, Any]:
+    payload = event.payload
+    image_ids = payload.get("image_ids") or (
+        [payload["image_id"]] if payload.get("image_id") else []
+    )
+    return {
+        "seq": event.seq,
+        "kind": event.kind,
+        "reversed_seq": payload.get("undo_of") or payload.get("redo_of"),
+        "image_ids": image_ids,
+    }
+
+
+@router.post("/{session_id}/undo", response=answers(UndoOut))
+def undo(request: HttpRequest, session_id: Id):
+    """Undo your latest operation here; 409 with the reason when it would clobber others."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    return _reversal(operation_undo(session, actor=request.auth))
+
+
+@router.post("/{session_id}/redo", response=answers(UndoOut))
+def redo(request: HttpRequest, session_id: Id):
+    """Redo what you undid most recently; 409 when there is nothing to redo or it conflicts."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    return _reversal(operation_redo(session, actor=request.auth))
+
+
+# --- insight -------------------------------------------------------------------------------------
+
+
+@router.get("/{session_id}/stats", response=answers(TagStatsOut))
+def tag_stats(request: HttpRequest, session_id: Id, limit: Limit = 100):
+    """Tag frequency, share of images and co-occurrence with the trigger word."""
+    session = session_for(request.auth, session_id)
+    return insight.session_tag_stats(session, limit=limit)
+
+
+@router.get("/{session_id}/stats/pruning", response=answers(PruningOut))
+def pruning(request: HttpRequest, session_id: Id, min_share: float = Query(0.8, gt=0, le=1)):
+    """Tags on at least `min_share` of the images (they bleed into the trigger word)."""
+    session = session_for(request.auth, session_id)
+    return insight.pruning_candidates(session, min_share=min_share)
+
+
+@router.get("/{session_id}/stats/images", response=answers(CaptionsOut))
+def caption_stats(
+    request: HttpRequest,
+    session_id: Id,
+    max_tags: int = Query(3, ge=0, le=1000),
+    max_tokens: int = Query(CLIP_TOKEN_LIMIT, ge=1, le=10_000),
+    limit: Limit = 100,
+):
+    """Images with at most `max_tags` tags or over `max_tokens` CLIP tokens, with token counts."""
+    session = session_for(request.auth, session_id)
+    check = insight.CaptionCheck(max_tags=max_tags, max_tokens=max_tokens, limit=limit)
+    return insight.weak_captions(session, check)
