@@ -21,7 +21,7 @@ from sessions_app import live
 from sessions_app.events import abroadcast_presence
 from sessions_app.hub import WORKER_ID, Hub, get_hub
 from sessions_app.protocol import (
-    EditFrame,
+    Edit,
     Focus,
     FrameError,
     Hello,
@@ -201,7 +201,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         )
         await self._presence("focus", frame.image_id)
 
-    async def on_edit(self, frame: EditFrame) -> None:
+    async def on_edit(self, frame: Edit) -> None:
         if self.closing:
             raise FrameError("shutting_down", "this worker is stopping; resend after reconnecting")
         self.edit_done.clear()

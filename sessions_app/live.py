@@ -12,7 +12,8 @@ from sessions_app import services
 from sessions_app.events import event_json
 from sessions_app.models import ClientConnection, Role, SessionEvent, SessionImage, TaggingSession
 from sessions_app.permissions import require_role, role_of
-from sessions_app.protocol import AddTags, Edit, RemoveTags, SetStatus, SetTags
+from sessions_app.protocol import AddTags, Edit, Redo, RemoveTags, SetStatus, SetTags, Undo
+from sessions_app.services.undo import operation_redo, operation_undo
 from tagger_project.errors import NotFound
 
 
@@ -57,6 +58,8 @@ def apply_edit(session_id: int, user, edit: Edit) -> int | None:
     if session is None:
         raise NotFound(f"session {session_id} does not exist")
     require_role(user, session, Role.EDITOR)
+    if isinstance(edit, Undo | Redo):
+        return _undo_or_redo(session, user, edit)
     if not SessionImage.objects.filter(session_id=session_id, image_id=edit.image_id).exists():
         raise NotFound(f"image {edit.image_id} is not in this session")
     if isinstance(edit, SetStatus):
@@ -74,6 +77,19 @@ def apply_edit(session_id: int, user, edit: Edit) -> int | None:
     elif isinstance(edit, SetTags):
         state = services.tags_set(edit.image_id, actor=user, names=edit.tags, version=edit.version)
     return state.seqs.get(session_id)
+
+
+def _undo_or_redo(session: TaggingSession, user, edit: Undo | Redo) -> int | None:
+    """Reverse the user's latest operation (or undone one); the seq of the event it logged."""
+    mark = "undo_of" if isinstance(edit, Undo) else "redo_of"
+    reverse = operation_undo if isinstance(edit, Undo) else operation_redo
+    # The service returns the session's newest event, read while its write
+    # still holds the session row: the reversal's own event. Should a reversal
+    # ever change nothing, that event is someone else's and there is no seq.
+    event = reverse(session, actor=user)
+    if event is None or event.actor_id != user.pk or mark not in event.payload:
+        return None
+    return event.seq
 
 
 def clients_overview() -> dict[str, Any]:

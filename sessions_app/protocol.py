@@ -65,15 +65,37 @@ class SetStatus(EditFrame):
     status: Literal[tuple(ImageStatus.values)]  # type: ignore[valid-type]
 
 
-Edit = AddTags | RemoveTags | SetTags | SetStatus
+class SessionEditFrame(Frame):
+    """An edit of the session as a whole: it names no image."""
+
+    # Strict about extra fields, unlike the other frames: an undo always
+    # reverses the sender's latest operation in the session, so a client that
+    # sends an image_id expects a per-image undo that does not exist.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    type: Literal["edit"]
+    id: ClientRef
+
+
+class Undo(SessionEditFrame):
+    op: Literal["undo"]
+
+
+class Redo(SessionEditFrame):
+    op: Literal["redo"]
+
+
+Edit = AddTags | RemoveTags | SetTags | SetStatus | Undo | Redo
 ClientFrame = Hello | Ping | Focus | Edit
 
 FRAME_TYPES: dict[str, type[Frame]] = {"hello": Hello, "ping": Ping, "focus": Focus}
-EDIT_OPS: dict[str, type[EditFrame]] = {
+EDIT_OPS: dict[str, type[EditFrame] | type[SessionEditFrame]] = {
     "add_tags": AddTags,
     "remove_tags": RemoveTags,
     "set_tags": SetTags,
     "set_status": SetStatus,
+    "undo": Undo,
+    "redo": Redo,
 }
 
 

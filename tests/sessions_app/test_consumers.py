@@ -267,6 +267,76 @@ async def test_edits_from_other_doors_reach_the_socket_in_order(
     await comm.disconnect()
 
 
+# --- undo and redo ---------------------------------------------------------------
+
+
+async def test_undo_and_redo_are_acked_and_reach_everyone(session, session_images, alice, bob):
+    image_id = session_images[0].pk
+    await db(services.tags_add)(image_id, actor=bob, names=["a"])
+    await db(services.tags_add)(image_id, actor=bob, names=["b"])
+    watcher, _ = await joined(session.pk, alice, last_seq=await db(last_seq)(session.pk))
+    editor, _ = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
+
+    await editor.send_json_to({"type": "edit", "id": "u", "op": "undo"})
+    ack = await frame_of_type(editor, "ack")
+    assert (ack["id"], ack["seq"]) == ("u", await db(last_seq)(session.pk))
+    assert await db(tag_names)(image_id) == ["a"]
+    (event,) = await events_until(watcher, ack["seq"])
+    assert (event["seq"], event["actor"], event["kind"]) == (ack["seq"], "bob", "tags.changed")
+    assert (event["payload"]["removed"], event["payload"]["undo_of"]) == (["b"], ack["seq"] - 1)
+
+    await editor.send_json_to({"type": "edit", "id": "r", "op": "redo"})
+    ack = await frame_of_type(editor, "ack")
+    assert (ack["id"], ack["seq"]) == ("r", await db(last_seq)(session.pk))
+    assert await db(tag_names)(image_id) == ["a", "b"]
+    (event,) = await events_until(watcher, ack["seq"])
+    assert (event["payload"]["added"], event["payload"]["redo_of"]) == (["b"], ack["seq"] - 1)
+    await watcher.disconnect()
+    await editor.disconnect()
+
+
+async def test_nothing_to_undo_or_redo_is_a_conflict_error(session, session_images, bob):
+    comm, _ = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
+    before = await db(last_seq)(session.pk)
+    for op in ("undo", "redo"):
+        await comm.send_json_to({"type": "edit", "id": op, "op": op})
+        error = await frame_of_type(comm, "error")
+        assert (error["code"], error["id"], error["message"]) == (
+            "conflict",
+            op,
+            f"nothing to {op}",
+        )
+    assert await db(last_seq)(session.pk) == before
+    await comm.disconnect()
+
+
+async def test_undo_after_someone_elses_edit_is_refused_and_changes_nothing(
+    session, session_images, alice, bob
+):
+    image_id = session_images[0].pk
+    await db(services.tags_add)(image_id, actor=bob, names=["mine"])
+    await db(services.tags_add)(image_id, actor=alice, names=["hers"])
+    comm, _ = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
+    before = await db(last_seq)(session.pk)
+    await comm.send_json_to({"type": "edit", "id": 3, "op": "undo"})
+    error = await frame_of_type(comm, "error")
+    assert (error["code"], error["id"]) == ("conflict", 3)
+    assert error["message"] == f"image {image_id} was changed by someone else since; undo refused"
+    assert await db(tag_names)(image_id) == ["mine", "hers"]
+    assert await db(last_seq)(session.pk) == before
+    await comm.disconnect()
+
+
+async def test_viewer_undo_is_refused(session, session_images, carol):
+    comm, _ = await joined(session.pk, carol, last_seq=await db(last_seq)(session.pk))
+    before = await db(last_seq)(session.pk)
+    await comm.send_json_to({"type": "edit", "id": "v", "op": "undo"})
+    error = await frame_of_type(comm, "error")
+    assert (error["code"], error["id"]) == ("forbidden", "v")
+    assert await db(last_seq)(session.pk) == before
+    await comm.disconnect()
+
+
 # --- bad frames ------------------------------------------------------------------
 
 
@@ -281,6 +351,8 @@ BAD_FRAMES = [
     ('{"type": "edit", "id": "e", "op": "set_status", "image_id": 1, "status": "x"}', "invalid"),
     ('{"type": "focus", "image_id": true}', "invalid"),
     ('{"type": "hello", "last_seq": -1}', "invalid"),
+    ('{"type": "edit", "id": "e", "op": "undo", "image_id": 1}', "invalid"),
+    ('{"type": "edit", "op": "redo"}', "invalid"),
     ("x" * 70_000, "too_large"),
 ]
 
