@@ -2,18 +2,23 @@
 
 const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
 
-export function installShortcuts({ next, prev, focusTags, focusFilter, setStatus, undo, toggleSelect, help }) {
+export function installShortcuts({ next, prev, focusTags, focusFilter, setStatus, undo, redo, toggleSelect, help }) {
   const statuses = { 1: "todo", 2: "tagged", 3: "reviewed", 4: "skipped" };
   document.addEventListener("keydown", (ev) => {
     const target = ev.target;
+    // In a text field the browser's own shortcuts win: Ctrl+Z undoes typing there.
     const typing = TYPING.has(target.tagName) || target.isContentEditable;
     if (typing || ev.defaultPrevented) return;
     if (document.querySelector("dialog[open]")) return; // the dialog handles its own keys
     const key = ev.key;
-    if ((ev.ctrlKey || ev.metaKey) && key.toLowerCase() === "z") {
-      ev.preventDefault();
-      undo();
-      return;
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey) {
+      const lower = key.toLowerCase();
+      const action = lower === "z" ? (ev.shiftKey ? redo : undo) : lower === "y" && !ev.shiftKey ? redo : null;
+      if (action) {
+        ev.preventDefault();
+        if (!ev.repeat) action(); // a held key must not walk back through everything
+        return;
+      }
     }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const inGrid = target.id === "grid";
@@ -25,6 +30,7 @@ export function installShortcuts({ next, prev, focusTags, focusFilter, setStatus
       t: focusTags,
       "/": focusFilter,
       z: undo,
+      Z: redo,
       x: toggleSelect,
       "?": help,
     };
@@ -33,6 +39,7 @@ export function installShortcuts({ next, prev, focusTags, focusFilter, setStatus
       setStatus(statuses[key]);
     } else if (actions[key]) {
       ev.preventDefault();
+      if (ev.repeat && (key === "z" || key === "Z")) return;
       actions[key]();
     }
   });

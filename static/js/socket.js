@@ -7,6 +7,9 @@ const BACKOFF_MAX_MS = 5000;
 const PING_EVERY_MS = 20000;
 const PONG_TIMEOUT_MS = 10000;
 
+// Edits that would act twice if sent twice: each undo reverses one more operation.
+const UNREPEATABLE = new Set(["undo", "redo"]);
+
 // Close codes after which reconnecting cannot help.
 const FINAL_CLOSES = {
   4401: "You are signed out. Sign in again to keep working.",
@@ -151,8 +154,16 @@ export class LiveSocket {
     this._startPing();
     if (this.focusImage !== null) this._send({ type: "focus", image_id: this.focusImage });
     // Edits sent but never acked may or may not have committed; the ones we
-    // resend are idempotent (add/remove/status) or version-checked (set).
-    const resend = [...this.inflight.values()];
+    // resend are idempotent (add/remove/status) or version-checked (set). An
+    // undo is neither: the replayed events show whether it happened.
+    const resend = [];
+    for (const entry of this.inflight.values()) {
+      if (!UNREPEATABLE.has(entry.frame.op)) resend.push(entry);
+      else {
+        const words = `The connection dropped before the ${entry.frame.op} was confirmed; check the tags before trying again.`;
+        entry.reject(new EditRefused("unconfirmed", words));
+      }
+    }
     this.inflight.clear();
     const queued = this.queue.splice(0);
     for (const entry of [...resend, ...queued]) this._sendEdit(entry);

@@ -8,15 +8,13 @@ import { installShortcuts } from "./keys.js";
 import { Panel } from "./panel.js";
 import { Presence } from "./presence.js";
 import { Sidebar } from "./sidebar.js";
-import { LiveSocket } from "./socket.js";
+import { EditRefused, LiveSocket } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("workspace-config").textContent);
 const { sessionId } = config;
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 500;
 
-// Undo: what would restore each of my edits, newest last.
-const undoStack = [];
 let current = null;
 let loadToken = 0;
 
@@ -113,23 +111,25 @@ const socket = new LiveSocket(sessionId, {
   onNotice: (message) => toast(message, "error"),
 });
 
+// Edits that go over HTTP rather than the socket: an undo waits for them,
+// or it would reach the server first and reverse the edit before them.
+const httpEdits = new Set();
+function overHttp(promise) {
+  httpEdits.add(promise);
+  const done = () => httpEdits.delete(promise);
+  promise.then(done, done);
+  return promise;
+}
+
 const edits = {
-  add: (imageId, names) => remember(imageId, () => socket.edit("add_tags", { image_id: imageId, tags: names })),
-  remove: (imageId, names) => remember(imageId, () => socket.edit("remove_tags", { image_id: imageId, tags: names })),
+  add: (imageId, names) => socket.edit("add_tags", { image_id: imageId, tags: names }),
+  remove: (imageId, names) => socket.edit("remove_tags", { image_id: imageId, tags: names }),
   // Reordering quotes the version it started from: a concurrent edit makes it 409.
   reorder: (imageId, names, version) =>
-    remember(imageId, () => api(`/api/images/${imageId}/tags`, { method: "PUT", body: { tags: names, version } })),
+    overHttp(api(`/api/images/${imageId}/tags`, { method: "PUT", body: { tags: names, version } })),
 };
 
 const panel = new Panel($("panel"), { edits, canEdit: config.canEdit, onError: (m) => toast(m, "error") });
-
-/** Run an edit of the open image, keeping what undoes it. */
-async function remember(imageId, send, { undoable = true } = {}) {
-  const before = imageId === panel.imageId ? (panel.state?.tags || []).map((t) => t.name) : null;
-  const result = await send();
-  if (undoable && before) undoStack.push({ kind: "tags", imageId, names: before });
-  return result;
-}
 
 // --- data -------------------------------------------------------------------------
 
@@ -212,6 +212,7 @@ function applyEvent(frame) {
       sidebar.refreshSoon();
       break;
     case "batch.applied":
+    case "rules.applied":
     case "tag.renamed":
     case "tags.merged":
       if (current !== null && (!p.image_ids || p.image_ids.includes(current))) reloadPanel();
@@ -238,7 +239,6 @@ async function setStatus(status) {
   panel.setStatus(status);
   try {
     await socket.edit("set_status", { image_id: imageId, status });
-    undoStack.push({ kind: "status", imageId, status: previous });
   } catch (exc) {
     grid.update(imageId, { status: previous });
     if (imageId === current) panel.setStatus(previous);
@@ -246,22 +246,27 @@ async function setStatus(status) {
   }
 }
 
-async function undo() {
-  const last = undoStack.pop();
-  if (!last) return toast("Nothing of yours to undo.");
+/**
+ * Undo (or redo) my latest operation in this session, on the server: it keeps
+ * the stacks and refuses when someone else changed the images since. The
+ * change itself arrives as ordinary events; offline, it waits in the queue.
+ */
+async function reverse(op) {
+  if (!config.canEdit) return toast(`Viewers have nothing to ${op}.`);
+  await Promise.allSettled([...httpEdits]);
   try {
-    if (last.kind === "status") {
-      grid.update(last.imageId, { status: last.status });
-      if (last.imageId === current) panel.setStatus(last.status);
-      await socket.edit("set_status", { image_id: last.imageId, status: last.status });
-    } else {
-      const state = await api(`/api/images/${last.imageId}`);
-      await socket.edit("set_tags", { image_id: last.imageId, tags: last.names, version: state.version });
-    }
-    toast("Undone.");
+    await socket.edit(op, {});
+    toast(op === "undo" ? "Undone." : "Redone.", "success");
   } catch (exc) {
-    toast(`Could not undo: ${exc.message}`, "error");
+    // The server's reason, e.g. "image 12 was changed by someone else since; undo refused".
+    const reason = exc instanceof EditRefused ? sentence(exc.message) : `Could not ${op}: ${exc.message}`;
+    toast(reason, exc.code === "conflict" && /^nothing to/.test(exc.message) ? "info" : "error");
   }
+}
+
+function sentence(text) {
+  const s = String(text).trim();
+  return s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? "" : ".");
 }
 
 const banner = $("conn-banner");
@@ -318,7 +323,8 @@ installShortcuts({
   focusTags: () => panel.focusInput(),
   focusFilter: () => filterInput.focus(),
   setStatus,
-  undo,
+  undo: () => reverse("undo"),
+  redo: () => reverse("redo"),
   toggleSelect: () => current !== null && batch.click(current, null),
   help: () => help.showModal(),
 });

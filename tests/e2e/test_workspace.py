@@ -114,7 +114,7 @@ def test_sign_in_create_session_and_upload_with_one_bad_file(new_page, alice):
     assert page.errors == []
 
 
-def test_tag_with_keyboard_reorder_remove_filter_and_batch(new_page, alice):
+def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice, bob):
     session, ids = stocked_session(alice)
     # A popular tag that autocomplete should offer for "red".
     other, _ = stocked_session(alice, name="Other", count=0)
@@ -161,11 +161,35 @@ def test_tag_with_keyboard_reorder_remove_filter_and_batch(new_page, alice):
     expect(chips(page)).to_have_count(2)
     assert wait_for(lambda: tag_names(first) == ["outdoors", "red hair"])
 
-    # Undo my last edit with z; `?` lists the shortcuts.
+    # Undo and redo on the server: Ctrl+Z, Ctrl+Shift+Z, then z undoes the redo.
     page.locator("#grid").focus()
-    page.keyboard.press("z")
-    assert wait_for(lambda: tag_names(first) == ["outdoors", "red hair", "smile"])
-    expect(chips(page)).to_have_count(3)
+    for key, expected in (
+        ("Control+z", ["outdoors", "red hair", "smile"]),
+        ("Control+Shift+z", ["outdoors", "red hair"]),
+        ("z", ["outdoors", "red hair", "smile"]),
+    ):
+        page.keyboard.press(key)
+        assert wait_for(lambda: tag_names(first) == expected), key  # noqa: B023
+        expect(chips(page)).to_have_count(len(expected))
+
+    # Bob edits the image: undoing my reorder now would clobber his tag, so it is refused.
+    # (Written from the test process: the server sees it in the database, the page does not.)
+    off_loop(session_services.tags_add, first, actor=bob, names=["by bob"])
+    page.keyboard.press("Control+z")
+    expect(page.locator("#toasts")).to_contain_text(
+        f"Image {first} was changed by someone else since; undo refused."
+    )
+    assert tag_names(first) == ["outdoors", "red hair", "smile", "by bob"]
+
+    # In the tag input Ctrl+Z is the browser's own: it undoes the typing, not a tag edit.
+    tag_input.type("sky")
+    tag_input.press("Control+z")
+    expect(tag_input).to_have_value("")
+    assert tag_names(first) == ["outdoors", "red hair", "smile", "by bob"]
+    tag_input.press("Escape")
+
+    # `?` lists the shortcuts.
+    page.locator("#grid").focus()
     page.keyboard.press("?")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
     page.keyboard.press("Escape")
@@ -245,7 +269,7 @@ def test_two_people_see_each_other_and_each_others_edits(new_page, alice, bob):
     )
 
 
-def test_reconnects_after_restart_and_sends_the_edit_queued_offline(new_page, alice, server):
+def test_reconnects_after_restart_and_sends_the_edits_queued_offline(new_page, alice, server):
     session, ids = stocked_session(alice, count=2)
     page = new_page()
     sign_in(page, "alice")
@@ -257,14 +281,19 @@ def test_reconnects_after_restart_and_sends_the_edit_queued_offline(new_page, al
     server.stop()
     expect(page.locator("#conn-banner")).to_be_visible()
     tag_input = page.get_by_role("combobox", name="Add tag")
-    tag_input.fill("written offline")
-    tag_input.press("Enter")
+    for name in ("written offline", "oops"):
+        tag_input.fill(name)
+        tag_input.press("Enter")
     expect(chips(page).filter(has_text="written offline")).to_be_visible()
-    expect(page.locator("#conn-banner")).to_contain_text("1 edit will be sent")
+    # An undo made offline waits in the same queue, after the edits before it.
+    page.locator("#grid").focus()
+    page.keyboard.press("Control+z")
+    expect(page.locator("#conn-banner")).to_contain_text("3 edits will be sent")
     assert tag_names(ids[1]) == []
 
     server.start()
     expect(pill).to_have_text("Live", timeout=15_000)
     assert wait_for(lambda: tag_names(ids[1]) == ["written offline"])
+    expect(chips(page)).to_have_count(1)
     expect(page.locator("#conn-banner")).to_be_hidden()
     assert page.errors == []
