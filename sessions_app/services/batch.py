@@ -67,8 +67,10 @@ def batch_apply(
     _check_sources(accept_source, drop_source)
     if not (add_names or remove_names or replace_names or accept_source or drop_source):
         raise InvalidInput("a batch needs something to add, remove, replace, accept or drop")
-    selected = _in_session(session, image_ids)
     rules = session_rules(session.pk)
+    if replace_names and replace_names[1] in rules.blacklist:
+        raise InvalidInput(f"{replace_names[1]!r} is blacklisted in this session")
+    selected = _in_session(session, image_ids)
     # Reordering moves rows the batch itself does not touch: keep whole lists for undo.
     before_lists = image_rows(selected) if rules.pinned or rules.category_order else None
     changed: set[int] = set()

@@ -212,13 +212,15 @@ def test_drop_source_removes_tags_and_undo_restores(session, tagged, bob):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
+        ({"replace": ("smile", "banned")}, "'banned' is blacklisted"),
         ({"accept_source": "robot"}, "unknown source 'robot'"),
         ({"drop_source": ""}, "unknown source"),
         ({"accept_source": "manual"}, "accepted already"),
         ({"accept_source": "caption", "drop_source": "prompt"}, "not both"),
     ],
 )
-def test_source_batch_refuses_bad_input(session, tagged, bob, kwargs, message):
+def test_batch_refuses_bad_input(session, tagged, bob, kwargs, message):
+    SessionRules.objects.create(session=session, blacklist=["banned"])
     before, events = full_state(tagged), session.events.count()
     with pytest.raises(InvalidInput, match=message):
         services.batch_apply(session, actor=bob, image_ids=[tagged[1].pk], **kwargs)
