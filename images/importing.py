@@ -36,11 +36,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class FileResult:
-    """A processed image (files already in storage) or the reason it was refused."""
+    """A processed image, with the storage names of its files, or the reason it was refused."""
 
     path: Path
     processed: ProcessedImage | None = None
     reason: str = ""
+    files: tuple[str, str] | None = None
 
 
 def find_image_files(roots: Sequence[Path]) -> Iterator[Path]:
@@ -83,8 +84,7 @@ def process_and_store(path: Path, limits: Limits) -> FileResult:
         return FileResult(path, reason=f"cannot process: {type(error).__name__}")
     # Content-addressed and idempotent, so doing it here (in parallel, before
     # the row exists) is safe: a crash leaves files the rerun reuses.
-    image_files_store(processed)
-    return FileResult(path, processed=processed)
+    return FileResult(path, processed=processed, files=image_files_store(processed))
 
 
 def process_in_order(

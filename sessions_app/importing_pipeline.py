@@ -1,14 +1,18 @@
 """Batch import of image files into a session: worker threads process, one writer commits.
 
 The workers (images.importing) decode, hash, thumbnail and store files; this
-thread alone talks to the database, one transaction per image, in file order.
-Killed at any point and run again, the import finishes the job: committed
-images count as duplicates the second time, files written but not committed
-are content-addressed and simply reused.
+thread alone talks to the database, in file order, one transaction per small
+group of images (at most GROUP_SIZE images or GROUP_SECONDS of results): a
+few set-based statements and one event per group instead of ~16 statements
+and an event per image. Killed at any point and run again, the import
+finishes the job: a group commits whole or not at all, committed images count
+as duplicates the second time, files written but not committed are
+content-addressed and simply reused.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,10 +22,22 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 
-from images.importing import Limits, find_image_files, process_and_store, process_in_order
+from images.importing import (
+    FileResult,
+    Limits,
+    find_image_files,
+    process_and_store,
+    process_in_order,
+)
 from sessions_app.models import TaggingSession
-from sessions_app.services.importing import session_import_processed
-from tagger_project.errors import DomainError
+from sessions_app.services.importing import ImportItem, session_import_batch
+
+# A group commits when it holds this many images, when its first result has
+# waited this long (the progress bar and live clients see images arrive), or
+# when its files' bytes, held until the commit, reach GROUP_BYTES.
+GROUP_SIZE = 32
+GROUP_SECONDS = 0.1
+GROUP_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -81,23 +97,46 @@ def _import_files(
     on_file: Callable[[], None],
 ) -> ImportReport:
     report = ImportReport()
+    group: list[FileResult] = []
+    size = 0
+    started = 0.0
     task = partial(process_and_store, limits=import_limits())
     for result in process_in_order(files, task, workers=workers):
-        path = str(result.path)
         if result.processed is None:
-            report.skipped.append({"path": path, "reason": result.reason})
+            report.skipped.append({"path": str(result.path), "reason": result.reason})
+            on_file()
         else:
-            try:
-                outcome = session_import_processed(
-                    session, actor=actor, processed=result.processed, original_name=path
-                )
-            except DomainError as error:
-                report.skipped.append({"path": path, "reason": error.message})
-            else:
-                if outcome.status == "imported":
-                    report.imported += 1
-                else:
-                    report.duplicates += 1
-                report.skipped_tags += [(path, s.token, s.reason) for s in outcome.skipped_tags]
-        on_file()
+            if not group:
+                started = time.monotonic()
+            group.append(result)
+            size += result.processed.byte_size + len(result.processed.thumbnail)
+        if group and (
+            len(group) >= GROUP_SIZE
+            or size >= GROUP_BYTES
+            or time.monotonic() - started >= GROUP_SECONDS
+        ):
+            _commit_group(session, actor, group, report, on_file)
+            group, size = [], 0
+    if group:
+        _commit_group(session, actor, group, report, on_file)
     return report
+
+
+def _commit_group(
+    session: TaggingSession,
+    actor,
+    group: Sequence[FileResult],
+    report: ImportReport,
+    on_file: Callable[[], None],
+) -> None:
+    items = [ImportItem(r.processed, str(r.path), r.files) for r in group if r.processed]
+    for outcome in session_import_batch(session, actor=actor, items=items):
+        path = outcome.original_name
+        if outcome.status == "skipped":
+            report.skipped.append({"path": path, "reason": outcome.reason})
+        elif outcome.status == "imported":
+            report.imported += 1
+        else:
+            report.duplicates += 1
+        report.skipped_tags += [(path, s.token, s.reason) for s in outcome.skipped_tags]
+        on_file()

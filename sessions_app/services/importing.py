@@ -1,10 +1,11 @@
 """Import of one image into a session: its row, its place in the session, its tags.
 
-The upload API calls `session_import_bytes`; the import command processes
-files in worker threads and calls `session_import_processed` from its one
-writer thread. Both write each image in one transaction, through the same
-services as every other door (so the session log gets `images.added` and
-`tags.changed` events and open browsers see the image arrive).
+The upload API calls `session_import_bytes` (one image, one transaction); the
+import command processes files in worker threads and calls
+`session_import_batch` from its one writer thread: a small group of images per
+transaction, new content written set-based. Both go through the same services
+as every other door (so the session log gets `images.added` and
+`tags.changed` events and open browsers see the images arrive).
 
 Counting, the same for every door: an image is "imported" when it joins the
 session, a "duplicate" when the session already holds its content (an earlier
@@ -15,26 +16,27 @@ merged into the image's tags. "skipped" files were refused with a reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 
 from images.models import Image
 from images.processing import ImageRejected, ProcessedImage, process_image_bytes
-from images.services import image_files_store, image_store
+from images.services import display_name, image_files_store, image_store
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, TaggingSession
-from sessions_app.rules import apply_rules_to_ids, session_rules
+from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
 from sessions_app.services.sessions import session_images_add
 from sessions_app.services.tagging import tags_add
-from tagger_project.errors import Conflict
-from tags.models import ImageTag, Tag, TagSource
+from tagger_project.errors import Conflict, DomainError
+from tags.models import ImageTag, Tag, TagImplication, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
-from tags.selectors import resolve_tag_names
+from tags.selectors import resolve_tag_map, resolve_tag_names
 from tags.services import implied_closure, tags_get_or_create
 
 Status = Literal["imported", "duplicate", "skipped"]
@@ -66,6 +68,15 @@ class ImportOutcome:
             "reason": self.reason,
             "skipped_tags": [{"tag": s.token, "reason": s.reason} for s in self.skipped_tags],
         }
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """A processed file for session_import_batch; ``files`` are its storage names once stored."""
+
+    processed: ProcessedImage
+    original_name: str
+    files: tuple[str, str] | None = None
 
 
 def session_import_bytes(
@@ -171,6 +182,191 @@ def _add_known_image(
     if names:
         tags_add(image.pk, actor=actor, names=names, source=source)
     return "imported" if added else "duplicate"
+
+
+def session_import_batch(
+    session: TaggingSession, *, actor, items: Sequence[ImportItem]
+) -> list[ImportOutcome]:
+    """Import a group of processed files in one transaction; one outcome per item, in order.
+
+    What session_import_processed does image by image, in a few set-based
+    statements per group: new content gets its rows, places and tags in bulk
+    and one `images.added` event per run of new images; content the library
+    already holds (duplicates, a rerun) takes the per-image path in the same
+    transaction. All or nothing, so no image is ever half imported. If the
+    group fails (a concurrent import of the same content, a refused tag edit),
+    each image is retried in its own transaction, so one image cannot fail
+    the others; a DomainError then skips that image with its message.
+    """
+    stored = [
+        item if item.files else ImportItem(item.processed, item.original_name, _store(item))
+        for item in items
+    ]
+    try:
+        with transaction.atomic():
+            return _import_group(session, actor, stored)
+    except (DomainError, IntegrityError):
+        return [_import_alone(session, actor, item) for item in stored]
+
+
+def _store(item: ImportItem) -> tuple[str, str]:
+    # Files before the transaction: the database's write lock is not held during file I/O.
+    return image_files_store(item.processed)
+
+
+def _import_alone(session: TaggingSession, actor, item: ImportItem) -> ImportOutcome:
+    try:
+        return session_import_processed(
+            session, actor=actor, processed=item.processed, original_name=item.original_name
+        )
+    except DomainError as error:
+        return ImportOutcome("skipped", item.original_name, reason=error.message)
+
+
+def _import_group(
+    session: TaggingSession, actor, items: Sequence[ImportItem]
+) -> list[ImportOutcome]:
+    """Runs of new content in bulk, known content one by one, in file order."""
+    known = Image.objects.in_bulk({item.processed.sha256 for item in items}, field_name="sha256")
+    outcomes: list[ImportOutcome] = []
+    fresh: list[ImportItem] = []
+    for item in items:
+        image = known.get(item.processed.sha256)
+        if image is None and not any(f.processed.sha256 == item.processed.sha256 for f in fresh):
+            fresh.append(item)
+            continue
+        if fresh:  # earlier files first: positions follow file order
+            outcomes += _add_new_images(session, actor, fresh, known)
+            fresh = []
+            image = known[item.processed.sha256]
+        names, skipped, source = _tag_names(item.processed)
+        status = _add_known_image(session, actor=actor, image=image, names=names, source=source)
+        outcomes.append(
+            ImportOutcome(status, item.original_name, image_id=image.pk, skipped_tags=skipped)
+        )
+    if fresh:
+        outcomes += _add_new_images(session, actor, fresh, known)
+    return outcomes
+
+
+def _add_new_images(
+    session: TaggingSession, actor, items: Sequence[ImportItem], known: dict[str, Image]
+) -> list[ImportOutcome]:
+    """_add_new_image for a run of new, distinct contents: a handful of statements in all.
+
+    Adds the created rows to ``known``. The rows' files were stored by the caller.
+    """
+    images = Image.objects.bulk_create(_new_image(item, actor) for item in items)
+    tagging = [_tag_names(item.processed) for item in items]
+    canonical = resolve_tag_map(name for names, _, _ in tagging for name in names)
+    tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
+    implied = _implication_graph([tag.pk for tag in tags.values()])
+    lists: list[list[tuple[int, str]]] = []
+    for names, _, source in tagging:
+        tag_ids = [tags[name].pk for name in dict.fromkeys(canonical[name] for name in names)]
+        entries = [(tag_id, source) for tag_id in tag_ids]
+        entries += [(tag_id, TagSource.IMPLICATION) for tag_id in _closure(tag_ids, implied)]
+        lists.append(entries)
+    rules = session_rules(session.pk)
+    if not rules.empty:
+        info = _tag_info({tag_id for entries in lists for tag_id, _ in entries})
+        lists = [
+            apply_rules(
+                entries,
+                rules,
+                name=lambda entry: info[entry[0]][0],
+                category=lambda entry: info[entry[0]][1],
+            )
+            for entries in lists
+        ]
+    image_ids = [image.pk for image in images]
+    # The event first: its UPDATE locks the session row, so concurrent imports
+    # into one session take positions one after the other.
+    append_event(session.pk, kind="images.added", payload={"image_ids": image_ids}, actor=actor)
+    top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"] or 0
+    SessionImage.objects.bulk_create(
+        SessionImage(session=session, image_id=image_id, position=top + offset)
+        for offset, image_id in enumerate(image_ids, start=1)
+    )
+    ImageTag.objects.bulk_create(
+        ImageTag(image_id=image_id, tag_id=tag_id, position=position, source=source, added_by=actor)
+        for image_id, entries in zip(image_ids, lists, strict=True)
+        for position, (tag_id, source) in enumerate(entries)
+    )
+    _count_images(Counter(tag_id for entries in lists for tag_id, _ in entries))
+    known.update((image.sha256, image) for image in images)
+    return [
+        ImportOutcome("imported", item.original_name, image_id=image.pk, skipped_tags=skipped)
+        for item, image, (_, skipped, _) in zip(items, images, tagging, strict=True)
+    ]
+
+
+def _new_image(item: ImportItem, actor) -> Image:
+    processed = item.processed
+    original, thumbnail = item.files or _store(item)
+    return Image(
+        sha256=processed.sha256,
+        file=original,
+        thumbnail=thumbnail,
+        original_name=display_name(item.original_name),
+        width=processed.width,
+        height=processed.height,
+        format=processed.format,
+        byte_size=processed.byte_size,
+        metadata=processed.metadata,
+        imported_by=actor,
+    )
+
+
+def _tag_names(processed: ProcessedImage) -> tuple[list[str], tuple[SkippedTag, ...], str]:
+    """The image's tag names (caption, else prompt), the refused tokens, and their source."""
+    if processed.caption_tokens:
+        names, skipped = valid_tag_names(processed.caption_tokens)
+        return names, tuple(skipped), TagSource.CAPTION
+    names, skipped = valid_tag_names(processed.prompt_tokens)
+    return names, tuple(skipped), TagSource.PROMPT
+
+
+def _implication_graph(tag_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Every implication edge reachable from the tags: one query per level, for a whole group."""
+    graph: dict[int, list[int]] = defaultdict(list)
+    seen = set(tag_ids)
+    frontier = set(seen)
+    while frontier:
+        edges = TagImplication.objects.filter(tag_id__in=frontier)
+        frontier = set()
+        for tag_id, implied_id in edges.values_list("tag_id", "implied_id"):
+            graph[tag_id].append(implied_id)
+            if implied_id not in seen:
+                frontier.add(implied_id)
+        seen |= frontier
+    return graph
+
+
+def _closure(tag_ids: Sequence[int], graph: dict[int, list[int]]) -> list[int]:
+    """tags.services.implied_closure over a loaded graph: the same tags in the same order."""
+    seen = set(tag_ids)
+    frontier = set(seen)
+    implied: list[int] = []
+    while frontier:
+        frontier = {i for tag_id in frontier for i in graph.get(tag_id, ()) if i not in seen}
+        seen |= frontier
+        implied.extend(sorted(frontier))
+    return implied
+
+
+def _tag_info(tag_ids: set[int]) -> dict[int, tuple[str, str]]:
+    rows = Tag.objects.filter(pk__in=tag_ids).values_list("pk", "name", "category")
+    return {pk: (name, category) for pk, name, category in rows}
+
+
+def _count_images(counts: Counter[int]) -> None:
+    """Add each tag's new images to its count: one UPDATE per distinct increment."""
+    by_increment: dict[int, list[int]] = defaultdict(list)
+    for tag_id, count in counts.items():
+        by_increment[count].append(tag_id)
+    for count, tag_ids in by_increment.items():
+        Tag.objects.filter(pk__in=tag_ids).update(image_count=F("image_count") + count)
 
 
 def valid_tag_names(tokens: Iterable[str]) -> tuple[list[str], list[SkippedTag]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import struct
@@ -14,9 +15,11 @@ from PIL import Image as PILImage
 
 from images import storage
 from images.models import Image
+from images.processing import process_image_bytes
 from sessions_app.importing_pipeline import candidate_files, import_files
 from sessions_app.models import SessionEvent, SessionImage
-from sessions_app.services import session_import_bytes, tags_add, tags_remove
+from sessions_app.services import session_create, session_import_bytes, tags_add, tags_remove
+from sessions_app.services.importing import ImportItem, session_import_batch
 from tags.models import ImageTag, Tag, TagSource
 from tags.services import alias_create, implication_create
 
@@ -304,7 +307,10 @@ def test_every_row_has_its_files(session, alice, tmp_path):
     for image in Image.objects.all():
         assert default_storage.exists(image.file.name)
         assert default_storage.exists(image.thumbnail.name)
-    assert SessionEvent.objects.filter(session=session, kind="images.added").count() == 4
+    # One event per committed group, naming every image of it once.
+    added = SessionEvent.objects.filter(session=session, kind="images.added")
+    image_ids = [image_id for event in added for image_id in event.payload["image_ids"]]
+    assert sorted(image_ids) == sorted(Image.objects.values_list("pk", flat=True))
 
 
 def test_new_image_tags_resolve_aliases_and_follow_implications(session, alice, tmp_path):
@@ -324,3 +330,42 @@ def test_new_image_tags_resolve_aliases_and_follow_implications(session, alice, 
     counts = dict(Tag.objects.values_list("name", "image_count"))
     assert counts == {"cat": 1, "cat ears": 1, "animal ears": 1}
     assert image.version == 0  # its initial state: the first edit makes it 1
+
+
+def caption_item(data: bytes, name: str, caption: str) -> ImportItem:
+    processed = process_image_bytes(data, max_pixels=10**8, max_bytes=10**8)
+    tokens = [token.strip() for token in caption.split(",")]
+    return ImportItem(dataclasses.replace(processed, caption_tokens=tokens), name)
+
+
+def test_a_group_imports_new_runs_in_bulk_and_known_content_in_file_order(session, alice):
+    other = session_create(owner=alice, name="Other")
+    library = session_import_bytes(other, actor=alice, data=noise_jpeg(20), original_name="k.jpg")
+    a, b = noise_jpeg(21), noise_jpeg(22)
+    items = [
+        caption_item(a, "a.jpg", "cat, dog"),
+        caption_item(noise_jpeg(20), "k again.jpg", "cat"),  # in the library, not the session
+        caption_item(b, "b.jpg", "dog, bad\x07bell"),
+        caption_item(a, "a copy.jpg", "bird, cat"),
+    ]
+    outcomes = session_import_batch(session, actor=alice, items=items)
+    assert [(o.status, o.original_name) for o in outcomes] == [
+        ("imported", "a.jpg"),
+        ("imported", "k again.jpg"),
+        ("imported", "b.jpg"),
+        ("duplicate", "a copy.jpg"),
+    ]
+    assert [t.token for t in outcomes[2].skipped_tags] == ["bad\x07bell"]
+    a_id, k_id, b_id = (o.image_id for o in outcomes[:3])
+    assert (k_id, outcomes[3].image_id) == (library.image_id, a_id)
+    entries = SessionImage.objects.filter(session=session).order_by("position")
+    assert list(entries.values_list("image_id", "position")) == [(a_id, 1), (k_id, 2), (b_id, 3)]
+    assert [name for name, _ in tags_of(a_id)] == ["cat", "dog", "bird"]
+    assert tags_of(k_id) == [("cat", TagSource.CAPTION)]
+    assert tags_of(b_id) == [("dog", TagSource.CAPTION)]
+    assert dict(Tag.objects.values_list("name", "image_count")) == {"cat": 2, "dog": 2, "bird": 1}
+    added = session.events.filter(kind="images.added").order_by("seq")
+    assert [e.payload["image_ids"] for e in added] == [[a_id], [k_id], [b_id]]
+    for image in Image.objects.all():  # stored by the batch: the items came without files
+        assert default_storage.exists(image.file.name)
+        assert default_storage.exists(image.thumbnail.name)
