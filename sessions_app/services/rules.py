@@ -22,7 +22,6 @@ from images.models import Image
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionRules, TaggingSession
 from sessions_app.rules import TagRules, session_rules
-from sessions_app.services.batch import bump_versions
 from sessions_app.services.lists import (
     Row,
     after_of,
@@ -31,6 +30,7 @@ from sessions_app.services.lists import (
     lists_write,
     read_rows,
     rule_plans,
+    versions_bump,
 )
 from tags.models import ImageTag, Tag
 
@@ -74,7 +74,7 @@ def rules_preview(session: TaggingSession, rules: TagRules) -> RulesDiff:
 def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResult:
     """Save the session's rules and rewrite its images to obey them: one undoable event."""
     # Lock the session's images first, so no edit slips between read and write.
-    _lock_session_images(session)
+    locked = _lock_session_images(session)
     previous = session_rules(session.pk)
     with gc_paused():
         current, info = _session_rows(session)
@@ -83,7 +83,7 @@ def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResu
         before = lists_write(plans, current, actor=actor)
         changed = sorted(plans)
         inverse_rows = (before, after_of(plans))
-    versions = bump_versions(changed)
+    versions = versions_bump(changed, locked)
     event = append_event(
         session.pk,
         kind="rules.applied",
@@ -103,9 +103,10 @@ def _rules_save(session: TaggingSession, rules: TagRules) -> None:
     SessionRules.objects.update_or_create(session=session, defaults=rules.as_dict())
 
 
-def _lock_session_images(session: TaggingSession) -> None:
+def _lock_session_images(session: TaggingSession) -> dict[int, int]:
+    """Lock the session's images; their versions, which the lock keeps current."""
     held = SessionImage.objects.filter(session=session).values("image_id")
-    list(Image.objects.select_for_update().filter(pk__in=held).values_list("pk", flat=True))
+    return dict(Image.objects.select_for_update().filter(pk__in=held).values_list("pk", "version"))
 
 
 def _session_rows(session: TaggingSession):

@@ -26,6 +26,7 @@ from sessions_app.services.lists import (
     lists_inverse,
     lists_targets,
     lists_write,
+    versions_bump,
 )
 from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
@@ -237,7 +238,7 @@ def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark
     if "rules" in inverse:
         previous_rules = session_rules(session.pk)
         rules_save(session, TagRules(*(tuple(inverse["rules"][key]) for key in RULE_KEYS)))
-    new_versions = bump_versions(image_ids)
+    new_versions = versions_bump(image_ids, current_versions)
     payload: dict[str, Any] = {"image_ids": image_ids, **mark}
     if previous_rules is not None:
         payload["rules"] = inverse["rules"]
