@@ -6,7 +6,7 @@ from typing import Annotated
 from ninja import Schema
 from pydantic import StringConstraints
 
-from tagger_project.schemas import Text
+from tagger_project.schemas import Out, Text
 
 Credential = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00]*$")]
 
@@ -16,11 +16,11 @@ class LoginIn(Schema):
     password: Credential
 
 
-class CsrfOut(Schema):
+class CsrfOut(Out):
     csrf_token: str
 
 
-class MeOut(Schema):
+class MeOut(Out):
     id: int
     username: str
     is_staff: bool
@@ -30,7 +30,7 @@ class TokenIn(Schema):
     name: Text = ""
 
 
-class TokenOut(Schema):
+class TokenOut(Out):
     """A new token: `token` is shown only in this answer."""
 
     id: int

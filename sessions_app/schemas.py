@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import Field, StringConstraints, model_validator
 
-from tagger_project.schemas import Id, Name, Text
+from tagger_project.schemas import Id, Name, Out, Text
 
 TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
 TagNames = Annotated[list[TagName], Field(max_length=200)]
@@ -33,7 +33,7 @@ class SessionPatch(Schema):
     escape_parentheses: bool | None = None
 
 
-class SessionOut(Schema):
+class SessionOut(Out):
     id: int
     name: str
     description: str
@@ -47,7 +47,7 @@ class SessionOut(Schema):
     created_at: datetime
 
 
-class SessionPage(Schema):
+class SessionPage(Out):
     items: list[SessionOut]
     next_cursor: str | None
 
@@ -57,17 +57,17 @@ class MemberIn(Schema):
     role: RoleName
 
 
-class MemberOut(Schema):
+class MemberOut(Out):
     username: str
     role: str
 
 
-class MemberList(Schema):
+class MemberList(Out):
     items: list[MemberOut]
     next_cursor: str | None = None
 
 
-class ProgressOut(Schema):
+class ProgressOut(Out):
     total: int
     todo: int
     tagged: int
@@ -75,20 +75,21 @@ class ProgressOut(Schema):
     skipped: int
 
 
-class ImageTagOut(Schema):
+class ImageTagOut(Out):
     name: str
     category: str
     source: str
 
 
-class ImageOut(Schema):
+class ImageListItem(Out):
+    """An image in a list: everything but its metadata (see GET /api/images/{id})."""
+
     id: int
     width: int
     height: int
     status: str | None
     version: int
     tags: list[ImageTagOut]
-    metadata: dict[str, Any]
     original_name: str
     format: str
     byte_size: int
@@ -97,19 +98,25 @@ class ImageOut(Schema):
     thumbnail_url: str
 
 
-class ImagePage(Schema):
-    items: list[ImageOut]
+class ImageOut(ImageListItem):
+    """One image, with the generator metadata read from its file."""
+
+    metadata: dict[str, Any]
+
+
+class ImagePage(Out):
+    items: list[ImageListItem]
     next_cursor: str | None
 
 
-class UploadResult(Schema):
+class UploadResult(Out):
     name: str
     status: Literal["imported", "duplicate", "skipped"]
     image_id: int | None
     reason: str
 
 
-class UploadOut(Schema):
+class UploadOut(Out):
     items: list[UploadResult]
     imported: int
     duplicates: int
@@ -126,7 +133,7 @@ class TagsSetIn(Schema):
     version: Annotated[int, Field(ge=0, le=2**31)]
 
 
-class TagStateOut(Schema):
+class TagStateOut(Out):
     image_id: int
     version: int
     tags: list[ImageTagOut]
@@ -137,7 +144,7 @@ class StatusIn(Schema):
     status: StatusName
 
 
-class StatusOut(Schema):
+class StatusOut(Out):
     image_id: int
     status: str
     seq: int
@@ -166,24 +173,24 @@ class BatchIn(Schema):
     replace: Replace | None = None
 
 
-class BatchOut(Schema):
+class BatchOut(Out):
     changed: int
     selected: int
     seq: int | None
 
 
-class SessionTagOut(Schema):
+class SessionTagOut(Out):
     name: str
     category: str
     count: int
 
 
-class SessionTagList(Schema):
+class SessionTagList(Out):
     items: list[SessionTagOut]
     next_cursor: str | None = None
 
 
-class EventOut(Schema):
+class EventOut(Out):
     type: str
     seq: int
     kind: str
@@ -192,7 +199,7 @@ class EventOut(Schema):
     at: str
 
 
-class EventPage(Schema):
+class EventPage(Out):
     items: list[EventOut]
     next_cursor: str | None
     last_seq: int
@@ -206,7 +213,7 @@ class MergeIn(Schema):
     into: TagName
 
 
-class TagOut(Schema):
+class TagOut(Out):
     name: str
     category: str
     image_count: int

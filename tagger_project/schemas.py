@@ -2,8 +2,7 @@
 
 from typing import Annotated, Any
 
-from ninja import Schema
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # NUL cannot be stored by PostgreSQL; refusing it here keeps it a 422, not a 500.
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
@@ -15,13 +14,25 @@ Limit = Annotated[int, Field(ge=1, le=500)]
 ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 422})
 
 
-class ErrorBody(Schema):
+class Out(BaseModel):
+    """Base of every response shape: plain pydantic, validated inside pydantic-core.
+
+    ninja's Schema wraps each object it validates, nested ones included, in a
+    Python-level DjangoGetter; a page of 50 images × 25 tags made ~1,300 of them,
+    about half of the request's time. Selectors hand over dicts (or plain
+    objects, read by attribute), so nothing here needs the getter.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(Out):
     code: str
     message: str
     details: list[Any]
 
 
-class ErrorOut(Schema):
+class ErrorOut(Out):
     error: ErrorBody
 
 

@@ -5,19 +5,21 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import StringConstraints
 
+from tagger_project.schemas import Out
+
 TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
 Prefix = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
 Category = Literal["general", "artist", "copyright", "character", "meta"]
 
 
-class TagSuggestion(Schema):
+class TagSuggestion(Out):
     name: str
     category: str
     image_count: int
     alias: str | None
 
 
-class TagSuggestionList(Schema):
+class TagSuggestionList(Out):
     items: list[TagSuggestion]
     next_cursor: str | None = None
 
@@ -26,12 +28,12 @@ class AliasIn(Schema):
     name: TagName
 
 
-class AliasOut(Schema):
+class AliasOut(Out):
     name: str
     tag: str
 
 
-class AliasList(Schema):
+class AliasList(Out):
     items: list[AliasOut]
     next_cursor: str | None = None
 
@@ -40,11 +42,11 @@ class ImplicationIn(Schema):
     implies: TagName
 
 
-class ImplicationOut(Schema):
+class ImplicationOut(Out):
     tag: str
     implies: str
 
 
-class ImplicationList(Schema):
+class ImplicationList(Out):
     items: list[ImplicationOut]
     next_cursor: str | None = None
