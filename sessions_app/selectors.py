@@ -118,21 +118,63 @@ def _tags_by_image(image_ids: list[int]) -> dict[int, list[dict]]:
 def image_shape(
     image: Image, *, tags: list[dict], status: str | None, position: int | None = None
 ) -> dict[str, Any]:
+    """One image as GET /api/images/{id} answers it: the list item plus its metadata."""
+    item = _list_item(
+        image.pk,
+        status=status,
+        position=position,
+        width=image.width,
+        height=image.height,
+        version=image.version,
+        original_name=image.original_name,
+        format=image.format,
+        byte_size=image.byte_size,
+        tags=tags,
+    )
+    item["metadata"] = image.metadata
+    return item
+
+
+def _list_item(image_id: int, **fields: Any) -> dict[str, Any]:
     return {
-        "id": image.pk,
-        "width": image.width,
-        "height": image.height,
-        "status": status,
-        "version": image.version,
-        "tags": tags,
-        "metadata": image.metadata,
-        "original_name": image.original_name,
-        "format": image.format,
-        "byte_size": image.byte_size,
-        "position": position,
-        "file_url": f"/api/images/{image.pk}/file",
-        "thumbnail_url": f"/api/images/{image.pk}/thumbnail",
+        "id": image_id,
+        **fields,
+        "file_url": f"/api/images/{image_id}/file",
+        "thumbnail_url": f"/api/images/{image_id}/thumbnail",
     }
+
+
+# A page row: the session entry and the image columns a list item shows. The
+# image's metadata stays out: generator metadata (prompts, whole node-graph
+# workflows) runs to kilobytes per image, and GET /api/images/{id} has it.
+_PAGE_COLUMNS = (
+    "pk",
+    "position",
+    "status",
+    "image_id",
+    "image__width",
+    "image__height",
+    "image__version",
+    "image__original_name",
+    "image__format",
+    "image__byte_size",
+)
+
+
+def _row_item(row: tuple, tags: list[dict]) -> dict[str, Any]:
+    _, position, status, image_id, width, height, version, original_name, format_, size = row
+    return _list_item(
+        image_id,
+        status=status,
+        position=position,
+        width=width,
+        height=height,
+        version=version,
+        original_name=original_name,
+        format=format_,
+        byte_size=size,
+        tags=tags,
+    )
 
 
 def images_for_session(
@@ -153,6 +195,7 @@ def images_for_session(
             image_field="image_id",
             status_field="status",
             statuses=ImageStatus.values,
+            wanted=limit + 1,
         )
     )
     if cursor:
@@ -162,15 +205,12 @@ def images_for_session(
         entries = entries.filter(position__gte=position).exclude(
             position=position, id__lte=entry_id
         )
-    rows = list(entries.select_related("image").order_by("position", "id")[: limit + 1])
+    rows = list(entries.order_by("position", "id").values_list(*_PAGE_COLUMNS)[: limit + 1])
     page = rows[:limit]
-    tags = _tags_by_image([entry.image_id for entry in page])
-    items = [
-        image_shape(e.image, tags=tags[e.image_id], status=e.status, position=e.position)
-        for e in page
-    ]
+    tags = _tags_by_image([row[3] for row in page])
+    items = [_row_item(row, tags[row[3]]) for row in page]
     more = len(rows) > limit
-    return items, encode_cursor(page[-1].position, page[-1].pk) if more else None
+    return items, encode_cursor(page[-1][1], page[-1][0]) if more else None
 
 
 def session_image_ids(session: TaggingSession, *, query: str) -> list[int]:

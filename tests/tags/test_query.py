@@ -19,6 +19,7 @@ from tags.query import (
     Untagged,
     compile_query,
     parse,
+    prefer_driving,
 )
 
 
@@ -127,3 +128,42 @@ def test_compiled_queries_match(session, session_images, alice):
     assert _matching(session, "source:manual, -(red:1.1)") == []
     with pytest.raises(QueryError):
         compile_query(parse("status:todo"))
+
+
+def _plan_and_rows(session, text: str, wanted: int | None) -> tuple[str, list[str]]:
+    q = compile_query(
+        parse(text),
+        image_field="image_id",
+        status_field="status",
+        statuses=["todo", "tagged"],
+        wanted=wanted,
+    )
+    rows = SessionImage.objects.filter(session=session).filter(q).order_by("position", "id")
+    return str(rows.query), [row.image.original_name for row in rows]
+
+
+@pytest.mark.parametrize("text", ["red", "red, blue", "red, -blue", "blue, red | untagged"])
+def test_both_plans_of_an_and_match_the_same_images(session, session_images, alice, text):
+    first, second, _ = session_images
+    services.tags_add(first.pk, actor=alice, names=["red", "blue"])
+    services.tags_add(second.pk, actor=alice, names=["red"])
+    driven, driven_rows = _plan_and_rows(session, text, wanted=None)
+    _, paged_rows = _plan_and_rows(session, text, wanted=1)
+    assert "IN (SELECT" in driven  # every match wanted: the rarest tag's list drives
+    assert driven_rows == paged_rows
+
+
+@pytest.mark.parametrize(
+    ("rarest", "density", "wanted", "drive"),
+    [
+        (5_000, 0.05 * 0.3, 51, False),  # the bench's AND: a page is ~3,400 rows into the walk
+        (40_000, 0.4, 51, False),  # a common tag: the first page is a few hundred rows in
+        (10, 0.0001 * 0.3, 51, True),  # a rare tag: the walk would cross the whole session
+        (0, 0.0, 51, True),  # nobody carries it: nothing to read
+        (60_000, 0.6, None, True),  # a batch selection wants every match
+    ],
+)
+def test_an_and_drives_from_its_rarest_tag_when_that_reads_fewer_rows(
+    rarest, density, wanted, drive
+):
+    assert prefer_driving(rarest, density, wanted, universe=100_000) is drive
