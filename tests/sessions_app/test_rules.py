@@ -257,3 +257,20 @@ def test_export_orders_captions_by_the_session_rules(session, tagged, alice):
     assert files["cat0.txt"] == "sbr, smile, saber, wlop"
     assert "keep_tokens = 2" in files["dataset_config.toml"]
     assert files["cat2.txt"] == "sbr, smile"
+
+
+def test_restored_backup_lists_obey_the_rules_too(session, tagged, alice):
+    from sessions_app.services.datasets import tags_restore
+
+    SessionRules.objects.create(session=session, blacklist=["bad"], pinned=["solo"])
+    image = tagged[2]
+    tags_restore(
+        image.pk,
+        actor=alice,
+        entries=[("tree", "caption", None), ("bad", "caption", None), ("solo", "prompt", 0.5)],
+    )
+    assert full_state([image])[image.pk] == [
+        ("solo", 0, "prompt", 0.5),
+        ("smile", 1, "manual", None),
+        ("tree", 2, "caption", None),
+    ]
