@@ -29,8 +29,10 @@ def role_of(user, session: TaggingSession | int) -> str | None:
     if user_id is None:
         return None
     session_id = session if isinstance(session, int) else session.pk
+    # The pair is unique; ordering by pk keeps Meta.ordering's join to the session out.
     return (
         SessionMember.objects.filter(session_id=session_id, user_id=user_id)
+        .order_by("pk")
         .values_list("role", flat=True)
         .first()
     )
@@ -62,12 +64,22 @@ def require_role(user, session: TaggingSession | int, needed: str = Role.VIEWER)
 
 
 def session_for(user, session_id: int, needed: str = Role.VIEWER) -> TaggingSession:
-    """Load a session the user may act on with `needed`, or raise like require_role."""
-    session = TaggingSession.objects.filter(pk=session_id).first()
-    if session is None:
+    """Load a session the user may act on with `needed`, or raise like require_role.
+
+    One query: the caller's membership row with its session (every request
+    to a session's endpoints starts here).
+    """
+    member = (
+        SessionMember.objects.filter(session_id=session_id, user_id=_user_id(user))
+        .select_related("session")
+        .order_by("pk")
+        .first()
+    )
+    if member is None:
         raise NotFound(f"session {session_id} does not exist")
-    require_role(user, session, needed)
-    return session
+    if not has_role(member.role, needed):
+        raise PermissionDenied(f"a {member.role} cannot {ROLE_VERB[needed]} this session")
+    return member.session
 
 
 def image_role(user, image_id: int) -> str | None:
