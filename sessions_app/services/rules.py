@@ -79,7 +79,7 @@ def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResu
     with gc_paused():
         current, info = _session_rows(session)
         plans = rule_plans(current, info, rules)
-        _rules_save(session, rules)
+        rules_save(session, rules)
         before = lists_write(plans, current, actor=actor)
         changed = sorted(plans)
         inverse_rows = (before, after_of(plans))
@@ -95,11 +95,7 @@ def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResu
 
 
 def rules_save(session: TaggingSession, rules: TagRules) -> None:
-    """Store the rules without touching any image (undo and redo restore them this way)."""
-    _rules_save(session, rules)
-
-
-def _rules_save(session: TaggingSession, rules: TagRules) -> None:
+    """Store the rules without touching any image (apply, undo and redo call this)."""
     SessionRules.objects.update_or_create(session=session, defaults=rules.as_dict())
 
 
