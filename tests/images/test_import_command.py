@@ -206,7 +206,7 @@ def test_killed_import_finishes_on_rerun_with_exact_counts(alice, kill_folder, m
     session = TaggingSession.objects.get(name="Crash")
     committed = SessionImage.objects.filter(session=session).count()
     assert 0 < committed < KILL_IMAGES
-    assert Image.objects.count() == committed  # one transaction per image: no row without entry
+    assert Image.objects.count() == committed  # a group commits whole: no row without its entry
 
     rerun = subprocess.run(
         import_command(kill_folder),
