@@ -102,8 +102,15 @@ class TagImplication(models.Model):
 class ImageTag(models.Model):
     """A tag on an image, at a position in its caption."""
 
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="image_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="image_tags")
+    # No single-column indexes: the unique (image, tag) and the (tag, image)
+    # indexes below lead with each column, and every extra index is paid on
+    # each of the bulk writes (batch, merge, rules).
+    image = models.ForeignKey(
+        Image, on_delete=models.CASCADE, related_name="image_tags", db_index=False
+    )
+    tag = models.ForeignKey(
+        Tag, on_delete=models.CASCADE, related_name="image_tags", db_index=False
+    )
     # Caption order matters to trainers. Gaps are allowed; order is (position, id).
     position = models.PositiveIntegerField()
     source = models.CharField(max_length=16, choices=TagSource.choices, default=TagSource.MANUAL)
