@@ -9,14 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sessions_app.exporting.base import (
-    Entry,
-    ExportOptions,
-    ExportReport,
-    allocator_for,
-    caption_for,
-)
-from sessions_app.exporting.rows import export_rows, image_chunks, image_is_stored
+from sessions_app.exporting.base import Entry, ExportOptions, ExportReport, caption_for
+from sessions_app.exporting.documents import NamedRows, images_then_document
 from sessions_app.models import TaggingSession
 
 METADATA_NAME = "metadata.jsonl"
@@ -26,27 +20,18 @@ def write_jsonl(
     session: TaggingSession, options: ExportOptions, report: ExportReport
 ) -> Iterator[Entry]:
     """Images (optional) and the JSON Lines document."""
-    names = allocator_for(report, "metadata")
-    exported: dict[int, str] | None = None
-    if options.include_images:
-        exported = {}
-        for row in export_rows(session, statuses=options.statuses):
-            if not image_is_stored(row.image):
-                report.missing.append(row.image.original_name)
-                continue
-            exported[row.image.pk] = names.image_name(row.image)
-            yield Entry(exported[row.image.pk], image_chunks(row.image), compress=False)
-            report.image_done()
-    yield Entry(METADATA_NAME, _lines(session, options, report, names, exported))
+    return images_then_document(
+        session,
+        options,
+        report,
+        stem="metadata",
+        document_name=METADATA_NAME,
+        document=lambda rows: _lines(rows, options),
+    )
 
 
-def _lines(session, options, report, names, exported) -> Iterator[bytes]:
-    for row in export_rows(session, statuses=options.statuses):
-        if exported is None:
-            name = names.image_name(row.image)
-            report.image_done()
-        elif (name := exported.get(row.image.pk)) is None:
-            continue
+def _lines(rows: NamedRows, options: ExportOptions) -> Iterator[bytes]:
+    for row, name in rows:
         tag_names = [tag.name for tag in row.tags]
         line = {
             "file_name": name,

@@ -11,15 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sessions_app.exporting.base import (
-    Entry,
-    ExportOptions,
-    ExportReport,
-    allocator_for,
-    caption_for,
-)
+from sessions_app.exporting.base import Entry, ExportOptions, ExportReport, caption_for
+from sessions_app.exporting.documents import NamedRows, images_then_document
 from sessions_app.exporting.names import split_name
-from sessions_app.exporting.rows import export_rows, image_chunks, image_is_stored
 from sessions_app.models import TaggingSession
 
 METADATA_NAME = "metadata.json"
@@ -29,29 +23,20 @@ def write_kohya_json(
     session: TaggingSession, options: ExportOptions, report: ExportReport
 ) -> Iterator[Entry]:
     """Images (optional) and one metadata document, in two passes over the rows."""
-    names = allocator_for(report, "metadata")
-    exported: dict[int, str] | None = None
-    if options.include_images:
-        exported = {}
-        for row in export_rows(session, statuses=options.statuses):
-            if not image_is_stored(row.image):
-                report.missing.append(row.image.original_name)
-                continue
-            exported[row.image.pk] = names.image_name(row.image)
-            yield Entry(exported[row.image.pk], image_chunks(row.image), compress=False)
-            report.image_done()
-    yield Entry(METADATA_NAME, _document(session, options, report, names, exported))
+    return images_then_document(
+        session,
+        options,
+        report,
+        stem="metadata",
+        document_name=METADATA_NAME,
+        document=lambda rows: _document(rows, options),
+    )
 
 
-def _document(session, options, report, names, exported) -> Iterator[bytes]:
+def _document(rows: NamedRows, options: ExportOptions) -> Iterator[bytes]:
     yield b"{"
     first = True
-    for row in export_rows(session, statuses=options.statuses):
-        if exported is None:
-            name = names.image_name(row.image)
-            report.image_done()
-        elif (name := exported.get(row.image.pk)) is None:
-            continue  # missing, or added to the session after its file was written
+    for row, name in rows:
         record = {"tags": caption_for([tag.name for tag in row.tags], options).text(options)}
         caption = row.image.metadata.get("caption") if row.image.metadata else None
         if isinstance(caption, str) and caption:

@@ -27,9 +27,9 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from sessions_app.exporting.base import Entry, ExportOptions, ExportReport, allocator_for
-from sessions_app.exporting.names import NameAllocator
-from sessions_app.exporting.rows import ExportRow, export_rows, image_chunks, image_is_stored
+from sessions_app.exporting.base import Entry, ExportOptions, ExportReport
+from sessions_app.exporting.documents import NamedRows, images_then_document
+from sessions_app.exporting.rows import ExportRow
 from sessions_app.models import TaggingSession
 from tags.models import ImageTag, Tag, TagAlias, TagImplication
 
@@ -49,28 +49,22 @@ SESSION_FIELDS = (
 def write_tagger_json(
     session: TaggingSession, options: ExportOptions, report: ExportReport
 ) -> Iterator[Entry]:
-    """Images (optional), then the document that describes them."""
-    names = allocator_for(report, "tagger")
-    exported: dict[int, str] | None = None
-    if options.include_images:
-        exported = {}
-        for row in export_rows(session, statuses=options.statuses, obey_rules=False):
-            if not image_is_stored(row.image):
-                report.missing.append(row.image.original_name)
-                continue
-            exported[row.image.pk] = names.image_name(row.image)
-            yield Entry(exported[row.image.pk], image_chunks(row.image), compress=False)
-            report.image_done()
-    yield Entry(DOCUMENT_NAME, tagger_document(session, options, report, names, exported))
+    """Images (optional), then the document that describes them.
+
+    A backup: the tags as stored, not reordered or filtered by the session's rules.
+    """
+    return images_then_document(
+        session,
+        options,
+        report,
+        stem="tagger",
+        document_name=DOCUMENT_NAME,
+        document=lambda rows: tagger_document(session, rows),
+        obey_rules=False,
+    )
 
 
-def tagger_document(
-    session: TaggingSession,
-    options: ExportOptions,
-    report: ExportReport,
-    names: NameAllocator,
-    exported: dict[int, str] | None,
-) -> Iterator[bytes]:
+def tagger_document(session: TaggingSession, rows: NamedRows) -> Iterator[bytes]:
     """The document, streamed image by image."""
     head = {
         "format": FORMAT_NAME,
@@ -82,12 +76,7 @@ def tagger_document(
     # The head is a closed object; reopen it to stream the image list inside.
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "images": ['
     first = True
-    for row in export_rows(session, statuses=options.statuses, obey_rules=False):
-        if exported is None:
-            name = names.image_name(row.image)
-            report.image_done()
-        elif (name := exported.get(row.image.pk)) is None:
-            continue  # missing, or added to the session after its file was written
+    for row, name in rows:
         yield (b"\n" if first else b",\n") + json.dumps(
             image_record(row, name), ensure_ascii=False
         ).encode()
