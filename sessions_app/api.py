@@ -6,7 +6,7 @@ here rather than in images/ or tags/ because they need session permissions
 and session services, and those apps import nothing from sessions_app.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,6 +14,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
+from pydantic import Field
 
 from sessions_app import selectors, services
 from sessions_app.exporting import ExportOptions, async_chunks, export_stream
@@ -31,6 +32,7 @@ from sessions_app.schemas import (
     MergeIn,
     ProgressOut,
     RenameIn,
+    Separator,
     SessionIn,
     SessionOut,
     SessionPage,
@@ -39,6 +41,7 @@ from sessions_app.schemas import (
     StatusIn,
     StatusName,
     StatusOut,
+    TagName,
     TagOut,
     TagsEditIn,
     TagsSetIn,
@@ -252,10 +255,28 @@ def session_export(
     format: ExportFormatName = "kohya",
     images: bool = True,
     status: list[StatusName] = Query([]),
+    trigger_word: Annotated[Text, Field(max_length=200)] | None = None,
+    separator: Separator | None = None,
+    underscores: bool | None = None,
+    escape: bool | None = None,
+    pin: list[TagName] = Query([], max_length=50),
+    keep_tokens_separator: bool = False,
 ):
-    """Download the dataset, streamed: a zip, or the bare JSON document with `images=false`."""
+    """Download the dataset, streamed: a zip, or the bare JSON document with `images=false`.
+
+    Caption options left out follow the session's settings, and its rules' pinned tags.
+    """
     session = session_for(request.auth, session_id)
-    options = ExportOptions(include_images=images, statuses=tuple(status))
+    options = ExportOptions(
+        trigger_word=trigger_word,
+        separator=separator,
+        use_underscores=underscores,
+        escape_parentheses=escape,
+        pinned=tuple(pin),
+        keep_tokens_separator=keep_tokens_separator,
+        include_images=images,
+        statuses=tuple(status),
+    )
     stream = export_stream(session, format, options)
     # Under ASGI Django would list() a sync iterator (the whole zip) before sending.
     chunks = async_chunks(stream.chunks) if isinstance(request, ASGIRequest) else stream.chunks
