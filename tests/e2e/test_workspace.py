@@ -1,7 +1,9 @@
 """The browser workspace end to end: real daphne, real Chromium, real database."""
 
 import io
+import json
 import time
+import zipfile
 
 import pytest
 from PIL import Image as PILImage
@@ -108,6 +110,19 @@ def test_sign_in_create_session_and_upload_with_one_bad_file(new_page, alice):
     page.reload()
     expect(page.get_by_text("of 2 done")).to_be_visible()
     screenshot(page, "sessions-1280x800")
+
+    # Export: pick a format, open Options from the keyboard, change the trigger word.
+    page.get_by_label("Export as").select_option(label="kohya metadata JSON")
+    page.locator("summary", has_text="Options").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("textbox", name="Trigger word").fill("ohwx")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == "holiday-kohya-json.zip"
+    with zipfile.ZipFile(download.value.path()) as archive:
+        metadata = json.loads(archive.read("metadata.json"))
+    assert metadata == {"beach": {"tags": "ohwx"}, "dunes": {"tags": "ohwx"}}
+    screenshot(page, "sessions-export-1280x800")
     assert not serious_violations(page)
     page.set_viewport_size(PHONE)
     screenshot(page, "sessions-390x844")

@@ -1,0 +1,58 @@
+// The sessions page's export control: a format, caption options, and a Download
+// that builds the API's export URL. Options left as the page rendered them are
+// not sent, so the server applies the session's current settings and rules.
+
+/** The export URL for one form, or throws an Error whose message says what to fix. */
+export function exportUrl(form) {
+  const { format, trigger_word: trigger, separator, images } = form.elements;
+  const params = new URLSearchParams({ format: format.value });
+  if (trigger.value !== trigger.defaultValue) params.set("trigger_word", trigger.value.trim());
+  if (separator.value !== separator.defaultValue) {
+    // The server refuses an invisible separator too; saying so here avoids a failed download.
+    if (!separator.value.trim()) throw new FieldError(separator, "The separator needs a visible character, such as a comma.");
+    params.set("separator", separator.value);
+  }
+  for (const name of ["underscores", "escape", "keep_tokens_separator"]) {
+    const box = form.elements[name];
+    if (box.checked !== box.defaultChecked) params.set(name, String(box.checked));
+  }
+  if (!images.checked) params.set("images", "false");
+  return `/api/sessions/${form.dataset.exportSession}/export?${params}`;
+}
+
+class FieldError extends Error {
+  constructor(field, message) {
+    super(message);
+    this.field = field;
+  }
+}
+
+function download(url) {
+  // The response is an attachment, so following a download link keeps this page;
+  // the browser streams the zip to disk instead of this script holding it in memory.
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "";
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+for (const form of document.querySelectorAll("form[data-export-session]")) {
+  const error = form.querySelector(".field-error");
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    form.elements.separator.removeAttribute("aria-invalid");
+    try {
+      download(exportUrl(form));
+    } catch (exc) {
+      if (!(exc instanceof FieldError)) throw exc;
+      error.textContent = exc.message;
+      error.hidden = false;
+      form.querySelector("details").open = true;
+      exc.field.setAttribute("aria-invalid", "true");
+      exc.field.focus();
+    }
+  });
+}
