@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from images.processing import ImageRejected, ProcessedImage, process_image_file
+from images.processing import ImageRejected, Limits, ProcessedImage, process_image_file
 from images.services import image_files_store
 
 logger = logging.getLogger(__name__)
@@ -23,15 +23,6 @@ logger = logging.getLogger(__name__)
 # Files that travel beside images (captions, per-image metadata): read with
 # their image, never imported or reported on their own.
 SIDECAR_SUFFIXES = frozenset({".txt", ".caption", ".json"})
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What process_image_file accepts, from settings."""
-
-    max_pixels: int
-    max_bytes: int
-    thumb_size: int = 256
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,15 @@ _TRANSPOSE = {
 Image.init()
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What processing accepts; images.services.image_limits reads them from settings."""
+
+    max_pixels: int
+    max_bytes: int
+    thumb_size: int = 256
+
+
 class ImageRejected(Exception):
     """The file cannot be imported; ``reason`` is short and safe to show a user."""
 

@@ -4,11 +4,33 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from django.conf import settings
+
 from images import storage
 from images.models import Image
-from images.processing import ProcessedImage
+from images.processing import Limits, ProcessedImage, process_image_bytes
 
 _NAME_FIELD_MAX = Image._meta.get_field("original_name").max_length or 255
+
+
+def image_limits() -> Limits:
+    """The per-file limits this installation accepts (pixels, bytes, thumbnail size)."""
+    return Limits(
+        max_pixels=settings.TAGGER_MAX_IMAGE_PIXELS,
+        max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES,
+        thumb_size=settings.TAGGER_THUMBNAIL_SIZE,
+    )
+
+
+def image_process_bytes(data: bytes) -> ProcessedImage:
+    """Check and process one file's bytes under those limits; raises ImageRejected."""
+    limits = image_limits()
+    return process_image_bytes(
+        data,
+        max_pixels=limits.max_pixels,
+        max_bytes=limits.max_bytes,
+        thumb_size=limits.thumb_size,
+    )
 
 
 def image_files_store(processed: ProcessedImage) -> tuple[str, str]:

@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from django.conf import settings
 
 from images.importing import (
     FileResult,
-    Limits,
     find_image_files,
     process_and_store,
     process_in_order,
 )
+from images.services import image_limits
 from sessions_app.models import TaggingSession
 from sessions_app.services.importing import ImportItem, session_import_batch
 
@@ -52,15 +51,6 @@ class ImportReport:
 
     def as_json(self) -> dict[str, Any]:
         return {"imported": self.imported, "duplicates": self.duplicates, "skipped": self.skipped}
-
-
-def import_limits() -> Limits:
-    """The per-file limits from settings."""
-    return Limits(
-        max_pixels=settings.TAGGER_MAX_IMAGE_PIXELS,
-        max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES,
-        thumb_size=settings.TAGGER_THUMBNAIL_SIZE,
-    )
 
 
 def candidate_files(roots: Sequence[Path]) -> list[Path]:
@@ -100,7 +90,7 @@ def _import_files(
     group: list[FileResult] = []
     size = 0
     started = 0.0
-    task = partial(process_and_store, limits=import_limits())
+    task = partial(process_and_store, limits=image_limits())
     for result in process_in_order(files, task, workers=workers):
         if result.processed is None:
             report.skipped.append({"path": str(result.path), "reason": result.reason})

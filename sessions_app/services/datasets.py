@@ -23,8 +23,8 @@ from django.conf import settings
 from django.db import transaction
 
 from images.models import Image
-from images.processing import ImageRejected, process_image_bytes
-from images.services import image_files_store
+from images.processing import ImageRejected
+from images.services import image_files_store, image_process_bytes
 from sessions_app.importing_formats import Dataset, DatasetImage, OpenedDataset
 from sessions_app.importing_formats.captions import drop_trigger_word
 from sessions_app.models import ImageStatus, SessionImage, TaggingSession
@@ -187,12 +187,7 @@ def _import_image(
             _write_tags_and_status(session, actor, existing.pk, item, report)
         return ImportOutcome("imported" if added else "duplicate", name, image_id=existing.pk)
     try:
-        processed = process_image_bytes(
-            data,
-            max_pixels=settings.TAGGER_MAX_IMAGE_PIXELS,
-            max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES,
-            thumb_size=settings.TAGGER_THUMBNAIL_SIZE,
-        )
+        processed = image_process_bytes(data)
     except ImageRejected as rejected:
         report.skipped.append({"path": item.file, "reason": rejected.reason})
         return None

@@ -21,13 +21,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 
 from images.models import Image
-from images.processing import ImageRejected, ProcessedImage, process_image_bytes
-from images.services import display_name, image_files_store, image_store
+from images.processing import ImageRejected, ProcessedImage
+from images.services import display_name, image_files_store, image_process_bytes, image_store
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, TaggingSession
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
@@ -88,12 +87,7 @@ def session_import_bytes(
     "skipped" with the reason, so a multi-file upload reports per file.
     """
     try:
-        processed = process_image_bytes(
-            data,
-            max_pixels=settings.TAGGER_MAX_IMAGE_PIXELS,
-            max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES,
-            thumb_size=settings.TAGGER_THUMBNAIL_SIZE,
-        )
+        processed = image_process_bytes(data)
     except ImageRejected as rejected:
         return ImportOutcome("skipped", original_name, reason=rejected.reason)
     # Files before the transaction: the database's write lock is not held during file I/O.
