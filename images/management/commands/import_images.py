@@ -3,17 +3,17 @@
 import json
 import os
 import sys
-from argparse import RawDescriptionHelpFormatter
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.checks import Tags
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from sessions_app.importing_pipeline import candidate_files, import_files
 from sessions_app.models import TaggingSession
 from sessions_app.services import session_create
+from tagger_project.commands import DocumentedCommand
 from tagger_project.errors import DomainError
 
 HELP = """Import image files and folders into a tagging session.
@@ -38,16 +38,11 @@ caption tokens that are not valid tag names go to stderr.
 """
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = HELP
     # Not the URL checks: they import the whole web API (~0.35 CPU-s, as much
     # as importing 100 images) for a command that serves no URL.
     requires_system_checks = [Tags.models, Tags.database, Tags.security, Tags.files]
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        # Keep the help's paragraphs as written.
-        kwargs["formatter_class"] = RawDescriptionHelpFormatter
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")

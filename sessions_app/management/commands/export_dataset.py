@@ -2,14 +2,15 @@
 
 import json
 import sys
-from argparse import BooleanOptionalAction, RawDescriptionHelpFormatter
+from argparse import BooleanOptionalAction
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from sessions_app.exporting import FORMATS, ExportOptions, ExportReport, export_to_path
 from sessions_app.models import ImageStatus, TaggingSession
+from tagger_project.commands import DocumentedCommand
 from tagger_project.errors import DomainError
 
 HELP = """Export a tagging session as a dataset: a folder, or a zip when PATH ends in .zip.
@@ -27,12 +28,8 @@ listed. An existing non-empty folder or an existing zip is refused unless
 """
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = HELP
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs["formatter_class"] = RawDescriptionHelpFormatter
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser):
         parser.add_argument("session", metavar="SESSION", help="session name (or id)")

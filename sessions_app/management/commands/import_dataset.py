@@ -2,11 +2,10 @@
 
 import json
 import sys
-from argparse import RawDescriptionHelpFormatter
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from sessions_app.importing_formats import (
@@ -18,6 +17,7 @@ from sessions_app.importing_formats import (
 from sessions_app.models import TaggingSession
 from sessions_app.services import session_create
 from sessions_app.services.datasets import dataset_import
+from tagger_project.commands import DocumentedCommand
 from tagger_project.errors import DomainError
 
 HELP = """Import a dataset into a tagging session.
@@ -51,12 +51,8 @@ in the session count as duplicates and their tags are merged.
 """
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = HELP
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs["formatter_class"] = RawDescriptionHelpFormatter
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser):
         parser.add_argument("path", metavar="PATH", help="folder, zip or metadata file")
