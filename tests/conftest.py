@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.db import connection
 
 from sessions_app import services as session_services
 from tests.support.images import make_image
@@ -37,6 +38,24 @@ def tcp_reachable(url: str, default_port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Let the test database be dropped even if a worker thread still holds a connection.
+
+    Channels' and asgiref's executor threads keep their own connections;
+    PostgreSQL refuses to drop a database in use, which would leave one
+    test_tagger_<pid> database behind per run.
+    """
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture
