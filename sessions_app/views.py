@@ -52,3 +52,15 @@ def workspace(request: HttpRequest, session_id: int) -> HttpResponse:
     }
     context = {"session": session, "config": config}
     return render(request, "sessions/workspace.html", context)
+
+
+@login_required
+@ensure_csrf_cookie
+def insight(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Insight into the session's dataset; static/js/insight.js fills it from the stats API."""
+    try:
+        session = session_for(request.user, session_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    config = {"sessionId": session.pk, "triggerWord": session.trigger_word}
+    return render(request, "sessions/insight.html", {"session": session, "config": config})

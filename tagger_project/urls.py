@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("sessions/", pages.sessions_list, name="sessions-list"),
     path("sessions/<int:session_id>/", pages.workspace, name="workspace"),
+    path("sessions/<int:session_id>/insight/", pages.insight, name="insight"),
 ]
 
 # Stored originals and thumbnails in development (static() is empty when DEBUG is off).

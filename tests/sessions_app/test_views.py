@@ -72,3 +72,26 @@ def test_workspace_tells_the_page_who_i_am_and_which_image_to_open(client, carol
     session.refresh_from_db()
     assert config["lastSeq"] == session.last_seq
     assert config_of(client.get(f"/sessions/{session.pk}/?image=nonsense"))["initialImage"] is None
+
+
+def test_insight_page_is_for_members_only(client, alice, carol, dave, session):
+    path = f"/sessions/{session.pk}/insight/"
+    assert client.get(path, follow=True).redirect_chain[-1][0].startswith("/accounts/login/")
+    client.force_login(dave)
+    assert client.get(path).status_code == 404
+    assert client.get("/sessions/999999/insight/").status_code == 404
+    for member in (alice, carol):  # owner and viewer alike: reading is all it does
+        client.force_login(member)
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "js/insight.js" in response.content.decode()
+
+
+def test_insight_page_names_its_session_and_is_linked_from_the_others(client, carol, session):
+    client.force_login(carol)
+    html = client.get(f"/sessions/{session.pk}/insight/").content.decode()
+    assert "Cats" in html and f'href="/sessions/{session.pk}/"' in html
+    assert 'for="prune-range"' in html and 'for="prune-number"' in html
+    insight_href = f'href="/sessions/{session.pk}/insight/"'
+    assert insight_href in client.get(f"/sessions/{session.pk}/").content.decode()
+    assert insight_href in client.get("/sessions/").content.decode()
