@@ -68,7 +68,11 @@ def test_insight_shows_tags_pruning_and_captions_to_fix(new_page, alice):
     page.keyboard.press("End")
     expect(number).to_have_value("100")
     expect(page.locator("#prune-summary")).to_contain_text("No tag is on 100%")
+    number.fill("0")  # refused in words; the list stays as it was
+    expect(page.locator("#prune-error")).to_have_text("Choose a share between 1% and 100%.")
+    expect(pruned.get_by_role("listitem")).to_have_count(0)
     number.fill("80")
+    expect(page.locator("#prune-error")).to_be_hidden()
     expect(pruned.get_by_role("listitem")).to_have_count(2)
     number.blur()
 
