@@ -9,6 +9,7 @@ import binascii
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count
 
 from images.models import Image
@@ -22,7 +23,7 @@ from sessions_app.models import (
 )
 from sessions_app.permissions import sessions_visible_to
 from tagger_project.errors import InvalidInput
-from tags.models import ImageTag
+from tags.models import ImageTag, Tag
 from tags.query import compile_query, parse
 
 # --- cursors --------------------------------------------------------------------
@@ -102,16 +103,30 @@ def session_progress(session: TaggingSession) -> dict[str, int]:
 # --- images -----------------------------------------------------------------------
 
 
-def _tags_by_image(image_ids: list[int]) -> dict[int, list[dict]]:
-    """Caption-ordered tags for a page of images, in one query."""
-    tags: dict[int, list[dict]] = {image_id: [] for image_id in image_ids}
-    rows = (
-        ImageTag.objects.filter(image_id__in=image_ids)
-        .order_by("image_id", "position", "id")
-        .values_list("image_id", "tag__name", "tag__category", "source")
+def _tags_sql(count: int) -> str:
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT it.image_id, t.name, t.category, it.source"
+        f" FROM {quote(ImageTag._meta.db_table)} it"
+        f" JOIN {quote(Tag._meta.db_table)} t ON t.id = it.tag_id"
+        f" WHERE it.image_id IN ({', '.join(['%s'] * count)})"
+        f" ORDER BY it.image_id, it.position, it.id"
     )
-    for image_id, name, category, source in rows:
-        tags[image_id].append({"name": name, "category": category, "source": source})
+
+
+def _tags_by_image(image_ids: list[int]) -> dict[int, list[dict]]:
+    """Caption-ordered tags for a page of images, in one query.
+
+    Raw SQL: a page reads ~1,250 rows, and the ORM's query building and
+    per-row conversion cost about half again the database's own time.
+    """
+    tags: dict[int, list[dict]] = {image_id: [] for image_id in image_ids}
+    if not image_ids:
+        return tags
+    with connection.cursor() as cursor:
+        cursor.execute(_tags_sql(len(image_ids)), image_ids)
+        for image_id, name, category, source in cursor.fetchall():
+            tags[image_id].append({"name": name, "category": category, "source": source})
     return tags
 
 

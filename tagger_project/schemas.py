@@ -2,6 +2,8 @@
 
 from typing import Annotated, Any
 
+import pydantic_core
+from django.http import HttpResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # NUL cannot be stored by PostgreSQL; refusing it here keeps it a 422, not a 500.
@@ -34,6 +36,19 @@ class ErrorBody(Out):
 
 class ErrorOut(Out):
     error: ErrorBody
+
+
+def trusted(body: Any, status: int = 200) -> HttpResponse:
+    """Answer JSON that our own selector shaped, skipping ninja's re-validation of it.
+
+    For hot reads whose selector builds exactly the declared response shape
+    (the operation keeps `response=` for the OpenAPI schema, and schemathesis
+    checks every answer against it). Validating, dumping and json-encoding a
+    page of 50 images × 25 tags cost ~1.4 ms; pydantic-core's encoder ~0.2 ms.
+    """
+    return HttpResponse(
+        pydantic_core.to_json(body), status=status, content_type="application/json; charset=utf-8"
+    )
 
 
 def answers(ok: Any, status: int = 200) -> dict[Any, Any]:

@@ -17,7 +17,7 @@ Grammar (the comma binds loosest, so `a | b, c` is `(a | b) AND c`):
 
 `parse` is pure (no database): tag names are normalized there, so a bad name
 is reported at its position. `compile_query` resolves aliases and looks the
-tags up in one query each, then builds EXISTS / NOT EXISTS subqueries; an AND
+tags up in one query, then builds EXISTS / NOT EXISTS subqueries; an AND
 drives from its rarest tag (known from the maintained counts) when that is
 cheaper than walking the images in order until a page is full.
 """
@@ -26,6 +26,7 @@ import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
@@ -38,9 +39,8 @@ from django.db.models.lookups import (
 
 from images.models import Image
 from tagger_project.errors import InvalidInput
-from tags.models import ImageTag, Tag, TagSource
+from tags.models import ImageTag, Tag, TagAlias, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
-from tags.selectors import resolve_tag_map
 
 MAX_QUERY_LENGTH = 2000
 MAX_TERMS = 32
@@ -422,6 +422,43 @@ class _Compiler:
         return Q(**{self.status_field: node.value})
 
 
+def _lookup_sql(count: int) -> str:
+    quote = connection.ops.quote_name
+    tag, alias = quote(Tag._meta.db_table), quote(TagAlias._meta.db_table)
+    image = quote(Image._meta.db_table)
+    names = ", ".join(["%s"] * count)
+    return (
+        f"SELECT 1, a.name, t.id, t.image_count FROM {alias} a"
+        f" JOIN {tag} t ON t.id = a.tag_id WHERE a.name IN ({names})"
+        f" UNION ALL SELECT 0, t.name, t.id, t.image_count FROM {tag} t WHERE t.name IN ({names})"
+        f" UNION ALL SELECT 2, NULL, MAX(i.id), 0 FROM {image} i"
+    )
+
+
+def _lookup(names: list[str]) -> tuple[dict[str, _Found], int]:
+    """Each normalized name's tag (aliases resolved) and the highest image id, in one query.
+
+    The highest image id bounds the library's size, the denominator of a
+    tag's share. Raw SQL: the ORM built the same three reads as two queries
+    in ~0.5 ms, several times what the database spends on them.
+    """
+    found: dict[str, _Found] = {}
+    aliased: set[str] = set()
+    universe = 0
+    with connection.cursor() as cursor:
+        cursor.execute(_lookup_sql(len(names)), [*names, *names])
+        for kind, name, tag_id, count in cursor.fetchall():
+            if kind == 2:
+                universe = tag_id or 0
+            elif kind == 1:
+                # An alias wins over a tag of the same name, as in resolve_tag_map.
+                found[name] = _Found(tag_id, count)
+                aliased.add(name)
+            elif name not in aliased:
+                found[name] = _Found(tag_id, count)
+    return found, universe
+
+
 def compile_query(
     node: Node | None,
     *,
@@ -434,26 +471,12 @@ def compile_query(
 
     `wanted`: how many rows the caller reads in order (a page plus one), or
     None for all of them; it decides how an AND is driven, never what matches.
-    Two queries: alias resolution and the tag lookup. Unknown tags match nothing.
+    One query resolves aliases and looks the tags up. Unknown tags match nothing.
     """
     if node is None:
         return Q()
-    names = [item.name for item in walk(node) if isinstance(item, TagTerm)]
-    canonical = resolve_tag_map(names) if names else {}
-    # The highest image id bounds the library's size (the denominator of a
-    # tag's share); read from the primary key inside the same query, for free.
-    newest = Image.objects.order_by("-pk").values("pk")[:1]
-    rows = (
-        Tag.objects.filter(name__in=set(canonical.values()))
-        .annotate(universe=Subquery(newest))
-        .values_list("name", "id", "image_count", "universe")
-    )
-    by_name: dict[str, _Found] = {}
-    universe = 0
-    for name, tag_id, count, newest_id in rows:
-        by_name[name] = _Found(tag_id, count)
-        universe = newest_id or 0
-    found = {raw: by_name[name] for raw, name in canonical.items() if name in by_name}
+    names = list(dict.fromkeys(item.name for item in walk(node) if isinstance(item, TagTerm)))
+    found, universe = _lookup(names) if names else ({}, 0)
     compiler = _Compiler(
         found, image_field, status_field, tuple(statuses), wanted=wanted, universe=universe
     )
