@@ -77,6 +77,10 @@ class SessionConsumer(AsyncWebsocketConsumer):
         # Live events wait here while the log is replayed (or a gap refilled).
         self.catching_up = True
         self.backlog: list[tuple[int, str]] = []
+        # Presence that arrives between joining the feed and sending `welcome`
+        # waits here: `welcome` is always the first frame after `hello`.
+        self.welcomed = False
+        self.early_presence: list[str] = []
         self.bucket = TokenBucket(settings.TAGGER_WS_RATE, settings.TAGGER_WS_BURST)
         self.strikes: list[float] = []
         self.edit_done = asyncio.Event()
@@ -185,6 +189,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 "role": self.role,
             }
         )
+        while self.early_presence:
+            await self.send_text(self.early_presence.pop(0))
+        self.welcomed = True
         await self._presence("join", None)
         behind = current - frame.last_seq
         if behind < 0 or behind > settings.TAGGER_MAX_REPLAY:
@@ -217,6 +224,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
     async def send_text(self, text: str) -> None:
         self.frames_out += 1
         await self.base_send({"type": "websocket.send", "text": text})
+
+    async def send_presence(self, text: str) -> None:
+        """Forward a presence frame from the hub, holding it until `welcome` is out."""
+        if not self.welcomed:
+            self.early_presence.append(text)
+            return
+        await self.send_text(text)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send_text(json.dumps(frame, separators=(",", ":")))

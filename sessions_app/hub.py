@@ -121,9 +121,9 @@ class Feed:
             logger.warning("session %s: seq %s is not in the log", self.session_id, upto)
             self.last_seq = min(self.pending) - 1
 
-    async def send_all(self, text: str) -> None:
+    async def send_presence(self, text: str) -> None:
         for consumer in list(self.consumers):
-            await consumer.send_text(text)
+            await consumer.send_presence(text)
 
 
 class Hub:
@@ -229,7 +229,7 @@ class Hub:
         if message["type"] == BROADCAST_TYPE:
             feed.offer(message["seq"], message["frame"])
         elif message["type"] == PRESENCE_TYPE:
-            self.loop.create_task(feed.send_all(message["frame"]))
+            self.loop.create_task(feed.send_presence(message["frame"]))
 
     # --- client upkeep -------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The WebSocket door through the real ASGI stack (origin check, auth, routing, hub)."""
 
+import asyncio
 import json
 
 import pytest
@@ -171,6 +172,31 @@ async def test_edit_is_acked_after_commit_and_reaches_everyone(session, session_
     assert entry.status == "reviewed"
     await watcher.disconnect()
     await editor.disconnect()
+
+
+async def test_welcome_comes_first_while_others_move_about(session, session_images, alice, bob):
+    """Presence arriving between joining the feed and `welcome` waits for the welcome."""
+    watcher, _ = await joined(session.pk, alice, last_seq=await db(last_seq)(session.pk))
+
+    async def wander():
+        for index in range(40):
+            image_id = session_images[index % len(session_images)].pk
+            await watcher.send_json_to({"type": "focus", "image_id": image_id})
+            await asyncio.sleep(0.005)
+
+    walking = asyncio.ensure_future(wander())
+    try:
+        for _ in range(4):
+            comm = await communicator(session.pk, bob)
+            connected, _ = await comm.connect()
+            assert connected
+            await comm.send_json_to({"type": "hello", "last_seq": 0})
+            first = await comm.receive_json_from(timeout=3)
+            assert first["type"] == "welcome", first
+            await comm.disconnect()
+    finally:
+        await walking
+        await watcher.disconnect()
 
 
 async def test_concurrent_set_tags_with_one_version_conflict(session, session_images, alice, bob):
