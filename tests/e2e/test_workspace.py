@@ -162,8 +162,11 @@ def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice,
     expect(chips(page)).to_have_count(3)
     assert wait_for(lambda: tag_names(first) == ["red hair", "smile", "outdoors"])
 
-    # Reorder by dragging "outdoors" onto the left half of "red hair".
+    # Reorder by dragging "outdoors" onto the left half of "red hair", once the
+    # optimistic chips are confirmed (confirming re-renders them under the mouse).
+    expect(page.get_by_role("list", name="Tags", exact=True).locator("li.pending")).to_have_count(0)
     target = chips(page).filter(has_text="red hair")
+    expect(target).to_be_visible()
     box = target.bounding_box()
     chips(page).filter(has_text="outdoors").drag_to(
         target, target_position={"x": 4, "y": box["height"] / 2}
