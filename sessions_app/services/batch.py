@@ -13,8 +13,14 @@ from django.utils import timezone
 
 from images.models import Image
 from sessions_app.events import append_event
-from sessions_app.models import SessionImage, TaggingSession
+from sessions_app.models import TaggingSession
 from sessions_app.rules import session_rules
+from sessions_app.services.bulk import (
+    chunked,
+    image_ids_in_session,
+    image_ids_with_tag,
+    versions_bump,
+)
 from sessions_app.services.lists import (
     after_of_rows,
     image_rows,
@@ -26,8 +32,6 @@ from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
 from tags.selectors import resolve_tag_names
 from tags.services import implied_closure, tags_get_or_create
-
-CHUNK = 500
 
 
 @dataclass
@@ -70,7 +74,7 @@ def batch_apply(
     rules = session_rules(session.pk)
     if replace_names and replace_names[1] in rules.blacklist:
         raise InvalidInput(f"{replace_names[1]!r} is blacklisted in this session")
-    selected = _in_session(session, image_ids)
+    selected = image_ids_in_session(session.pk, image_ids)
     # Reordering moves rows the batch itself does not touch: keep whole lists for undo.
     before_lists = image_rows(selected) if rules.pinned or rules.category_order else None
     changed: set[int] = set()
@@ -115,7 +119,7 @@ def batch_apply(
     if not changed_ids:
         return BatchResult(changed_image_ids=[], seq=None)
     after = _reorder(changed_ids, rules, actor=actor) if before_lists is not None else None
-    versions = bump_versions(changed_ids)
+    versions = versions_bump(changed_ids)
     inverse = {"op": "rows", "delete": added_rows, "insert": removed_rows, "versions": versions}
     if before_lists is not None and after is not None:
         kept = {image_id: before_lists.get(image_id, []) for image_id in changed_ids}
@@ -155,7 +159,7 @@ def _source_rows(image_ids: Sequence[int], source: str, *, accept: bool) -> list
     """Drop the tags of `source` (or make them manual); the previous rows, for undo."""
     found: list[list] = []
     lost: dict[int, int] = {}
-    for chunk in chunks(image_ids):
+    for chunk in chunked(image_ids):
         rows = ImageTag.objects.filter(image_id__in=chunk, source=source)
         for image_id, tag_id, name, *rest in rows.values_list(
             "image_id", "tag_id", "tag__name", "position", "source", "confidence"
@@ -185,21 +189,6 @@ def _reorder(image_ids: list[int], rules, *, actor) -> dict:
     return after_of_rows(current)
 
 
-def _in_session(session: TaggingSession, image_ids: Sequence[int]) -> list[int]:
-    wanted = sorted(set(image_ids))
-    found: list[int] = []
-    for chunk in chunks(wanted):
-        found += SessionImage.objects.filter(session=session, image_id__in=chunk).values_list(
-            "image_id", flat=True
-        )
-    return sorted(found)
-
-
-def chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
 def _implied_names(tag_ids: list[int]) -> list[str]:
     implied = implied_closure(tag_ids)
     names = dict(Tag.objects.filter(pk__in=implied).values_list("pk", "name"))
@@ -210,10 +199,8 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
     """Append `tag` at the end of each image's caption where it is missing."""
     gained: list[int] = []
     table = ImageTag._meta.db_table
-    for chunk in chunks(image_ids):
-        having = set(
-            ImageTag.objects.filter(tag=tag, image_id__in=chunk).values_list("image_id", flat=True)
-        )
+    for chunk in chunked(image_ids):
+        having = image_ids_with_tag(tag.pk, chunk)
         missing = [image_id for image_id in chunk if image_id not in having]
         if not missing:
             continue
@@ -243,7 +230,7 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
 def _remove_tag(tag: Tag, image_ids: Sequence[int]) -> list[tuple]:
     """Delete `tag` from the images; returns the deleted rows for undo."""
     removed: list[tuple] = []
-    for chunk in chunks(image_ids):
+    for chunk in chunked(image_ids):
         rows = ImageTag.objects.filter(tag=tag, image_id__in=chunk)
         removed += rows.values_list("image_id", "position", "source", "confidence")
         rows.delete()
@@ -259,7 +246,7 @@ def _replace_tag(source: Tag, target: Tag, image_ids: Sequence[int]):
     """
     moved: list[tuple] = []
     dropped: list[tuple] = []
-    for chunk in chunks(image_ids):
+    for chunk in chunked(image_ids):
         had_target = set(
             ImageTag.objects.filter(tag=target, image_id__in=chunk).values_list(
                 "image_id", flat=True
@@ -275,14 +262,3 @@ def _replace_tag(source: Tag, target: Tag, image_ids: Sequence[int]):
     )
     Tag.objects.filter(pk=target.pk).update(image_count=F("image_count") + len(moved))
     return moved, dropped
-
-
-def bump_versions(image_ids: Sequence[int]) -> list[list[int]]:
-    """Bump each image's version; return [image_id, new version] pairs."""
-    versions: list[list[int]] = []
-    for chunk in chunks(image_ids):
-        Image.objects.filter(pk__in=chunk).update(version=F("version") + 1)
-        versions += [
-            list(pair) for pair in Image.objects.filter(pk__in=chunk).values_list("pk", "version")
-        ]
-    return versions

@@ -18,8 +18,8 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from images.models import Image
 from sessions_app.rules import TagRules
+from sessions_app.services.bulk import chunked
 from tags.models import ImageTag, Tag
 
 # Rows per multi-row UPDATE/INSERT: 5 parameters each stays far below
@@ -27,7 +27,6 @@ from tags.models import ImageTag, Tag
 WRITE_CHUNK = 2000
 # Ids per IN (…) list.
 ID_CHUNK = 500
-VERSION_CHUNK = 5000
 
 
 class Row(NamedTuple):
@@ -95,7 +94,7 @@ def lists_write(
                 updates.append((row.id, position, source, confidence, False))
             elif row.position != position:
                 updates.append((row.id, position, source, confidence, True))
-    for chunk in _chunks(deletes):
+    for chunk in chunked(deletes, ID_CHUNK):
         ImageTag.objects.filter(pk__in=chunk).delete()
     _update_rows(updates)
     _insert_rows(inserts, actor=actor)
@@ -104,7 +103,7 @@ def lists_write(
         if change:
             by_delta[change].append(tag_id)
     for change, tag_ids in by_delta.items():
-        for chunk in _chunks(tag_ids):
+        for chunk in chunked(tag_ids, ID_CHUNK):
             Tag.objects.filter(pk__in=chunk).update(image_count=F("image_count") + change)
     return {image_id: current.get(image_id, []) for image_id in targets}
 
@@ -158,7 +157,7 @@ def _insert_rows(inserts: Sequence[tuple], *, actor) -> None:
 def image_rows(image_ids: Iterable[int]) -> dict[int, list[Row]]:
     """The current rows of these images, in caption order (chunked reads)."""
     current: dict[int, list[Row]] = defaultdict(list)
-    for chunk in _chunks(sorted(image_ids)):
+    for chunk in chunked(sorted(image_ids), ID_CHUNK):
         marks = ", ".join(["%s"] * len(chunk))
         read_rows(current, f"WHERE it.image_id IN ({marks})", list(chunk))
     return current
@@ -198,7 +197,7 @@ def lists_inverse(
     """
     tag_ids = sorted({row.tag_id for rows in before.values() for row in rows})
     names: dict[int, str] = {}
-    for chunk in _chunks(tag_ids):
+    for chunk in chunked(tag_ids, ID_CHUNK):
         names.update(Tag.objects.filter(pk__in=chunk).values_list("pk", "name"))
     index = {tag_id: number for number, tag_id in enumerate(tag_ids)}
     images: list[list] = []
@@ -267,20 +266,6 @@ def lists_targets(
     return targets
 
 
-def versions_bump(image_ids: Sequence[int], locked: dict[int, int]) -> list[list[int]]:
-    """Bump the versions of images locked with `locked` versions; [image_id, new version] pairs."""
-    table = Image._meta.db_table
-    # Raw: the ORM resolves each of 10,000 ids as an expression parameter (~15 µs apiece).
-    for chunk in _chunks(image_ids, VERSION_CHUNK):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET version = version + 1"
-                f" WHERE id IN ({', '.join(['%s'] * len(chunk))})",
-                list(chunk),
-            )
-    return [[image_id, locked[image_id] + 1] for image_id in image_ids]
-
-
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Hold the cyclic garbage collector while hundreds of thousands of row tuples are made.
@@ -296,8 +281,3 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _chunks(items: Sequence, size: int = ID_CHUNK) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

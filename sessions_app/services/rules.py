@@ -22,6 +22,7 @@ from images.models import Image
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionRules, TaggingSession
 from sessions_app.rules import TagRules, session_rules
+from sessions_app.services.bulk import versions_bump
 from sessions_app.services.lists import (
     Row,
     after_of,
@@ -30,7 +31,6 @@ from sessions_app.services.lists import (
     lists_write,
     read_rows,
     rule_plans,
-    versions_bump,
 )
 from tags.models import ImageTag, Tag
 
@@ -74,7 +74,7 @@ def rules_preview(session: TaggingSession, rules: TagRules) -> RulesDiff:
 def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResult:
     """Save the session's rules and rewrite its images to obey them: one undoable event."""
     # Lock the session's images first, so no edit slips between read and write.
-    locked = _lock_session_images(session)
+    _lock_session_images(session)
     previous = session_rules(session.pk)
     with gc_paused():
         current, info = _session_rows(session)
@@ -83,7 +83,7 @@ def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResu
         before = lists_write(plans, current, actor=actor)
         changed = sorted(plans)
         inverse_rows = (before, after_of(plans))
-    versions = versions_bump(changed, locked)
+    versions = versions_bump(changed)
     event = append_event(
         session.pk,
         kind="rules.applied",
@@ -99,10 +99,10 @@ def rules_save(session: TaggingSession, rules: TagRules) -> None:
     SessionRules.objects.update_or_create(session=session, defaults=rules.as_dict())
 
 
-def _lock_session_images(session: TaggingSession) -> dict[int, int]:
-    """Lock the session's images; their versions, which the lock keeps current."""
+def _lock_session_images(session: TaggingSession) -> None:
+    """Lock the session's images until the transaction ends."""
     held = SessionImage.objects.filter(session=session).values("image_id")
-    return dict(Image.objects.select_for_update().filter(pk__in=held).values_list("pk", "version"))
+    list(Image.objects.select_for_update().filter(pk__in=held).values_list("pk", flat=True))
 
 
 def _session_rows(session: TaggingSession):

@@ -18,7 +18,7 @@ from images.models import Image
 from sessions_app.events import append_event
 from sessions_app.models import SessionEvent, SessionImage, TaggingSession
 from sessions_app.rules import TagRules, session_rules
-from sessions_app.services.batch import bump_versions, chunks
+from sessions_app.services.bulk import chunked, versions_bump
 from sessions_app.services.lists import (
     after_of,
     gc_paused,
@@ -26,7 +26,6 @@ from sessions_app.services.lists import (
     lists_inverse,
     lists_targets,
     lists_write,
-    versions_bump,
 )
 from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
@@ -173,7 +172,7 @@ def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark)
         gained = sum(1 for row in inserted if row.tag_id == tag.pk)
         Tag.objects.filter(pk=tag.pk).update(image_count=F("image_count") + gained)
 
-    new_versions = bump_versions(image_ids)
+    new_versions = versions_bump(image_ids)
     append_event(
         session.pk,
         kind="batch.applied",
@@ -195,7 +194,7 @@ def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
         by_tag.setdefault(tag_of[name], []).append(image_id)
     deleted: list[list] = []
     for tag, image_ids in by_tag.items():
-        for chunk in chunks(image_ids):
+        for chunk in chunked(image_ids):
             doomed = ImageTag.objects.filter(tag=tag, image_id__in=chunk)
             found = list(doomed.values_list("image_id", "position", "source", "confidence"))
             deleted += [[image_id, tag.name, *rest] for image_id, *rest in found]
@@ -206,7 +205,7 @@ def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
 
 def _lock_versions(image_ids: Sequence[int]) -> dict[int, int]:
     versions: dict[int, int] = {}
-    for chunk in chunks(image_ids):
+    for chunk in chunked(image_ids):
         versions.update(
             Image.objects.select_for_update().filter(pk__in=chunk).values_list("pk", "version")
         )
@@ -238,7 +237,7 @@ def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark
     if "rules" in inverse:
         previous_rules = session_rules(session.pk)
         rules_save(session, TagRules(*(tuple(inverse["rules"][key]) for key in RULE_KEYS)))
-    new_versions = versions_bump(image_ids, current_versions)
+    new_versions = versions_bump(image_ids)
     payload: dict[str, Any] = {"image_ids": image_ids, **mark}
     if previous_rules is not None:
         payload["rules"] = inverse["rules"]
