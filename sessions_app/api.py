@@ -150,9 +150,10 @@ def session_images(
     limit: Limit = 50,
 ):
     """The session's images in order, filtered by a tag query (see tags.query)."""
-    session = session_for(request.auth, session_id)
+    # The page needs the caller's role, not the session row.
+    require_role(request.auth, session_id)
     items, next_cursor = selectors.images_for_session(
-        session, query=q, status=status, cursor=cursor, limit=limit
+        session_id, query=q, status=status, cursor=cursor, limit=limit
     )
     # The selector builds ImagePage's exact shape; re-validating it was ~1 ms a page.
     return trusted({"items": items, "next_cursor": next_cursor})

@@ -6,6 +6,7 @@ non-members get NotFound; a member whose role is too low gets
 PermissionDenied.
 """
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from images.models import Image
@@ -29,13 +30,16 @@ def role_of(user, session: TaggingSession | int) -> str | None:
     if user_id is None:
         return None
     session_id = session if isinstance(session, int) else session.pk
-    # The pair is unique; ordering by pk keeps Meta.ordering's join to the session out.
-    return (
-        SessionMember.objects.filter(session_id=session_id, user_id=user_id)
-        .order_by("pk")
-        .values_list("role", flat=True)
-        .first()
-    )
+    # Raw SQL: every session request asks this, and the ORM spent ~0.3 ms building
+    # a one-row read on the (session, user) unique index.
+    table = connection.ops.quote_name(SessionMember._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT role FROM {table} WHERE session_id = %s AND user_id = %s",
+            [session_id, user_id],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def has_role(role: str | None, needed: str) -> bool:

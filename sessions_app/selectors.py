@@ -24,7 +24,7 @@ from sessions_app.models import (
 from sessions_app.permissions import sessions_visible_to
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag
-from tags.query import compile_query, parse
+from tags.query import compile_query, compile_query_sql, parse
 
 # --- cursors --------------------------------------------------------------------
 
@@ -159,23 +159,6 @@ def _list_item(image_id: int, **fields: Any) -> dict[str, Any]:
     }
 
 
-# A page row: the session entry and the image columns a list item shows. The
-# image's metadata stays out: generator metadata (prompts, whole node-graph
-# workflows) runs to kilobytes per image, and GET /api/images/{id} has it.
-_PAGE_COLUMNS = (
-    "pk",
-    "position",
-    "status",
-    "image_id",
-    "image__width",
-    "image__height",
-    "image__version",
-    "image__original_name",
-    "image__format",
-    "image__byte_size",
-)
-
-
 def _row_item(row: tuple, tags: list[dict]) -> dict[str, Any]:
     _, position, status, image_id, width, height, version, original_name, format_, size = row
     return _list_item(
@@ -192,35 +175,58 @@ def _row_item(row: tuple, tags: list[dict]) -> dict[str, Any]:
     )
 
 
+def _page_sql(*, status: bool, where: str, after: bool) -> str:
+    """The page read: the session entry and the image columns a list item shows.
+
+    The image's metadata stays out: generator metadata (prompts, whole node-graph
+    workflows) runs to kilobytes per image, and GET /api/images/{id} has it.
+    """
+    quote = connection.ops.quote_name
+    entry, image = quote(SessionImage._meta.db_table), quote(Image._meta.db_table)
+    return (
+        "SELECT si.id, si.position, si.status, si.image_id, i.width, i.height, i.version,"
+        f" i.original_name, i.format, i.byte_size FROM {entry} si"
+        f" JOIN {image} i ON i.id = si.image_id WHERE si.session_id = %s"
+        + (" AND si.status = %s" if status else "")
+        + f" AND {where}"
+        # A range on position that the (session, position) index can serve, minus
+        # the rows of the last position already shown.
+        + (" AND si.position >= %s AND NOT (si.position = %s AND si.id <= %s)" if after else "")
+        + " ORDER BY si.position, si.id LIMIT %s"
+    )
+
+
 def images_for_session(
-    session: TaggingSession,
+    session: TaggingSession | int,
     *,
     query: str | None,
     status: str | None = None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[dict], str | None]:
-    """A page of the session's images matching the query, in session order (3–5 queries)."""
-    entries = SessionImage.objects.filter(session=session)
-    if status:
-        entries = entries.filter(status=status)
-    entries = entries.filter(
-        compile_query(
-            parse(query or ""),
-            image_field="image_id",
-            status_field="status",
-            statuses=ImageStatus.values,
-            wanted=limit + 1,
-        )
+    """A page of the session's images matching the query, in session order (3 queries).
+
+    Raw SQL: building the page query through the ORM (a Q of EXISTS subqueries,
+    the join, the keyset range) cost ~0.85 ms a request, more than running it.
+    """
+    session_id = session if isinstance(session, int) else session.pk
+    node = parse(query or "")
+    where, where_params = compile_query_sql(
+        node,
+        image_column="si.image_id",
+        status_column="si.status",
+        statuses=ImageStatus.values,
+        wanted=limit + 1,
     )
-    if cursor:
-        position, entry_id = decode_cursor(cursor, 2)
-        # A range on position that the (session, position) index can serve,
-        # minus the rows of the last position already shown.
-        entries = entries.filter(position__gte=position).exclude(
-            position=position, id__lte=entry_id
-        )
-    rows = list(entries.order_by("position", "id").values_list(*_PAGE_COLUMNS)[: limit + 1])
+    after = decode_cursor(cursor, 2) if cursor else None
+    params = [session_id, *([status] if status else []), *where_params]
+    if after:
+        position, entry_id = after
+        params += [position, position, entry_id]
+    params.append(limit + 1)
+    with connection.cursor() as db:
+        db.execute(_page_sql(status=bool(status), where=where, after=bool(after)), params)
+        rows = db.fetchall()
     page = rows[:limit]
     tags = _tags_by_image([row[3] for row in page])
     items = [_row_item(row, tags[row[3]]) for row in page]

@@ -422,6 +422,88 @@ class _Compiler:
         return Q(**{self.status_field: node.value})
 
 
+Sql = tuple[str, list]
+_NONE_SQL: Sql = ("1 = 0", [])
+_ALL_SQL: Sql = ("1 = 1", [])
+_SQL_COMPARE = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "="}
+
+
+class _SqlCompiler(_Compiler):
+    """The same plan as _Compiler, written as a WHERE fragment over `image_field` (a column).
+
+    For the page read, whose ORM query building (Q → Exists → SQL) cost ~0.85 ms a
+    request, several times the database's own work on a keyset page.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.image_tag = connection.ops.quote_name(ImageTag._meta.db_table)
+
+    def rows(self, extra: str = "") -> str:
+        return f"SELECT 1 FROM {self.image_tag} x WHERE x.image_id = {self.image_field}{extra}"
+
+    def compile(self, node: Node) -> Sql:  # type: ignore[override]
+        if isinstance(node, TagTerm):
+            found = self.tags.get(node.name)
+            if not found:
+                return _NONE_SQL
+            return f"EXISTS ({self.rows(' AND x.tag_id = %s')})", [found.id]
+        if isinstance(node, Not):
+            sql, params = self.compile(node.item)
+            return f"NOT ({sql})", params
+        if isinstance(node, Or):
+            parts = [self.compile(item) for item in node.items]
+            return _joined(" OR ", parts)
+        if isinstance(node, And):
+            return self.conjunction(node)
+        return self.field_filter(node)
+
+    def conjunction(self, node: And) -> Sql:  # type: ignore[override]
+        positive = [item for item in node.items if isinstance(item, TagTerm)]
+        if any(item.name not in self.tags for item in positive):
+            return _NONE_SQL
+        rarest = min(positive, key=lambda item: self.tags[item.name].image_count, default=None)
+        drive = rarest is not None and self.should_drive(self.tags[rarest.name], node.items)
+        parts = []
+        for item in node.items:
+            if item is rarest and drive:
+                driven = f"SELECT image_id FROM {self.image_tag} WHERE tag_id = %s"
+                parts.append((f"{self.image_field} IN ({driven})", [self.tags[item.name].id]))
+            else:
+                parts.append(self.compile(item))
+        return _joined(" AND ", parts)
+
+    def field_filter(self, node: Node) -> Sql:  # type: ignore[override]
+        if isinstance(node, Untagged):
+            return f"NOT EXISTS ({self.rows()})", []
+        if isinstance(node, SourceIs):
+            return f"EXISTS ({self.rows(' AND x.source = %s')})", [node.value]
+        if isinstance(node, TagCount):
+            limit = node.value - 1 if node.op == "<" else node.value
+            if node.op in ("<", "<=", "=") and limit <= 0:
+                # No image has fewer than zero tags; "at most zero" is untagged.
+                return (f"NOT EXISTS ({self.rows()})", []) if limit == 0 else _NONE_SQL
+            if node.op == ">=" and node.value == 0:
+                return _ALL_SQL
+            counted = (
+                f"SELECT COUNT(*) FROM {self.image_tag} x WHERE x.image_id = {self.image_field}"
+            )
+            return f"COALESCE(({counted}), 0) {_SQL_COMPARE[node.op]} %s", [node.value]
+        assert isinstance(node, StatusIs)
+        if self.status_field is None:
+            raise QueryError("status: is only available inside a session", node.pos)
+        if node.value not in self.statuses:
+            allowed = ", ".join(self.statuses)
+            raise QueryError(f"unknown status {node.value!r} (one of {allowed})", node.pos)
+        return f"{self.status_field} = %s", [node.value]
+
+
+def _joined(glue: str, parts: list[Sql]) -> Sql:
+    if not parts:
+        return _ALL_SQL
+    return "(" + glue.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
+
+
 def _lookup_sql(count: int) -> str:
     quote = connection.ops.quote_name
     tag, alias = quote(Tag._meta.db_table), quote(TagAlias._meta.db_table)
@@ -482,5 +564,30 @@ def compile_query(
     )
     if isinstance(node, TagTerm):
         # A lone tag is an AND of one: a rare one is best read from its own list.
+        node = And((node,), node.pos)
+    return compiler.compile(node)
+
+
+def compile_query_sql(
+    node: Node | None,
+    *,
+    image_column: str,
+    status_column: str | None = None,
+    statuses: Collection[str] = (),
+    wanted: int | None = None,
+) -> Sql:
+    """compile_query as a raw WHERE fragment and its parameters, over SQL columns.
+
+    `image_column` / `status_column` name the outer query's columns (e.g.
+    `si.image_id`). Same plan and matches as compile_query.
+    """
+    if node is None:
+        return _ALL_SQL
+    names = list(dict.fromkeys(item.name for item in walk(node) if isinstance(item, TagTerm)))
+    found, universe = _lookup(names) if names else ({}, 0)
+    compiler = _SqlCompiler(
+        found, image_column, status_column, tuple(statuses), wanted=wanted, universe=universe
+    )
+    if isinstance(node, TagTerm):
         node = And((node,), node.pos)
     return compiler.compile(node)

@@ -67,27 +67,49 @@ def _prefix_filter(field: str, prefix: str) -> Q:
     return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix + "\U0010ffff"}) & starts
 
 
+def _complete_sql(*, category: bool) -> str:
+    """Both autocomplete reads, tags and aliases, each ranked and limited, in one statement."""
+    quote = connection.ops.quote_name
+    tag, alias = quote(Tag._meta.db_table), quote(TagAlias._meta.db_table)
+    # SQLite compares BINARY, so [prefix, prefix + U+10FFFF) is exactly the names
+    # with that prefix and the unique index serves it; LIKE alone cannot use the
+    # index there (case-insensitive). PostgreSQL keeps LIKE, as the ORM wrote it.
+    if connection.vendor == "sqlite":
+        starts = "{0}.name >= %s AND {0}.name < %s AND {0}.name LIKE %s ESCAPE '\\'"
+    else:
+        starts = "{0}.name LIKE %s"
+    only = " AND t.category = %s" if category else ""
+    order = "t.image_count DESC, t.popularity DESC, t.name"
+    return (
+        f"SELECT * FROM (SELECT 0 AS kind, t.name, t.category, t.image_count, t.popularity,"
+        f" NULL AS alias FROM {tag} t WHERE {starts.format('t')}{only}"
+        f" ORDER BY {order} LIMIT %s) AS tags"
+        f" UNION ALL SELECT * FROM (SELECT 1 AS kind, t.name, t.category, t.image_count,"
+        f" t.popularity, a.name AS alias FROM {alias} a JOIN {tag} t ON t.id = a.tag_id"
+        f" WHERE {starts.format('a')}{only} ORDER BY {order}, a.name LIMIT %s) AS aliases"
+    )
+
+
 def tags_complete(*, prefix: str, category: str | None, limit: int) -> list[dict]:
     """Autocomplete: tags and aliases starting with the (normalized) prefix, most used first.
 
     An alias match answers its canonical tag (with `alias` set); each tag appears once.
+    Raw SQL: the ORM spent ~1 ms building the two reads the database answers in ~0.1 ms.
     """
-    tags = Tag.objects.filter(_prefix_filter("name", prefix))
-    aliases = TagAlias.objects.filter(_prefix_filter("name", prefix))
-    if category:
-        tags = tags.filter(category=category)
-        aliases = aliases.filter(tag__category=category)
-    order = ("-image_count", "-popularity", "name")
-    fields = ("name", "category", "image_count", "popularity")
-    found = {
-        row["name"]: {**row, "alias": None} for row in tags.order_by(*order)[:limit].values(*fields)
-    }
-    alias_rows = aliases.order_by("-tag__image_count", "-tag__popularity", "tag__name")
-    for row in alias_rows[:limit].values("name", *(f"tag__{field}" for field in fields)):
-        entry = {field: row[f"tag__{field}"] for field in fields}
-        found.setdefault(entry["name"], {**entry, "alias": row["name"]})
-    ranked = sorted(found.values(), key=lambda t: (-t["image_count"], -t["popularity"], t["name"]))
+    like = connection.ops.prep_for_like_query(prefix) + "%"
+    starts = [prefix, prefix + "\U0010ffff", like] if connection.vendor == "sqlite" else [like]
+    only = [category] if category else []
+    params = [*starts, *only, limit, *starts, *only, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(_complete_sql(category=bool(category)), params)
+        rows = cursor.fetchall()
+    # Tags before aliases: a tag matched by its own name answers without `alias`.
+    rows.sort(key=lambda row: row[0])
+    found: dict[str, tuple] = {}
+    for _, name, category_, image_count, popularity, alias in rows:
+        found.setdefault(name, (name, category_, image_count, popularity, alias))
+    ranked = sorted(found.values(), key=lambda t: (-t[2], -t[3], t[0]))
     return [
-        {key: t[key] for key in ("name", "category", "image_count", "alias")}
-        for t in ranked[:limit]
+        {"name": name, "category": category_, "image_count": image_count, "alias": alias}
+        for name, category_, image_count, _, alias in ranked[:limit]
     ]

@@ -1,6 +1,7 @@
 """The tag query language: parse trees, positions in errors, and what queries match."""
 
 import pytest
+from django.db import connection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from tags.query import (
     TagTerm,
     Untagged,
     compile_query,
+    compile_query_sql,
     parse,
     prefer_driving,
 )
@@ -167,3 +169,60 @@ def test_an_and_drives_from_its_rarest_tag_when_that_reads_fewer_rows(
     rarest, density, wanted, drive
 ):
     assert prefer_driving(rarest, density, wanted, universe=100_000) is drive
+
+
+def _raw_matching(session, text: str, wanted: int | None) -> list[str]:
+    where, params = compile_query_sql(
+        parse(text),
+        image_column="si.image_id",
+        status_column="si.status",
+        statuses=["todo", "tagged"],
+        wanted=wanted,
+    )
+    table = connection.ops.quote_name(SessionImage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT si.id FROM {table} si WHERE si.session_id = %s AND {where}"
+            " ORDER BY si.position, si.id",
+            [session.pk, *params],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    rows = SessionImage.objects.filter(pk__in=ids).order_by("position", "id")
+    return [row.image.original_name for row in rows]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "red",
+        "red, -blue",
+        "blue | untagged",
+        "tags:2",
+        "tags:>0, tags:<2",
+        "tags:<0",
+        "tags:<1",
+        "tags:>=0",
+        "-nobody",
+        "nobody | red",
+        "red, nobody",
+        "source:manual, -blue",
+        "status:todo, -(red:1.1)",
+        "blue, red | untagged",
+    ],
+)
+def test_the_raw_page_filter_matches_what_compile_query_matches(
+    session, session_images, alice, text
+):
+    first, second, _ = session_images
+    services.tags_add(first.pk, actor=alice, names=["red", "blue"])
+    services.tags_add(second.pk, actor=alice, names=["red"])
+    for wanted in (None, 1):
+        q = compile_query(
+            parse(text),
+            image_field="image_id",
+            status_field="status",
+            statuses=["todo", "tagged"],
+            wanted=wanted,
+        )
+        rows = SessionImage.objects.filter(session=session).filter(q).order_by("position", "id")
+        assert _raw_matching(session, text, wanted) == [row.image.original_name for row in rows]
