@@ -24,7 +24,7 @@ from sessions_app.models import (
 from sessions_app.permissions import sessions_visible_to
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag
-from tags.query import compile_query, compile_query_sql, parse
+from tags.query import compile_query, parse
 
 # --- cursors --------------------------------------------------------------------
 
@@ -211,7 +211,7 @@ def images_for_session(
     """
     session_id = session if isinstance(session, int) else session.pk
     node = parse(query or "")
-    where, where_params = compile_query_sql(
+    where, where_params = compile_query(
         node,
         image_column="si.image_id",
         status_column="si.status",
@@ -236,12 +236,19 @@ def images_for_session(
 
 def session_image_ids(session: TaggingSession, *, query: str) -> list[int]:
     """Every image of the session matching the query: the batch selection."""
-    matching = SessionImage.objects.filter(session=session).filter(
-        compile_query(
-            parse(query), image_field="image_id", status_field="status", statuses=ImageStatus.values
-        )
+    where, params = compile_query(
+        parse(query),
+        image_column="si.image_id",
+        status_column="si.status",
+        statuses=ImageStatus.values,
     )
-    return list(matching.values_list("image_id", flat=True))
+    table = connection.ops.quote_name(SessionImage._meta.db_table)
+    with connection.cursor() as db:
+        db.execute(
+            f"SELECT si.image_id FROM {table} si WHERE si.session_id = %s AND {where}",
+            [session.pk, *params],
+        )
+        return [row[0] for row in db.fetchall()]
 
 
 def image_detail(image: Image, *, user) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The tag query language: tokenizer, recursive-descent parser and compiler to Q objects.
+"""The tag query language: tokenizer, recursive-descent parser and compiler to SQL.
 
     red hair, smile            AND (comma)
     cat | dog                  OR (binds tighter than the comma)
@@ -27,15 +27,6 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import (
-    Exact,
-    GreaterThan,
-    GreaterThanOrEqual,
-    LessThan,
-    LessThanOrEqual,
-)
 
 from images.models import Image
 from tagger_project.errors import InvalidInput
@@ -304,15 +295,6 @@ def walk(node: Node) -> Iterator[Node]:
 
 # --- compiler -----------------------------------------------------------------
 
-_COMPARE = {
-    "<": LessThan,
-    "<=": LessThanOrEqual,
-    ">": GreaterThan,
-    ">=": GreaterThanOrEqual,
-    "=": Exact,
-}
-_NOTHING = Q(pk__in=[])
-
 
 def prefer_driving(rarest: int, density: float, wanted: int | None, universe: int) -> bool:
     """Whether reading the rarest tag's `rarest` images beats walking the images in order.
@@ -335,7 +317,20 @@ class _Found:
     image_count: int
 
 
+Sql = tuple[str, list]
+_NONE_SQL: Sql = ("1 = 0", [])
+_ALL_SQL: Sql = ("1 = 1", [])
+_SQL_COMPARE = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "="}
+
+
 class _Compiler:
+    """A parsed query as a WHERE fragment over `image_field`, a column of the outer query.
+
+    Raw SQL rather than Q objects: building the page query through the ORM
+    (Q → Exists → SQL) cost ~0.85 ms a request, several times the database's
+    own work on a keyset page.
+    """
+
     def __init__(
         self,
         tags: dict[str, _Found],
@@ -352,97 +347,12 @@ class _Compiler:
         self.statuses = statuses
         self.wanted = wanted
         self.universe = universe
-
-    def has_tag(self, tag_id: int) -> Exists:
-        return Exists(ImageTag.objects.filter(image_id=OuterRef(self.image_field), tag_id=tag_id))
-
-    def compile(self, node: Node) -> Q:
-        if isinstance(node, TagTerm):
-            found = self.tags.get(node.name)
-            return Q(self.has_tag(found.id)) if found else _NOTHING
-        if isinstance(node, Not):
-            return ~self.compile(node.item)
-        if isinstance(node, Or):
-            result = self.compile(node.items[0])
-            for item in node.items[1:]:
-                result |= self.compile(item)
-            return result
-        if isinstance(node, And):
-            return self.conjunction(node)
-        return self.field_filter(node)
-
-    def conjunction(self, node: And) -> Q:
-        """AND the items; the rarest positive tag drives the scan when that is cheaper."""
-        positive = [item for item in node.items if isinstance(item, TagTerm)]
-        if any(item.name not in self.tags for item in positive):
-            return _NOTHING
-        rarest = min(positive, key=lambda item: self.tags[item.name].image_count, default=None)
-        drive = rarest is not None and self.should_drive(self.tags[rarest.name], node.items)
-        result = Q()
-        for item in node.items:
-            if item is rarest and drive:
-                images = ImageTag.objects.filter(tag_id=self.tags[item.name].id)
-                result &= Q(**{f"{self.image_field}__in": images.values("image_id")})
-            else:
-                result &= self.compile(item)
-        return result
-
-    def should_drive(self, rarest: _Found, items: tuple[Node, ...]) -> bool:
-        """Whether this AND reads its rarest tag's images rather than walking in order."""
-        density = 1.0
-        for item in items:
-            negated = isinstance(item, Not) and isinstance(item.item, TagTerm)
-            term = item.item if negated else item
-            if isinstance(term, TagTerm) and term.name in self.tags and self.universe > 0:
-                share = min(1.0, self.tags[term.name].image_count / self.universe)
-                density *= 1.0 - share if negated else share
-        return prefer_driving(rarest.image_count, density, self.wanted, self.universe)
-
-    def field_filter(self, node: Node) -> Q:
-        rows = ImageTag.objects.filter(image_id=OuterRef(self.image_field))
-        if isinstance(node, Untagged):
-            return ~Q(Exists(rows))
-        if isinstance(node, SourceIs):
-            return Q(Exists(rows.filter(source=node.value)))
-        if isinstance(node, TagCount):
-            limit = node.value - 1 if node.op == "<" else node.value
-            if node.op in ("<", "<=", "=") and limit <= 0:
-                # No image has fewer than zero tags; "at most zero" is untagged.
-                return ~Q(Exists(rows)) if limit == 0 else _NOTHING
-            if node.op == ">=" and node.value == 0:
-                return Q()
-            counted = rows.order_by().values("image_id").annotate(n=Count("*")).values("n")
-            return Q(_COMPARE[node.op](Coalesce(Subquery(counted), 0), node.value))
-        assert isinstance(node, StatusIs)
-        if self.status_field is None:
-            raise QueryError("status: is only available inside a session", node.pos)
-        if node.value not in self.statuses:
-            allowed = ", ".join(self.statuses)
-            raise QueryError(f"unknown status {node.value!r} (one of {allowed})", node.pos)
-        return Q(**{self.status_field: node.value})
-
-
-Sql = tuple[str, list]
-_NONE_SQL: Sql = ("1 = 0", [])
-_ALL_SQL: Sql = ("1 = 1", [])
-_SQL_COMPARE = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "="}
-
-
-class _SqlCompiler(_Compiler):
-    """The same plan as _Compiler, written as a WHERE fragment over `image_field` (a column).
-
-    For the page read, whose ORM query building (Q → Exists → SQL) cost ~0.85 ms a
-    request, several times the database's own work on a keyset page.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
         self.image_tag = connection.ops.quote_name(ImageTag._meta.db_table)
 
     def rows(self, extra: str = "") -> str:
         return f"SELECT 1 FROM {self.image_tag} x WHERE x.image_id = {self.image_field}{extra}"
 
-    def compile(self, node: Node) -> Sql:  # type: ignore[override]
+    def compile(self, node: Node) -> Sql:
         if isinstance(node, TagTerm):
             found = self.tags.get(node.name)
             if not found:
@@ -458,7 +368,7 @@ class _SqlCompiler(_Compiler):
             return self.conjunction(node)
         return self.field_filter(node)
 
-    def conjunction(self, node: And) -> Sql:  # type: ignore[override]
+    def conjunction(self, node: And) -> Sql:
         positive = [item for item in node.items if isinstance(item, TagTerm)]
         if any(item.name not in self.tags for item in positive):
             return _NONE_SQL
@@ -473,7 +383,7 @@ class _SqlCompiler(_Compiler):
                 parts.append(self.compile(item))
         return _joined(" AND ", parts)
 
-    def field_filter(self, node: Node) -> Sql:  # type: ignore[override]
+    def field_filter(self, node: Node) -> Sql:
         if isinstance(node, Untagged):
             return f"NOT EXISTS ({self.rows()})", []
         if isinstance(node, SourceIs):
@@ -496,6 +406,17 @@ class _SqlCompiler(_Compiler):
             allowed = ", ".join(self.statuses)
             raise QueryError(f"unknown status {node.value!r} (one of {allowed})", node.pos)
         return f"{self.status_field} = %s", [node.value]
+
+    def should_drive(self, rarest: _Found, items: tuple[Node, ...]) -> bool:
+        """Whether this AND reads its rarest tag's images rather than walking in order."""
+        density = 1.0
+        for item in items:
+            negated = isinstance(item, Not) and isinstance(item.item, TagTerm)
+            term = item.item if negated else item
+            if isinstance(term, TagTerm) and term.name in self.tags and self.universe > 0:
+                share = min(1.0, self.tags[term.name].image_count / self.universe)
+                density *= 1.0 - share if negated else share
+        return prefer_driving(rarest.image_count, density, self.wanted, self.universe)
 
 
 def _joined(glue: str, parts: list[Sql]) -> Sql:
@@ -544,50 +465,27 @@ def _lookup(names: list[str]) -> tuple[dict[str, _Found], int]:
 def compile_query(
     node: Node | None,
     *,
-    image_field: str = "image_id",
-    status_field: str | None = None,
-    statuses: Collection[str] = (),
-    wanted: int | None = None,
-) -> Q:
-    """Turn a parsed query into a Q over rows that reference an image by `image_field`.
-
-    `wanted`: how many rows the caller reads in order (a page plus one), or
-    None for all of them; it decides how an AND is driven, never what matches.
-    One query resolves aliases and looks the tags up. Unknown tags match nothing.
-    """
-    if node is None:
-        return Q()
-    names = list(dict.fromkeys(item.name for item in walk(node) if isinstance(item, TagTerm)))
-    found, universe = _lookup(names) if names else ({}, 0)
-    compiler = _Compiler(
-        found, image_field, status_field, tuple(statuses), wanted=wanted, universe=universe
-    )
-    if isinstance(node, TagTerm):
-        # A lone tag is an AND of one: a rare one is best read from its own list.
-        node = And((node,), node.pos)
-    return compiler.compile(node)
-
-
-def compile_query_sql(
-    node: Node | None,
-    *,
     image_column: str,
     status_column: str | None = None,
     statuses: Collection[str] = (),
     wanted: int | None = None,
 ) -> Sql:
-    """compile_query as a raw WHERE fragment and its parameters, over SQL columns.
+    """Turn a parsed query into a WHERE fragment and its parameters, over SQL columns.
 
     `image_column` / `status_column` name the outer query's columns (e.g.
-    `si.image_id`). Same plan and matches as compile_query.
+    `si.image_id`). `wanted`: how many rows the caller reads in order (a page
+    plus one), or None for all of them; it decides how an AND is driven, never
+    what matches. One query resolves aliases and looks the tags up; unknown
+    tags match nothing.
     """
     if node is None:
         return _ALL_SQL
     names = list(dict.fromkeys(item.name for item in walk(node) if isinstance(item, TagTerm)))
     found, universe = _lookup(names) if names else ({}, 0)
-    compiler = _SqlCompiler(
+    compiler = _Compiler(
         found, image_column, status_column, tuple(statuses), wanted=wanted, universe=universe
     )
     if isinstance(node, TagTerm):
+        # A lone tag is an AND of one: a rare one is best read from its own list.
         node = And((node,), node.pos)
     return compiler.compile(node)
