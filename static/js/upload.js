@@ -44,6 +44,11 @@ export class Uploader {
       zone.classList.remove("over");
       this.add([...(ev.dataTransfer?.files || [])]);
     });
+    // Files chosen before this module ran (a slow page load) upload all the same.
+    if (this.input.files.length) {
+      this.add([...this.input.files]);
+      this.input.value = "";
+    }
   }
 
   add(files) {
