@@ -48,10 +48,11 @@ from sessions_app.schemas import (
     TagStateOut,
     UploadOut,
 )
-from tagger_project.errors import NotFound, PermissionDenied, TooLarge
+from tagger_project.errors import NotFound, TooLarge
 from tagger_project.schemas import Id, Limit, Name, Text, answers, trusted
 from tagger_project.uploads import image_pixels
-from tags.selectors import tag_by_name
+from tags.permissions import require_curator
+from tags.selectors import tag_named
 
 sessions_router = Router(tags=["sessions"])
 images_router = Router(tags=["images"])
@@ -210,11 +211,9 @@ def image_status(request: HttpRequest, session_id: Id, image_id: Id, payload: St
 def session_batch(request: HttpRequest, session_id: Id, payload: BatchIn):
     """Add, remove or replace tags on a selection (ids or a query); answers how many changed."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    selection = payload.selection
-    if selection.q is not None:
-        image_ids = selectors.session_image_ids(session, query=selection.q)
-    else:
-        image_ids = selection.image_ids or []
+    image_ids = selectors.selection_image_ids(
+        session, q=payload.selection.q, image_ids=payload.selection.image_ids
+    )
     replace = (payload.replace.from_, payload.replace.to) if payload.replace else None
     result = services.batch_apply(
         session,
@@ -351,18 +350,6 @@ def image_tags_set(request: HttpRequest, image_id: Id, payload: TagsSetIn):
 # --- curation (staff) ----------------------------------------------------------------------
 
 
-def _require_staff(user) -> None:
-    if not user.is_staff:
-        raise PermissionDenied("tag curation is for staff")
-
-
-def _tag_named(name: str):
-    tag = tag_by_name(name)
-    if tag is None:
-        raise NotFound(f"no tag called {name!r}")
-    return tag
-
-
 def _tag_shape(tag) -> dict:
     return {"name": tag.name, "category": tag.category, "image_count": tag.image_count}
 
@@ -370,14 +357,14 @@ def _tag_shape(tag) -> dict:
 @curation_router.post("/{path:name}/rename", response=answers(TagOut))
 def tag_rename(request: HttpRequest, name: str, payload: RenameIn):
     """Rename a tag everywhere; the old name becomes an alias (staff)."""
-    _require_staff(request.auth)
-    tag = services.tag_rename(_tag_named(name), actor=request.auth, new_name=payload.to)
+    require_curator(request.auth)
+    tag = services.tag_rename(tag_named(name), actor=request.auth, new_name=payload.to)
     return _tag_shape(tag)
 
 
 @curation_router.post("/{path:name}/merge", response=answers(TagOut))
 def tag_merge(request: HttpRequest, name: str, payload: MergeIn):
     """Merge this tag into another, keeping caption positions (staff)."""
-    _require_staff(request.auth)
-    source, into = _tag_named(name), _tag_named(payload.into)
+    require_curator(request.auth)
+    source, into = tag_named(name), tag_named(payload.into)
     return _tag_shape(services.tag_merge(source, actor=request.auth, into=into))

@@ -168,11 +168,9 @@ def rules_change(request: HttpRequest, session_id: Id, payload: RulesIn):
 def source_batch(request: HttpRequest, session_id: Id, payload: SourceBatchIn):
     """Accept (make manual) or drop every tag of one source on a selection (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    selection = payload.selection
-    if selection.q is not None:
-        image_ids = selectors.session_image_ids(session, query=selection.q)
-    else:
-        image_ids = selection.image_ids or []
+    image_ids = selectors.selection_image_ids(
+        session, q=payload.selection.q, image_ids=payload.selection.image_ids
+    )
     result = services.batch_apply(
         session,
         actor=request.auth,

@@ -251,6 +251,15 @@ def session_image_ids(session: TaggingSession, *, query: str) -> list[int]:
         return [row[0] for row in db.fetchall()]
 
 
+def selection_image_ids(
+    session: TaggingSession, *, q: str | None, image_ids: list[int] | None
+) -> list[int]:
+    """The images a batch acts on: those matching the query `q`, else the ids given."""
+    if q is not None:
+        return session_image_ids(session, query=q)
+    return image_ids or []
+
+
 def image_detail(image: Image, *, user) -> dict[str, Any]:
     """One image with its caption-ordered tags and its status in the caller's first session."""
     entry = (

@@ -3,11 +3,11 @@
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from tagger_project.errors import NotFound, PermissionDenied
 from tagger_project.schemas import Limit, answers, trusted
 from tags import services
 from tags.models import TagAlias, TagImplication
 from tags.normalize import normalize_tag_name
+from tags.permissions import require_curator
 from tags.schemas import (
     AliasIn,
     AliasList,
@@ -19,21 +19,9 @@ from tags.schemas import (
     Prefix,
     TagSuggestionList,
 )
-from tags.selectors import tag_by_name, tags_complete
+from tags.selectors import tag_named, tags_complete
 
 router = Router(tags=["tags"])
-
-
-def _require_staff(user) -> None:
-    if not user.is_staff:
-        raise PermissionDenied("tag curation is for staff")
-
-
-def _tag_named(name: str):
-    tag = tag_by_name(name)
-    if tag is None:
-        raise NotFound(f"no tag called {name!r}")
-    return tag
 
 
 @router.get("", response=answers(TagSuggestionList))
@@ -51,8 +39,8 @@ def tag_autocomplete(
 @router.get("/{path:name}/aliases", response=answers(AliasList))
 def alias_list(request: HttpRequest, name: str):
     """The names that resolve to this tag (staff)."""
-    _require_staff(request.auth)
-    tag = _tag_named(name)
+    require_curator(request.auth)
+    tag = tag_named(name)
     names = TagAlias.objects.filter(tag=tag).order_by("name").values_list("name", flat=True)
     return {"items": [{"name": alias, "tag": tag.name} for alias in names]}
 
@@ -60,16 +48,16 @@ def alias_list(request: HttpRequest, name: str):
 @router.post("/{path:name}/aliases", response=answers(AliasOut, 201))
 def alias_create(request: HttpRequest, name: str, payload: AliasIn):
     """Make another name resolve to this tag (staff)."""
-    _require_staff(request.auth)
-    alias = services.alias_create(_tag_named(name), name=payload.name)
+    require_curator(request.auth)
+    alias = services.alias_create(tag_named(name), name=payload.name)
     return Status(201, {"name": alias.name, "tag": alias.tag.name})
 
 
 @router.get("/{path:name}/implications", response=answers(ImplicationList))
 def implication_list(request: HttpRequest, name: str):
     """The tags this tag implies directly (staff)."""
-    _require_staff(request.auth)
-    tag = _tag_named(name)
+    require_curator(request.auth)
+    tag = tag_named(name)
     implied = TagImplication.objects.filter(tag=tag).order_by("implied__name")
     names = implied.values_list("implied__name", flat=True)
     return {"items": [{"tag": tag.name, "implies": other} for other in names]}
@@ -78,7 +66,7 @@ def implication_list(request: HttpRequest, name: str):
 @router.post("/{path:name}/implications", response=answers(ImplicationOut, 201))
 def implication_create(request: HttpRequest, name: str, payload: ImplicationIn):
     """Make adding this tag also add another; cycles are refused (staff)."""
-    _require_staff(request.auth)
-    tag, implied = _tag_named(name), _tag_named(payload.implies)
+    require_curator(request.auth)
+    tag, implied = tag_named(name), tag_named(payload.implies)
     services.implication_create(tag, implied=implied)
     return Status(201, {"tag": tag.name, "implies": implied.name})

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from tagger_project.errors import NotFound
 from tags.models import ImageTag, Tag, TagAlias
 from tags.normalize import normalize_tag_name
 
@@ -43,6 +44,14 @@ def tag_by_name(name: str) -> Tag | None:
     """The tag called `name` (normalized, aliases resolved), or None."""
     (canonical,) = resolve_tag_names([name])
     return Tag.objects.filter(name=canonical).first()
+
+
+def tag_named(name: str) -> Tag:
+    """The tag called `name` (normalized, aliases resolved); NotFound when there is none."""
+    tag = tag_by_name(name)
+    if tag is None:
+        raise NotFound(f"no tag called {name!r}")
+    return tag
 
 
 def tags_autocomplete(*, prefix: str, category: str | None, limit: int) -> QuerySet[Tag]:
