@@ -140,15 +140,7 @@ def _restore_status(session: TaggingSession, actor, inverse: dict[str, Any], mar
 
 def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
     """Reverse a batch: delete the rows it added, re-insert the rows it removed."""
-    versions = dict(map(tuple, inverse["versions"]))
-    image_ids = sorted(versions)
-    current = _lock_versions(image_ids)
-    moved_on = [image_id for image_id in image_ids if current.get(image_id) != versions[image_id]]
-    if moved_on:
-        raise Conflict(
-            f"{len(moved_on)} of the images were changed by someone else since; undo refused",
-            details=[{"image_ids": moved_on[:50]}],
-        )
+    image_ids = _lock_unchanged(inverse["versions"])
     canonical = resolve_tag_map(
         [row[1] for row in inverse["delete"]] + [row[1] for row in inverse["insert"]]
     )
@@ -203,6 +195,20 @@ def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
     return deleted
 
 
+def _lock_unchanged(recorded: list[list[int]]) -> list[int]:
+    """Lock the images an inverse touches; refuse if any moved past its recorded version."""
+    versions = dict(map(tuple, recorded))
+    image_ids = sorted(versions)
+    current = _lock_versions(image_ids)
+    moved_on = [image_id for image_id in image_ids if current.get(image_id) != versions[image_id]]
+    if moved_on:
+        raise Conflict(
+            f"{len(moved_on)} of the images were changed by someone else since; undo refused",
+            details=[{"image_ids": moved_on[:50]}],
+        )
+    return image_ids
+
+
 def _lock_versions(image_ids: Sequence[int]) -> dict[int, int]:
     versions: dict[int, int] = {}
     for chunk in chunked(image_ids):
@@ -214,15 +220,7 @@ def _lock_versions(image_ids: Sequence[int]) -> dict[int, int]:
 
 def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
     """Put back each image's whole previous list (and the session's rules, when recorded)."""
-    versions = dict(map(tuple, inverse["versions"]))
-    image_ids = sorted(versions)
-    current_versions = _lock_versions(image_ids)
-    moved_on = [i for i in image_ids if current_versions.get(i) != versions[i]]
-    if moved_on:
-        raise Conflict(
-            f"{len(moved_on)} of the images were changed by someone else since; undo refused",
-            details=[{"image_ids": moved_on[:50]}],
-        )
+    image_ids = _lock_unchanged(inverse["versions"])
     canonical = resolve_tag_map(inverse["tags"])
     tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
     with gc_paused():
