@@ -24,12 +24,12 @@ _LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def original_name(sha256: str, extension: str) -> str:
-    """Storage name of an original: ``originals/ab/cd/<sha256><ext>``."""
+    """Storage name of an original: ``originals/ab/<sha256><ext>``."""
     return _addressed("originals", sha256, extension)
 
 
 def thumbnail_name(sha256: str, extension: str) -> str:
-    """Storage name of a thumbnail: ``thumbnails/ab/cd/<sha256><ext>``."""
+    """Storage name of a thumbnail: ``thumbnails/ab/<sha256><ext>``."""
     return _addressed("thumbnails", sha256, extension)
 
 
@@ -63,4 +63,8 @@ def _addressed(root: str, sha256: str, extension: str) -> str:
         raise ValueError(f"not a lowercase hex sha256: {sha256!r}")
     if extension and not re.match(r"^\.[a-z0-9]{1,8}$", extension):
         raise ValueError(f"bad file extension: {extension!r}")
-    return f"{root}/{sha256[:2]}/{sha256[2:4]}/{sha256}{extension}"
+    # One level of 256 buckets, as git does: at 100,000 images a bucket holds
+    # ~400 files, and creating a file in a fresh directory costs ~10× one in an
+    # existing one (ext4), so a second level (65,536 buckets, nearly every file
+    # in a directory of its own) made most saves create two directories.
+    return f"{root}/{sha256[:2]}/{sha256}{extension}"
