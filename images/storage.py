@@ -45,7 +45,10 @@ def store_content(name: str, data: bytes) -> str:
             if default_storage.size(name) == len(data):
                 return name
             default_storage.delete(name)
-        saved = default_storage.save(name, ContentFile(data))
+        # save() checks the name once more and creates the file exclusively:
+        # redundant within this process (the lock), but what keeps two
+        # processes out of one file, so it stays.
+        saved = default_storage.save(name, _whole(data))
     if saved != name:
         # Another process created the same content between our check and our
         # save, and the storage gave us a fresh name: theirs is the same bytes.
@@ -56,6 +59,15 @@ def store_content(name: str, data: bytes) -> str:
 def is_stored(name: str) -> bool:
     """True when the storage holds a file called ``name``."""
     return bool(name) and default_storage.exists(name)
+
+
+def _whole(data: bytes) -> ContentFile:
+    """The bytes as a File whose chunks() is one piece: one write, no 64 KiB copies."""
+    content = ContentFile(data)
+    # chunks() reads DEFAULT_CHUNK_SIZE at a time; a read of all of an
+    # unmodified BytesIO returns the bytes themselves, without a copy.
+    content.DEFAULT_CHUNK_SIZE = max(len(data), 1)
+    return content
 
 
 def _addressed(root: str, sha256: str, extension: str) -> str:
