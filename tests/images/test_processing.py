@@ -99,19 +99,19 @@ def close_to(pixel: tuple[int, ...], expected: tuple[int, ...], tolerance: int =
     return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected, strict=True))
 
 
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    crc = struct.pack(">I", zlib.crc32(kind + body))
+    return struct.pack(">I", len(body)) + kind + body + crc
+
+
 def png_header(width: int, height: int) -> bytes:
     """Build a PNG whose header claims width × height, with almost no pixel data."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body))
-        return struct.pack(">I", len(body)) + kind + body + crc
-
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0"))
-        + chunk(b"IEND", b"")
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0"))
+        + png_chunk(b"IEND", b"")
     )
 
 
@@ -305,6 +305,47 @@ def test_png_with_huge_compressed_text_is_refused_with_its_reason() -> None:
 def test_png_with_corrupt_pixel_data_is_refused() -> None:
     data = bytearray(encode(noise((64, 64)), "PNG"))
     data[len(data) // 2] ^= 0x01  # inside IDAT: decodes fine, the CRC disagrees
+    assert rejection(bytes(data)) == "truncated or corrupt image data"
+
+
+def png_chunk_data(data: bytes, kind: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the data of every chunk of this type, in file order."""
+    spans, position = [], 8
+    while position < len(data):
+        length, found = struct.unpack_from(">I4s", data, position)
+        if found == kind:
+            spans.append((position + 8, position + 8 + length))
+        position += 12 + length
+    return spans
+
+
+def split_idat(data: bytes, pieces: int) -> bytes:
+    """The same PNG with its image data spread over several IDAT chunks, as large files have."""
+    [(start, end)] = png_chunk_data(data, b"IDAT")
+    body = data[start:end]
+    step = -(-len(body) // pieces)
+    idats = b"".join(png_chunk(b"IDAT", body[i : i + step]) for i in range(0, len(body), step))
+    return data[: start - 8] + idats + data[end + 4 :]
+
+
+def test_png_with_a_flipped_bit_anywhere_in_idat_data_is_refused() -> None:
+    # A smooth image: many of these flips still inflate to a plausible picture
+    # (noise is caught by zlib's own checksum), so only the chunk CRC refuses them.
+    data = split_idat(encode(Image.linear_gradient("L").resize((64, 64)), "PNG"), 3)
+    idats = png_chunk_data(data, b"IDAT")
+    assert len(idats) == 3
+    for start, end in idats:
+        for index in range(start, end):
+            flipped = bytearray(data)
+            flipped[index] ^= 1 << index % 8
+            assert rejection(bytes(flipped)) == "truncated or corrupt image data", index
+
+
+def test_png_with_a_flipped_bit_in_text_after_image_data_is_refused() -> None:
+    data = bytearray((BAD / "text_after_idat.png").read_bytes())
+    start, end = png_chunk_data(bytes(data), b"tEXt")[-1]
+    assert start > png_chunk_data(bytes(data), b"IDAT")[-1][1]
+    data[end - 1] ^= 0x01  # in the value: still a valid text chunk but for its CRC
     assert rejection(bytes(data)) == "truncated or corrupt image data"
 
 
