@@ -7,6 +7,12 @@ requests, same connection) and, for the writes, their best raw-SQL form on
 another copy of the database.
 
     PYTHONPATH=. .venv/bin/python bench/api_bench.py [--requests 300] [--regenerate]
+        [--vocabulary 100000]
+
+--vocabulary N first imports a generated N-row tagcomplete CSV (the one
+bench/vocabulary_bench.py writes) into the server's copy with
+`import_vocabulary`, so autocomplete is measured over the dataset's tags plus
+a booru-sized vocabulary and its aliases.
 """
 
 import argparse
@@ -157,6 +163,27 @@ def cached_database(regenerate: bool) -> str:
         except sqlite3.Error:
             pass
     return f"generated in {generate(CACHED):.0f} s"
+
+
+def import_vocabulary(target: Path, rows: int) -> str:
+    """Import a generated `rows`-row tagcomplete CSV into the database at `target`."""
+    from vocabulary_bench import generate_csv  # bench/ is this script's folder
+
+    csv_path = generate_csv(rows)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{target}"}
+    subprocess.run(
+        [sys.executable, "manage.py", "import_vocabulary", str(csv_path), "--json"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    db = sqlite3.connect(target)
+    tags, aliases = db.execute(
+        "SELECT (SELECT COUNT(*) FROM tags_tag), (SELECT COUNT(*) FROM tags_tagalias)"
+    ).fetchone()
+    db.close()
+    return f"; vocabulary of {rows:,} rows imported: {tags:,} tags, {aliases:,} aliases"
 
 
 def fresh_copy(target: Path) -> None:
@@ -451,10 +478,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--writes", type=int, default=5)
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--vocabulary", type=int, default=0, metavar="ROWS")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     state = cached_database(args.regenerate)
     fresh_copy(SERVER_DB)
+    if args.vocabulary:
+        state += import_vocabulary(SERVER_DB, args.vocabulary)
     rows = run(args.requests, args.writes)
     print(
         f"\nAPI through daphne, SQLite, {IMAGES:,} images × {PER_IMAGE} tags over {TAGS:,} tags "

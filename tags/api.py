@@ -5,6 +5,7 @@ from ninja import Router, Status
 
 from tagger_project.schemas import Limit, answers, trusted
 from tags import services
+from tags.autocomplete import tags_complete
 from tags.models import TagAlias, TagImplication
 from tags.normalize import normalize_tag_name
 from tags.permissions import require_curator
@@ -19,7 +20,7 @@ from tags.schemas import (
     Prefix,
     TagSuggestionList,
 )
-from tags.selectors import tag_named, tags_complete
+from tags.selectors import tag_named
 
 router = Router(tags=["tags"])
 

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from sessions_app import services as session_services
+from tags.autocomplete import tags_complete
 from tags.models import Tag, TagAlias
-from tags.selectors import tags_autocomplete
 from tags.services import alias_create, implication_create, tags_get_or_create, vocabulary_import
 from tags.vocabulary import VocabularyProblem, VocabularyRow, read_vocabulary
 
@@ -114,10 +114,10 @@ def test_import_creates_tags_with_categories_popularity_and_aliases(db) -> None:
 
 def test_autocomplete_knows_the_vocabulary_by_popularity(db) -> None:
     vocabulary_import(read_vocabulary(TAGCOMPLETE + b"hat,0,20\nhatsune_no_miku,0,10\n").rows)
-    found = [tag.name for tag in tags_autocomplete(prefix="hat", category=None, limit=5)]
+    found = [tag["name"] for tag in tags_complete(prefix="hat", category=None, limit=5)]
     assert found == ["hatsune miku", "hat", "hatsune no miku"]
-    found = tags_autocomplete(prefix="hat", category="character", limit=5)
-    assert [tag.name for tag in found] == ["hatsune miku"]
+    found = tags_complete(prefix="hat", category="character", limit=5)
+    assert [tag["name"] for tag in found] == ["hatsune miku"]
 
 
 def test_reimport_updates_category_and_popularity_but_keeps_usage(
