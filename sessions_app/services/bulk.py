@@ -1,19 +1,22 @@
-"""Statements over thousands of image ids, shared by batch edits, rule changes and undo.
+"""Statements over thousands of image ids or rows, shared by batch edits, rules, undo and import.
 
 Raw SQL with plain parameter lists: the ORM prepares each id of an `__in`
 lookup as an expression (~15 µs apiece), which was most of a 10,000-image
-batch. Chunks stay well under SQLite's 32,766-parameter limit.
+batch, and each value of a bulk_create row likewise. Chunks stay well under
+SQLite's 32,766-parameter limit.
 """
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 
 from images.models import Image
 from sessions_app.models import SessionImage
 from tags.models import ImageTag
 
 ID_CHUNK = 5000
+ROW_CHUNK = 1000  # rows per INSERT: a handful of columns each
 
 
 def chunked(items: Sequence, size: int = ID_CHUNK) -> Iterator[Sequence]:
@@ -74,3 +77,32 @@ def versions_bump(image_ids: Sequence[int]) -> list[list[int]]:
             )
             bumped.update(cursor.fetchall())
     return [[image_id, bumped[image_id]] for image_id in image_ids if image_id in bumped]
+
+
+def rows_insert(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence], **same: Any
+) -> None:
+    """Insert what bulk_create would: each row's values in ``fields`` order, plus ``same``.
+
+    Per-row values go in as given, so they must be what the database stores
+    (ids, integers, strings); the shared values are prepared once by their
+    field, as the ORM would (a datetime, a user's pk). Every column but the
+    primary key needs a value: a new field fails here instead of missing a
+    default only the ORM knows.
+    """
+    meta = model._meta
+    columns = [meta.get_field(name) for name in (*fields, *same)]
+    unset = {f.column for f in meta.concrete_fields if not f.primary_key}
+    unset -= {f.column for f in columns}
+    if unset:
+        raise ValueError(f"{meta.label}: no value for {', '.join(sorted(unset))}")
+    shared = [meta.get_field(name).get_db_prep_save(v, connection) for name, v in same.items()]
+    quote = connection.ops.quote_name
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
+    marks = f"({_marks(len(columns))})"
+    for chunk in chunked(rows, ROW_CHUNK):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{head} VALUES {', '.join([marks] * len(chunk))}",
+                [value for row in chunk for value in (*row, *shared)],
+            )

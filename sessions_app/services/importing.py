@@ -19,17 +19,20 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
+from django.utils import timezone
 
 from images.models import Image
 from images.processing import ImageRejected, ProcessedImage
 from images.services import display_name, image_files_store, image_process_bytes, image_store
 from sessions_app.events import append_event
-from sessions_app.models import SessionImage, TaggingSession
+from sessions_app.models import ImageStatus, SessionImage, TaggingSession
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
+from sessions_app.services.bulk import rows_insert
 from sessions_app.services.sessions import session_images_add
 from sessions_app.services.tagging import tags_add
 from tagger_project.errors import Conflict, DomainError
@@ -154,12 +157,7 @@ def _add_new_image(
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"]
     SessionImage.objects.create(session=session, image=image, position=(top or 0) + 1)
     if entries:
-        ImageTag.objects.bulk_create(
-            ImageTag(
-                image=image, tag_id=tag_id, position=position, source=tag_source, added_by=actor
-            )
-            for position, (tag_id, tag_source) in enumerate(entries)
-        )
+        _tags_insert([(image.pk, entries)], actor=actor, now=timezone.now())
         Tag.objects.filter(pk__in=[tag_id for tag_id, _ in entries]).update(
             image_count=F("image_count") + 1
         )
@@ -278,21 +276,43 @@ def _add_new_images(
     # into one session take positions one after the other.
     append_event(session.pk, kind="images.added", payload={"image_ids": image_ids}, actor=actor)
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"] or 0
-    SessionImage.objects.bulk_create(
-        SessionImage(session=session, image_id=image_id, position=top + offset)
-        for offset, image_id in enumerate(image_ids, start=1)
+    now = timezone.now()
+    # Raw rows, not bulk_create: preparing ~2,000 model instances' values per
+    # group cost the writer ~0.1 s of Python per 330 images, under the GIL the
+    # workers decode with.
+    rows_insert(
+        SessionImage,
+        ("image", "position"),
+        [(image_id, top + offset) for offset, image_id in enumerate(image_ids, start=1)],
+        session=session.pk,
+        status=ImageStatus.TODO,
+        added_at=now,
     )
-    ImageTag.objects.bulk_create(
-        ImageTag(image_id=image_id, tag_id=tag_id, position=position, source=source, added_by=actor)
-        for image_id, entries in zip(image_ids, lists, strict=True)
-        for position, (tag_id, source) in enumerate(entries)
-    )
+    _tags_insert(zip(image_ids, lists, strict=True), actor=actor, now=now)
     _count_images(Counter(tag_id for entries in lists for tag_id, _ in entries))
     known.update((image.sha256, image) for image in images)
     return [
         ImportOutcome("imported", item.original_name, image_id=image.pk, skipped_tags=skipped)
         for item, image, (_, skipped, _) in zip(items, images, tagging, strict=True)
     ]
+
+
+def _tags_insert(
+    tag_lists: Iterable[tuple[int, list[tuple[int, str]]]], *, actor, now: datetime
+) -> None:
+    """Write new images' tags, (tag id, source) in caption order per image id."""
+    rows_insert(
+        ImageTag,
+        ("image", "tag", "position", "source"),
+        [
+            (image_id, tag_id, position, source)
+            for image_id, entries in tag_lists
+            for position, (tag_id, source) in enumerate(entries)
+        ],
+        confidence=None,
+        added_by=getattr(actor, "pk", None),
+        created_at=now,
+    )
 
 
 def _new_image(item: ImportItem, actor) -> Image:

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from images import storage
 from images.models import Image
 from images.processing import process_image_bytes
 from sessions_app.importing_pipeline import candidate_files, import_files
-from sessions_app.models import SessionEvent, SessionImage
+from sessions_app.models import ImageStatus, SessionEvent, SessionImage
 from sessions_app.services import session_create, session_import_bytes, tags_add, tags_remove
+from sessions_app.services.bulk import rows_insert
 from sessions_app.services.importing import ImportItem, session_import_batch
 from tags.models import ImageTag, Tag, TagSource
 from tags.services import alias_create, implication_create
@@ -369,3 +371,40 @@ def test_a_group_imports_new_runs_in_bulk_and_known_content_in_file_order(sessio
     for image in Image.objects.all():  # stored by the batch: the items came without files
         assert default_storage.exists(image.file.name)
         assert default_storage.exists(image.thumbnail.name)
+
+
+def test_new_images_rows_are_the_rows_the_orm_writes(session, alice):
+    before = timezone.now()
+    outcomes = session_import_batch(
+        session,
+        actor=alice,
+        items=[
+            caption_item(noise_jpeg(30), "a.jpg", "cat, dog"),
+            caption_item(noise_jpeg(31), "b.jpg", "dog"),
+        ],
+    )
+    after = timezone.now()
+    a_id, b_id = (o.image_id for o in outcomes)
+    tags = ImageTag.objects.order_by("image_id", "position")
+    assert list(
+        tags.values_list("image_id", "tag__name", "position", "source", "confidence", "added_by")
+    ) == [
+        (a_id, "cat", 0, TagSource.CAPTION, None, alice.pk),
+        (a_id, "dog", 1, TagSource.CAPTION, None, alice.pk),
+        (b_id, "dog", 0, TagSource.CAPTION, None, alice.pk),
+    ]
+    entries = SessionImage.objects.filter(session=session).order_by("position")
+    assert list(entries.values_list("image_id", "position", "status")) == [
+        (a_id, 1, ImageStatus.TODO),
+        (b_id, 2, ImageStatus.TODO),
+    ]
+    for rows, column in ((tags, "created_at"), (entries, "added_at")):
+        stamps = set(rows.values_list(column, flat=True))
+        assert all(before <= stamp <= after for stamp in stamps)
+        # Stored as the ORM stores them: its own lookups find every row by its value.
+        assert rows.filter(**{f"{column}__in": stamps}).count() == rows.count()
+
+
+def test_raw_rows_must_give_every_column_a_value(session):
+    with pytest.raises(ValueError, match="no value for added_at, status"):
+        rows_insert(SessionImage, ("image", "position"), [(1, 1)], session=session.pk)
