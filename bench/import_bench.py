@@ -178,6 +178,9 @@ def import_command(folder: Path, work: Path, workers: int) -> tuple[list[float],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--no-by-kind", dest="by_kind", action="store_false", help="skip the per-kind table"
+    )
     options = parser.parse_args()
     if not CACHE.exists():
         print(f"generating images into {CACHE} (once) ...", flush=True)
@@ -217,6 +220,33 @@ def main() -> None:
     ratio = plain / seconds
     verdict = "meets" if ratio >= TARGET else "MISSES"
     print(f"\nend to end (b) is {ratio:.2f}× (a): {verdict} the {TARGET}× target")
+    if options.by_kind:
+        print_by_kind(options.workers)
+
+
+def print_by_kind(workers: int) -> None:
+    """The same comparison for each kind of image alone: where the mix's time goes."""
+    print("\nby kind (each folder alone, the same two runs):")
+    print(
+        f"| {'kind':<10} | {'(a) s':>6} | {'(b) s':>6} | {'× (a)':>6} | {'× w/o start-up':>14} "
+        f"| {'(a) CPU ms/img':>14} | {'(b) CPU ms/img':>14} |"
+    )
+    print(
+        f"| {'-' * 10} | {'-' * 6}:| {'-' * 6}:| {'-' * 6}:| {'-' * 14}:| {'-' * 14}:| {'-' * 14}:|"
+    )
+    for kind, count, _ in KINDS:
+        folder = CACHE / kind
+        files = image_files(folder)
+        with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
+            work = Path(tmp)
+            (work / "thumbs").mkdir()
+            plain, plain_cpu = plain_loop(files, work / "thumbs")
+            (seconds, cpu, startup, startup_cpu), _ = import_command(folder, work, workers)
+        print(
+            f"| {kind:<10} | {plain:6.2f} | {seconds:6.2f} | {plain / seconds:6.2f} "
+            f"| {plain / (seconds - startup):14.2f} | {plain_cpu / count * 1000:14.2f} "
+            f"| {(cpu - startup_cpu) / count * 1000:14.2f} |"
+        )
 
 
 if __name__ == "__main__":
