@@ -10,8 +10,8 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 
+from tagger_project.db import db_now
 from tagger_project.errors import Conflict, InvalidInput
 from tags.models import ImageTag, Tag, TagAlias, TagCategory, TagImplication
 from tags.normalize import InvalidTagName, normalize_tag_name
@@ -243,7 +243,7 @@ def _upsert_vocabulary_tags(entries: dict[str, VocabularyRow], result: Vocabular
     # bulk_create spends ~15x the database's time compiling SQL for 100k rows
     # (PERFORMANCE.md); one portable upsert (SQLite >= 3.24 and PostgreSQL)
     # keeps created_at and image_count of existing tags as they are.
-    now = _db_now(Tag)
+    now = db_now(Tag)
     _executemany(
         Tag,
         ["name", "category", "description", "image_count", "popularity", "created_at"],
@@ -251,10 +251,6 @@ def _upsert_vocabulary_tags(entries: dict[str, VocabularyRow], result: Vocabular
         suffix="ON CONFLICT (name) DO UPDATE SET category = excluded.category, "
         "popularity = excluded.popularity",
     )
-
-
-def _db_now(model) -> Any:
-    return model._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
 
 
 def _executemany(model, fields: list[str], rows: list[tuple], *, suffix: str = "") -> None:
@@ -306,7 +302,7 @@ def _create_vocabulary_aliases(
     ids: dict[str, int] = {}
     for chunk in _chunked(targets):
         ids.update(Tag.objects.filter(name__in=chunk).values_list("name", "pk"))
-    now = _db_now(TagAlias)
+    now = db_now(TagAlias)
     _executemany(
         TagAlias,
         ["name", "tag", "created_at"],

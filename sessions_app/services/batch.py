@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
 from images.models import Image
 from sessions_app.events import append_event
@@ -28,6 +27,7 @@ from sessions_app.services.lists import (
     lists_write,
     rule_plans,
 )
+from tagger_project.db import db_now
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
 from tags.selectors import resolve_tag_names
@@ -199,6 +199,7 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
     """Append `tag` at the end of each image's caption where it is missing."""
     gained: list[int] = []
     table = ImageTag._meta.db_table
+    now = db_now(ImageTag)
     for chunk in chunked(image_ids):
         having = image_ids_with_tag(tag.pk, chunk)
         missing = [image_id for image_id in chunk if image_id not in having]
@@ -220,7 +221,7 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
                   AND NOT EXISTS (SELECT 1 FROM {table} ex
                                   WHERE ex.image_id = img.id AND ex.tag_id = %s)
                 """,
-                [tag.pk, source, getattr(actor, "pk", None), timezone.now(), *missing, tag.pk],
+                [tag.pk, source, getattr(actor, "pk", None), now, *missing, tag.pk],
             )
         gained += missing
     Tag.objects.filter(pk=tag.pk).update(image_count=F("image_count") + len(gained))

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from sessions_app.rules import TagRules
-from sessions_app.services.bulk import chunked
+from sessions_app.services.bulk import chunked, rows_insert
 from tags.models import ImageTag, Tag
 
 # Rows per multi-row UPDATE/INSERT: 5 parameters each stays far below
@@ -141,17 +141,13 @@ def _update_from_values(table: str, assignments: str, rows: Sequence[tuple], wid
 
 
 def _insert_rows(inserts: Sequence[tuple], *, actor) -> None:
-    table = ImageTag._meta.db_table
-    now, actor_id = timezone.now(), getattr(actor, "pk", None)
-    for start in range(0, len(inserts), WRITE_CHUNK):
-        chunk = inserts[start : start + WRITE_CHUNK]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (image_id, tag_id, position, source, confidence,"
-                f" added_by_id, created_at) VALUES {values}",
-                [value for row in chunk for value in (*row, actor_id, now)],
-            )
+    rows_insert(
+        ImageTag,
+        ("image", "tag", "position", "source", "confidence"),
+        inserts,
+        added_by=getattr(actor, "pk", None),
+        created_at=timezone.now(),
+    )
 
 
 def image_rows(image_ids: Iterable[int]) -> dict[int, list[Row]]:

@@ -1,7 +1,9 @@
 import pytest
+from django.utils import timezone
 
 from sessions_app import services
 from sessions_app.models import SessionEvent
+from sessions_app.services.undo import operation_undo
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
 from tags.services import implication_create
@@ -118,3 +120,17 @@ def test_batch_spans_chunks(session, alice, bob):
     assert count_of("bulk") == real_count("bulk") == 1203
     result = services.batch_apply(session, actor=bob, image_ids=ids(images), remove=["bulk"])
     assert count_of("bulk") == real_count("bulk") == 0
+
+
+def test_rows_written_by_raw_sql_carry_the_orms_timestamps(session, session_images, bob):
+    """Batch adds and undo restores insert rows in raw SQL; the ORM must find them by value."""
+    before = timezone.now()
+    services.tags_add(session_images[0].pk, actor=bob, names=["a"])
+    services.batch_apply(session, actor=bob, image_ids=ids(session_images), add=["c"])
+    services.batch_apply(session, actor=bob, image_ids=ids(session_images), remove=["a"])
+    operation_undo(session, actor=bob)  # puts "a" back through lists_write
+    assert sorted(real_count(name) for name in ("a", "c")) == [1, 3]
+    stamps = set(ImageTag.objects.values_list("created_at", flat=True))
+    assert all(before <= stamp <= timezone.now() for stamp in stamps)
+    found = ImageTag.objects.filter(created_at__in=stamps)
+    assert found.count() == ImageTag.objects.count() == 4

@@ -1,0 +1,16 @@
+"""Small helpers for the raw SQL that bulk services write."""
+
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+
+def db_now(model, field: str = "created_at") -> Any:
+    """The current time as the ORM would store it in `model.field`.
+
+    Raw SQL must not pass `timezone.now()` as is: SQLite would keep the aware
+    datetime as "…+00:00" text, which exact lookups and comparisons with the
+    ORM's own naive UTC text then miss.
+    """
+    return model._meta.get_field(field).get_db_prep_save(timezone.now(), connection)
