@@ -9,6 +9,7 @@ from sessions_app.models import (
     ImageStatus,
     SessionImage,
     SessionMember,
+    SessionRules,
     TaggingSession,
 )
 from sessions_app.permissions import sessions_visible_to
@@ -22,6 +23,8 @@ class SessionOverview:
     role: str
     counts: dict[str, int]
     online: list[str] = field(default_factory=list)
+    # The rules' pinned head, which an export puts first unless told otherwise.
+    pinned: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -70,9 +73,16 @@ def sessions_overview(user) -> list[SessionOverview]:
     )
     for session_id, username in present:
         online[session_id].append(username)
+    pinned = dict(
+        SessionRules.objects.filter(session_id__in=ids).values_list("session_id", "pinned")
+    )
     return [
         SessionOverview(
-            session=s, role=roles.get(s.pk, ""), counts=counts[s.pk], online=online[s.pk]
+            session=s,
+            role=roles.get(s.pk, ""),
+            counts=counts[s.pk],
+            online=online[s.pk],
+            pinned=pinned.get(s.pk, []),
         )
         for s in sessions
     ]

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from sessions_app.models import ImageStatus
 from sessions_app.overview import sessions_overview
 from sessions_app.permissions import role_of, session_for
 from tagger_project.errors import NotFound
@@ -27,7 +28,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 def sessions_list(request: HttpRequest) -> HttpResponse:
     """The user's sessions with progress; creating and uploading happen through the API."""
-    return render(request, "sessions/list.html", {"rows": sessions_overview(request.user)})
+    return render(
+        request,
+        "sessions/list.html",
+        {"rows": sessions_overview(request.user), "statuses": ImageStatus.values},
+    )
 
 
 @login_required

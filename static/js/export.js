@@ -4,7 +4,7 @@
 
 /** The export URL for one form, or throws an Error whose message says what to fix. */
 export function exportUrl(form) {
-  const { format, trigger_word: trigger, separator, images } = form.elements;
+  const { format, trigger_word: trigger, separator, pinned, images } = form.elements;
   const params = new URLSearchParams({ format: format.value });
   if (trigger.value !== trigger.defaultValue) params.set("trigger_word", trigger.value.trim());
   if (separator.value !== separator.defaultValue) {
@@ -16,6 +16,15 @@ export function exportUrl(form) {
     const box = form.elements[name];
     if (box.checked !== box.defaultChecked) params.set(name, String(box.checked));
   }
+  if (pinned.value !== pinned.defaultValue) {
+    const names = pinned.value.split(",").map((name) => name.trim()).filter(Boolean);
+    // No names means the session's own pins, so clearing the field cannot unpin them.
+    if (!names.length && pinned.defaultValue.trim()) {
+      throw new FieldError(pinned, "To export without the session's pinned tags, change its tag rules.");
+    }
+    for (const name of names) params.append("pin", name);
+  }
+  for (const box of form.querySelectorAll('input[name="status"]:checked')) params.append("status", box.value);
   if (!images.checked) params.set("images", "false");
   return `/api/sessions/${form.dataset.exportSession}/export?${params}`;
 }
@@ -43,7 +52,7 @@ for (const form of document.querySelectorAll("form[data-export-session]")) {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     error.hidden = true;
-    form.elements.separator.removeAttribute("aria-invalid");
+    for (const field of [form.elements.separator, form.elements.pinned]) field.removeAttribute("aria-invalid");
     try {
       download(exportUrl(form));
     } catch (exc) {

@@ -122,6 +122,15 @@ def test_sign_in_create_session_and_upload_with_one_bad_file(new_page, alice):
     with zipfile.ZipFile(download.value.path()) as archive:
         metadata = json.loads(archive.read("metadata.json"))
     assert metadata == {"beach": {"tags": "ohwx"}, "dunes": {"tags": "ohwx"}}
+    # Only images marked "skipped" (none is), with tags pinned after the trigger word.
+    page.get_by_role("checkbox", name="skipped").check()
+    page.get_by_role("textbox", name="Pinned tags").fill("sand, sky ,")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert "status=skipped" in download.value.url
+    assert "pin=sand&pin=sky" in download.value.url
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert json.loads(archive.read("metadata.json")) == {}
     screenshot(page, "sessions-export-1280x800")
     assert not serious_violations(page)
     page.set_viewport_size(PHONE)

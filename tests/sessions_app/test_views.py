@@ -95,3 +95,16 @@ def test_insight_page_names_its_session_and_is_linked_from_the_others(client, ca
     insight_href = f'href="/sessions/{session.pk}/insight/"'
     assert insight_href in client.get(f"/sessions/{session.pk}/").content.decode()
     assert insight_href in client.get("/sessions/").content.decode()
+
+
+def test_export_options_start_from_the_sessions_pinned_tags(client, alice, session):
+    from sessions_app.rules import TagRules
+    from sessions_app.services.rules import rules_save
+
+    rules_save(session, TagRules(pinned=("solo", "red hair")))
+    client.force_login(alice)
+    html = client.get("/sessions/").content.decode()
+    assert f'id="export-pinned-{session.pk}" name="pinned"' in html
+    assert 'value="solo, red hair"' in html
+    for status in ("todo", "tagged", "reviewed", "skipped"):
+        assert f'name="status" value="{status}"' in html
