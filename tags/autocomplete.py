@@ -7,7 +7,7 @@ tag names and ~2,000 aliases, so every read is shaped to stay cheap there:
 - tags: the prefix's range of `tag_prefix_idx` (name, then the rank columns),
   read from the index alone and sorted (~0.6 ms for 8,000 names, where reading
   each row from the table cost ~7 ms); no prefix at all walks the rank index;
-- aliases, few (under RANGE_CAP): their range, joined to their tags, sorted;
+- aliases, few (under RANGE_CAP): the tags of their range (IN), sorted;
 - aliases, many: only an alias whose tag outranks the tags' `limit`-th match
   can enter the answer, so walk the rank index over just the tags used at
   least that often, when they are few (WALK_CAP), probing each for an alias;
