@@ -3,11 +3,11 @@
 import json
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from images.models import Image
+from tagger_project.admin_readonly import ReadOnlyAdmin
 
 # `images` imports nothing from the other apps, so the image's tags are read
 # through the reverse relation rather than the tags app's selectors.
@@ -15,7 +15,9 @@ TAG_ORDER = ("position", "id")
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(ReadOnlyAdmin):
+    """Read-only: deleting would drop tags from sessions without an event or count update."""
+
     list_display = ["preview", "original_name", "format", "size", "byte_size", "created_at"]
     list_display_links = ["preview", "original_name"]
     list_filter = ["format"]
@@ -39,16 +41,6 @@ class ImageAdmin(admin.ModelAdmin):
         "pretty_metadata",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Image | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Image | None = None) -> bool:
-        # Deleting would drop tags from sessions without an event or count update.
-        return False
 
     @admin.display(description="")
     def preview(self, obj: Image) -> SafeString | str:

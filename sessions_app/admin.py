@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from sessions_app import admin_clients, services  # noqa: F401  (registers ClientConnection)
 from sessions_app.models import ImageStatus, Role, SessionEvent, SessionMember, TaggingSession
 from tagger_project.admin_errors import DomainErrorsAsMessages
+from tagger_project.admin_readonly import ReadOnlyAdmin
 
 SETTINGS_FIELDS = ["trigger_word", "separator", "use_underscores", "escape_parentheses"]
 
@@ -169,7 +170,7 @@ class TaggingSessionAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
 
 
 @admin.register(SessionEvent)
-class SessionEventAdmin(admin.ModelAdmin):
+class SessionEventAdmin(ReadOnlyAdmin):
     """The append-only log: viewable, filterable, never editable or deletable."""
 
     list_display = ["seq", "session", "kind", "actor", "created_at"]
@@ -180,15 +181,6 @@ class SessionEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fields = ["session", "seq", "kind", "actor", "created_at", "pretty_payload", "pretty_inverse"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description="payload")
     def pretty_payload(self, obj: SessionEvent) -> SafeString:

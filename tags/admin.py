@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 
 from sessions_app.services import tag_merge, tag_rename
 from tagger_project.admin_errors import DomainErrorsAsMessages, as_validation_error
+from tagger_project.admin_readonly import ReadOnlyAdmin
 from tagger_project.errors import DomainError
 from tags import services
 from tags.models import Tag, TagAlias, TagImplication
@@ -240,18 +241,9 @@ class TagAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
 
 
 @admin.register(TagAlias)
-class TagAliasAdmin(admin.ModelAdmin):
+class TagAliasAdmin(ReadOnlyAdmin):
     """Read-only list of every alias; aliases are made on their tag's page."""
 
     list_display = ["name", "tag"]
     search_fields = ["name", "tag__name"]
     list_select_related = ["tag"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
