@@ -8,27 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from django.db import connection
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_database_url() -> str:
-    """The URL of the database pytest-django created, for a subprocess to share."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+from tests.support.workers import ROOT as REPO
+from tests.support.workers import free_port, test_database_url
 
 
 class LiveServer:
