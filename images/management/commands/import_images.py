@@ -5,16 +5,12 @@ import os
 import sys
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.checks import Tags
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from sessions_app.importing_pipeline import candidate_files, import_files
-from sessions_app.models import TaggingSession
-from sessions_app.services import session_create
-from tagger_project.commands import DocumentedCommand
-from tagger_project.errors import DomainError
+from tagger_project.commands import DocumentedCommand, session_and_actor
 
 HELP = """Import image files and folders into a tagging session.
 
@@ -68,7 +64,7 @@ class Command(DocumentedCommand):
         missing = [str(p) for p in roots if not p.exists()]
         if missing:
             raise CommandError(f"no such file or folder: {', '.join(missing)}")
-        session, actor = self._session_and_actor(options["session"], options["owner"])
+        session, actor = session_and_actor(options["session"], options["owner"])
         files = candidate_files(roots)
         # tqdm writes carriage returns itself: give it the raw stream, not Django's wrapper.
         stream = getattr(self.stderr, "_out", sys.stderr)
@@ -95,20 +91,3 @@ class Command(DocumentedCommand):
         )
         for skipped in report.skipped:
             self.stdout.write(f"  skipped {skipped['path']}: {skipped['reason']}")
-
-    def _session_and_actor(self, name: str, owner_name: str | None):
-        name = name.strip()
-        owner = None
-        if owner_name is not None:
-            owner = get_user_model().objects.filter(username=owner_name).first()
-            if owner is None:
-                raise CommandError(f"no user called {owner_name!r} (--owner)")
-        session = TaggingSession.objects.filter(name=name).first()
-        if session is None:
-            if owner is None:
-                raise CommandError(f"no session called {name!r}; pass --owner USER to create it")
-            try:
-                session = session_create(owner=owner, name=name)
-            except DomainError as error:
-                raise CommandError(error.message) from error
-        return session, owner or session.owner

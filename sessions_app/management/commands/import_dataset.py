@@ -4,7 +4,6 @@ import json
 import sys
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
@@ -15,10 +14,8 @@ from sessions_app.importing_formats import (
     open_dataset,
 )
 from sessions_app.models import TaggingSession
-from sessions_app.services import session_create
 from sessions_app.services.datasets import dataset_import
-from tagger_project.commands import DocumentedCommand
-from tagger_project.errors import DomainError
+from tagger_project.commands import DocumentedCommand, session_and_actor
 
 HELP = """Import a dataset into a tagging session.
 
@@ -89,7 +86,7 @@ class Command(DocumentedCommand):
         except (FormatError, OSError) as error:
             raise CommandError(getattr(error, "reason", None) or str(error)) from None
         try:
-            tagging_session, actor = _session_and_actor(session, owner)
+            tagging_session, actor = session_and_actor(session, owner)
         except CommandError:
             opened.source.close()
             raise
@@ -113,19 +110,3 @@ class Command(DocumentedCommand):
             self.stdout.write(f"  skipped {skipped['path']}: {skipped['reason']}")
         for problem in report.problems:
             self.stderr.write(f"  {problem['path']}: {problem['reason']}")
-
-
-def _session_and_actor(name: str, owner_name: str | None):
-    """The named session (created for --owner when missing) and who acts."""
-    owner = None
-    if owner_name is not None:
-        owner = get_user_model().objects.filter(username=owner_name).first()
-        if owner is None:
-            raise CommandError(f"no user called {owner_name!r} (--owner)")
-    session = TaggingSession.objects.filter(name=name.strip()).first()
-    if session is None:
-        try:
-            session = session_create(owner=owner, name=name)
-        except DomainError as error:
-            raise CommandError(error.message) from error
-    return session, owner or session.owner
