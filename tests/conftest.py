@@ -15,6 +15,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection
 
 from sessions_app import services as session_services
+from tests.support.api import ApiClient
 from tests.support.images import make_image
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -106,6 +107,19 @@ def dave(db):
 @pytest.fixture
 def staff(db):
     return _user("staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def as_(alice, bob, carol, dave, staff):
+    """`as_(user)`: an API client signed in as that member of the cast, one per user."""
+    clients = {}
+
+    def client(user):
+        if user.username not in clients:
+            clients[user.username] = ApiClient(user)
+        return clients[user.username]
+
+    return client
 
 
 @pytest.fixture

@@ -8,18 +8,6 @@ from tests.support.api import ApiClient, error_of
 
 
 @pytest.fixture
-def as_(alice, bob, carol, dave, staff):
-    clients = {}
-
-    def client(user):
-        if user.username not in clients:
-            clients[user.username] = ApiClient(user)
-        return clients[user.username]
-
-    return client
-
-
-@pytest.fixture
 def tagged(session_images, alice):
     """cat0: red hair, smile · cat1: red hair, blurry · cat2: untagged."""
     first, second, _ = session_images

@@ -4,21 +4,9 @@ from sessions_app import services
 from sessions_app.models import SessionRules
 from tags.clip_tokens import clip_token_count
 from tags.models import ImageTag, Tag
-from tests.support.api import ApiClient, error_of
+from tests.support.api import error_of
 
 ORDER = ["character", "copyright", "artist", "general", "meta"]
-
-
-@pytest.fixture
-def as_(alice, bob, carol, dave, staff):
-    clients = {}
-
-    def client(user):
-        if user.username not in clients:
-            clients[user.username] = ApiClient(user)
-        return clients[user.username]
-
-    return client
 
 
 @pytest.fixture

@@ -4,18 +4,6 @@ from sessions_app.models import SessionMember, TaggingSession
 from tests.support.api import ApiClient, error_of
 
 
-@pytest.fixture
-def as_(alice, bob, carol, dave, staff):
-    clients = {}
-
-    def client(user):
-        if user.username not in clients:
-            clients[user.username] = ApiClient(user)
-        return clients[user.username]
-
-    return client
-
-
 def test_list_shows_only_my_sessions_with_my_role(session, as_, carol, dave):
     body = as_(carol).get("/sessions").json()
     assert [(s["name"], s["role"], s["owner"]) for s in body["items"]] == [
