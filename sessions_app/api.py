@@ -32,6 +32,7 @@ from sessions_app.schemas import (
     MergeIn,
     ProgressOut,
     RenameIn,
+    Selection,
     Separator,
     SessionIn,
     SessionOut,
@@ -210,19 +211,24 @@ def image_status(request: HttpRequest, session_id: Id, image_id: Id, payload: St
 @sessions_router.post("/{session_id}/batch", response=answers(BatchOut))
 def session_batch(request: HttpRequest, session_id: Id, payload: BatchIn):
     """Add, remove or replace tags on a selection (ids or a query); answers how many changed."""
-    session = session_for(request.auth, session_id, Role.EDITOR)
-    image_ids = selectors.selection_image_ids(
-        session, q=payload.selection.q, image_ids=payload.selection.image_ids
-    )
     replace = (payload.replace.from_, payload.replace.to) if payload.replace else None
-    result = services.batch_apply(
-        session,
-        actor=request.auth,
-        image_ids=image_ids,
+    return batch_on_selection(
+        request,
+        session_id,
+        payload.selection,
         add=payload.add,
         remove=payload.remove,
         replace=replace,
     )
+
+
+def batch_on_selection(
+    request: HttpRequest, session_id: int, selection: Selection, **changes
+) -> dict:
+    """Apply a batch to the selected images (editors); the answer every batch endpoint gives."""
+    session = session_for(request.auth, session_id, Role.EDITOR)
+    image_ids = selectors.selection_image_ids(session, q=selection.q, image_ids=selection.image_ids)
+    result = services.batch_apply(session, actor=request.auth, image_ids=image_ids, **changes)
     return {"changed": result.changed, "selected": len(set(image_ids)), "seq": result.seq}
 
 

@@ -11,7 +11,8 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field, model_validator
 
-from sessions_app import insight, selectors, services
+from sessions_app import insight
+from sessions_app.api import batch_on_selection
 from sessions_app.models import Role
 from sessions_app.permissions import session_for
 from sessions_app.rules import MAX_BLACKLIST, MAX_PINNED, rules_from_input, session_rules
@@ -167,18 +168,13 @@ def rules_change(request: HttpRequest, session_id: Id, payload: RulesIn):
 @router.post("/{session_id}/batch/source", response=answers(BatchOut))
 def source_batch(request: HttpRequest, session_id: Id, payload: SourceBatchIn):
     """Accept (make manual) or drop every tag of one source on a selection (editors)."""
-    session = session_for(request.auth, session_id, Role.EDITOR)
-    image_ids = selectors.selection_image_ids(
-        session, q=payload.selection.q, image_ids=payload.selection.image_ids
-    )
-    result = services.batch_apply(
-        session,
-        actor=request.auth,
-        image_ids=image_ids,
+    return batch_on_selection(
+        request,
+        session_id,
+        payload.selection,
         accept_source=payload.accept,
         drop_source=payload.drop,
     )
-    return {"changed": result.changed, "selected": len(set(image_ids)), "seq": result.seq}
 
 
 # --- undo / redo -------------------------------------------------------------------------------
