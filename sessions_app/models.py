@@ -86,8 +86,12 @@ class SessionImage(models.Model):
         ]
         indexes = [
             models.Index(fields=["session", "status"], name="session_image_status_idx"),
-            # Session order: keyset pages of the image list walk this index.
-            models.Index(fields=["session", "position", "id"], name="session_image_order_idx"),
+            # Session order: keyset pages of the image list walk this index,
+            # which carries the image and status each visited row is tested on.
+            models.Index(
+                fields=["session", "position", "id", "image", "status"],
+                name="session_image_walk_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -143,7 +143,11 @@ class ImageTag(models.Model):
         indexes = [
             # Queries drive from a tag to its images.
             models.Index(fields=["tag", "image"], name="imagetag_tag_image_idx"),
-            models.Index(fields=["image", "position"], name="imagetag_image_pos_idx"),
+            # Caption order, carrying what a page shows (tags.labels has the
+            # names), so a page's tags are read from this index alone.
+            models.Index(
+                fields=["image", "position", "id", "tag", "source"], name="imagetag_caption_idx"
+            ),
         ]
 
     def __str__(self) -> str:
