@@ -23,6 +23,7 @@ from sessions_app.models import (
 )
 from sessions_app.permissions import sessions_visible_to
 from tagger_project.errors import InvalidInput
+from tags.labels import tag_labels
 from tags.models import ImageTag, Tag
 from tags.query import compile_query, parse
 
@@ -103,30 +104,46 @@ def session_progress(session: TaggingSession) -> dict[str, int]:
 # --- images -----------------------------------------------------------------------
 
 
-def _tags_sql(count: int) -> str:
+def _caption_rows_sql(count: int, *, labelled: bool = False) -> str:
+    """A page's tag rows in caption order, from the caption index alone or `labelled`
+    with each tag's name and category (a join)."""
     quote = connection.ops.quote_name
+    image_tag, tag = quote(ImageTag._meta.db_table), quote(Tag._meta.db_table)
+    columns, join = ("t.name, t.category", f" JOIN {tag} t ON t.id = it.tag_id")
+    if not labelled:
+        columns, join = "it.tag_id", ""
     return (
-        f"SELECT it.image_id, t.name, t.category, it.source"
-        f" FROM {quote(ImageTag._meta.db_table)} it"
-        f" JOIN {quote(Tag._meta.db_table)} t ON t.id = it.tag_id"
+        f"SELECT it.image_id, {columns}, it.source FROM {image_tag} it{join}"
         f" WHERE it.image_id IN ({', '.join(['%s'] * count)})"
-        f" ORDER BY it.image_id, it.position, it.id"
+        " ORDER BY it.image_id, it.position, it.id"
     )
 
 
 def _tags_by_image(image_ids: list[int]) -> dict[int, list[dict]]:
-    """Caption-ordered tags for a page of images, in one query.
+    """Caption-ordered tags for a page of images: one read of the caption index.
 
-    Raw SQL: a page reads ~1,250 rows, and the ORM's query building and
-    per-row conversion cost about half again the database's own time.
+    The names come from tags.labels rather than a join (half the cost of a
+    page's tags). Raw SQL: a page reads ~1,250 rows, and the ORM's query
+    building and per-row conversion cost about half again the database's time.
     """
     tags: dict[int, list[dict]] = {image_id: [] for image_id in image_ids}
     if not image_ids:
         return tags
     with connection.cursor() as cursor:
-        cursor.execute(_tags_sql(len(image_ids)), image_ids)
-        for image_id, name, category, source in cursor.fetchall():
-            tags[image_id].append({"name": name, "category": category, "source": source})
+        cursor.execute(_caption_rows_sql(len(image_ids)), image_ids)
+        rows = cursor.fetchall()
+        tag_ids = {tag_id for _, tag_id, _ in rows}
+        labels = tag_labels(tag_ids)
+        if not all(tag_id in labels for tag_id in tag_ids):
+            # A tag was merged away between the two reads: read the page's tags
+            # again in one statement rather than show an image without one.
+            cursor.execute(_caption_rows_sql(len(image_ids), labelled=True), image_ids)
+            for image_id, name, category, source in cursor.fetchall():
+                tags[image_id].append({"name": name, "category": category, "source": source})
+            return tags
+    for image_id, tag_id, source in rows:
+        name, category = labels[tag_id]
+        tags[image_id].append({"name": name, "category": category, "source": source})
     return tags
 
 

@@ -102,15 +102,17 @@ def test_bad_list_parameters(session, as_, bob):
 def test_list_costs_a_fixed_number_of_queries(session, tagged, bob, django_assert_num_queries):
     from sessions_app.selectors import images_for_session
 
-    # The tags (aliases resolved, with the library's size), the page, the page's tags.
-    with django_assert_num_queries(3):
+    # The tags (aliases resolved, with the library's size), the page, the page's tag
+    # rows, their names (tags.labels reads them afresh inside the test's transaction;
+    # outside one, a warm process reads the vocabulary counter instead).
+    with django_assert_num_queries(4):
         items, _ = images_for_session(session, query="red hair, -blurry", cursor=None, limit=50)
     assert len(items) == 1
-    with django_assert_num_queries(2):
-        _, cursor = images_for_session(session, query=None, cursor=None, limit=1)
-    with django_assert_num_queries(2):
-        assert len(images_for_session(session, query=None, cursor=cursor, limit=50)[0]) == 2
     with django_assert_num_queries(3):
+        _, cursor = images_for_session(session, query=None, cursor=None, limit=1)
+    with django_assert_num_queries(3):
+        assert len(images_for_session(session, query=None, cursor=cursor, limit=50)[0]) == 2
+    with django_assert_num_queries(4):
         images_for_session(session, query="red hair", cursor=None, limit=50)
 
 
