@@ -139,7 +139,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # SQLite's default page cache is 2 MiB; a filtered page of the 100k-image
+        # bench walks more than that, and each page missed is a read from the OS
+        # (3.94 -> 3.52 ms a 3-term AND page in-process). Negative: KiB.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        f" PRAGMA cache_size=-{env_int('SQLITE_CACHE_MB', 64) * 1024};",
     }
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
 # Tests that start real daphne processes need a database file they can share

@@ -108,4 +108,7 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions(db):
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone()[0] == "wal"
+        # 64 MiB of page cache per connection, not SQLite's 2 MiB.
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == -64 * 1024
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
