@@ -23,8 +23,8 @@ from sessions_app.models import (
 )
 from sessions_app.permissions import sessions_visible_to
 from tagger_project.errors import InvalidInput
-from tags.labels import tag_labels
-from tags.models import ImageTag, Tag
+from tags.captions import Caption, image_captions
+from tags.models import ImageTag
 from tags.query import compile_query, parse
 
 # --- cursors --------------------------------------------------------------------
@@ -104,60 +104,21 @@ def session_progress(session: TaggingSession) -> dict[str, int]:
 # --- images -----------------------------------------------------------------------
 
 
-def _caption_rows_sql(count: int, *, labelled: bool = False) -> str:
-    """A page's tag rows in caption order, from the caption index alone or `labelled`
-    with each tag's name and category (a join)."""
-    quote = connection.ops.quote_name
-    image_tag, tag = quote(ImageTag._meta.db_table), quote(Tag._meta.db_table)
-    columns, join = ("t.name, t.category", f" JOIN {tag} t ON t.id = it.tag_id")
-    if not labelled:
-        columns, join = "it.tag_id", ""
-    return (
-        f"SELECT it.image_id, {columns}, it.source FROM {image_tag} it{join}"
-        f" WHERE it.image_id IN ({', '.join(['%s'] * count)})"
-        " ORDER BY it.image_id, it.position, it.id"
-    )
-
-
-def _tags_by_image(image_ids: list[int]) -> dict[int, list[dict]]:
-    """Caption-ordered tags for a page of images: one read of the caption index.
-
-    The names come from tags.labels rather than a join (half the cost of a
-    page's tags). Raw SQL: a page reads ~1,250 rows, and the ORM's query
-    building and per-row conversion cost about half again the database's time.
-    """
-    tags: dict[int, list[dict]] = {image_id: [] for image_id in image_ids}
-    if not image_ids:
-        return tags
-    with connection.cursor() as cursor:
-        cursor.execute(_caption_rows_sql(len(image_ids)), image_ids)
-        rows = cursor.fetchall()
-        tag_ids = {tag_id for _, tag_id, _ in rows}
-        labels = tag_labels(tag_ids)
-        if not all(tag_id in labels for tag_id in tag_ids):
-            # A tag was merged away between the two reads: read the page's tags
-            # again in one statement rather than show an image without one.
-            cursor.execute(_caption_rows_sql(len(image_ids), labelled=True), image_ids)
-            for image_id, name, category, source in cursor.fetchall():
-                tags[image_id].append({"name": name, "category": category, "source": source})
-            return tags
-    for image_id, tag_id, source in rows:
-        name, category = labels[tag_id]
-        tags[image_id].append({"name": name, "category": category, "source": source})
-    return tags
-
-
 def image_shape(
-    image: Image, *, tags: list[dict], status: str | None, position: int | None = None
+    image: Image, *, caption: Caption, status: str | None, position: int | None = None
 ) -> dict[str, Any]:
-    """One image as GET /api/images/{id} answers it: the list item plus its metadata."""
+    """One image as GET /api/images/{id} answers it: the list item plus its metadata.
+
+    `caption`: the image's (version, tags) from tags.captions, read together.
+    """
+    version, tags = caption
     item = _list_item(
         image.pk,
         status=status,
         position=position,
         width=image.width,
         height=image.height,
-        version=image.version,
+        version=version,
         original_name=image.original_name,
         format=image.format,
         byte_size=image.byte_size,
@@ -176,8 +137,9 @@ def _list_item(image_id: int, **fields: Any) -> dict[str, Any]:
     }
 
 
-def _row_item(row: tuple, tags: list[dict]) -> dict[str, Any]:
-    _, position, status, image_id, width, height, version, original_name, format_, size = row
+def _row_item(row: tuple, caption: Caption) -> dict[str, Any]:
+    _, position, status, image_id, width, height, _, original_name, format_, size = row
+    version, tags = caption
     return _list_item(
         image_id,
         status=status,
@@ -221,7 +183,10 @@ def images_for_session(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[dict], str | None]:
-    """A page of the session's images matching the query, in session order (3 queries).
+    """A page of the session's images matching the query, in session order.
+
+    Queries: the query's tags (if any), the page, the vocabulary counter, and
+    the tags of the images tags.captions does not hold at their version.
 
     Raw SQL: building the page query through the ORM (a Q of EXISTS subqueries,
     the join, the keyset range) cost ~0.85 ms a request, more than running it.
@@ -245,8 +210,9 @@ def images_for_session(
         db.execute(_page_sql(status=bool(status), where=where, after=bool(after)), params)
         rows = db.fetchall()
     page = rows[:limit]
-    tags = _tags_by_image([row[3] for row in page])
-    items = [_row_item(row, tags[row[3]]) for row in page]
+    captions = image_captions([(row[3], row[6]) for row in page])
+    # An image deleted since the page was read shows no tags.
+    items = [_row_item(row, captions.get(row[3], (row[6], []))) for row in page]
     more = len(rows) > limit
     return items, encode_cursor(page[-1][1], page[-1][0]) if more else None
 
@@ -286,9 +252,8 @@ def image_detail(image: Image, *, user) -> dict[str, Any]:
         .first()
     )
     status, position = entry if entry else (None, None)
-    return image_shape(
-        image, tags=_tags_by_image([image.pk])[image.pk], status=status, position=position
-    )
+    caption = image_captions([(image.pk, image.version)]).get(image.pk, (image.version, []))
+    return image_shape(image, caption=caption, status=status, position=position)
 
 
 # --- tags and events -----------------------------------------------------------------

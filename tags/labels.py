@@ -7,7 +7,7 @@ edits, vocabulary imports.
 
 Every such change moves one counter, kept by database triggers rather than by
 the services, so that no writer can forget it: raw SQL and the admin included
-(migration tags/0004). A process checks that counter once per read and starts
+(migration tags/0005). A process checks that counter once per read and starts
 over when it has moved, so it never shows a name older than the last change
 it could see.
 
@@ -18,46 +18,60 @@ Why this is safe without a transaction around the read:
 - tag ids are never reused (AUTOINCREMENT on SQLite, a sequence on
   PostgreSQL), and a deleted tag also moves the counter.
 
-Inside a transaction the cache is bypassed: the transaction may have renamed
-a tag and may yet roll back.
+Inside a transaction nothing is kept: the transaction may have renamed a tag
+and may yet roll back.
 """
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from django.db import connection
 
 from tags.models import Tag
 
-# Created with its triggers by migration tags/0004. It is not a model, so that
+# Created with its triggers by migration tags/0005. It is not a model, so that
 # a test database flush (which deletes every model's rows) cannot reset it.
 GENERATION_TABLE = "tags_vocabulary_generation"
 
 Label = tuple[str, str]  # (name, category)
 
-# (counter value, {tag id: label}). The tuple is replaced as a whole, never
-# mutated in place, so the request threads can share it without a lock. The
-# worst a race does is start the cache over once more than needed.
-_known: tuple[int | None, dict[int, Label]] = (None, {})
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """The labels known as of one value of the counter.
 
-def tag_labels(tag_ids: Collection[int]) -> Mapping[int, Label]:
-    """The (name, category) of each of these tags. Ids with no tag are left out.
-
-    The mapping answered may hold other tags too. Callers read it and do not
-    keep it.
+    `generation` is None inside a transaction: the labels are then read afresh
+    and kept by nobody. Anything cached against a vocabulary must be dropped
+    when the generation differs, and never kept when it is None.
     """
-    global _known
+
+    generation: int | None
+    known: dict[int, Label] = field(default_factory=dict)
+
+    def labels(self, tag_ids: Collection[int]) -> Mapping[int, Label]:
+        """The (name, category) of these tags (ids with no tag are left out), and
+        possibly of others: read it, do not keep it."""
+        missing = [tag_id for tag_id in tag_ids if tag_id not in self.known]
+        if missing:
+            self.known.update(_fetch(missing))
+        return self.known
+
+
+# Swapped for a new one when the counter moves. The request threads share it
+# without a lock: a thread only ever adds labels it fetched after reading the
+# vocabulary's generation. The worst a race does is start over once too often.
+_current = Vocabulary(generation=None)
+
+
+def current_vocabulary() -> Vocabulary:
+    """This process's labels, started over if the counter has moved since."""
+    global _current
     if connection.in_atomic_block:
-        return _fetch(tag_ids)
+        return Vocabulary(generation=None)
     generation = _generation()
-    known_generation, labels = _known
-    if known_generation != generation:
-        labels = {}
-        _known = (generation, labels)
-    missing = [tag_id for tag_id in tag_ids if tag_id not in labels]
-    if missing:
-        labels.update(_fetch(missing))
-    return labels
+    if _current.generation != generation:
+        _current = Vocabulary(generation=generation)
+    return _current
 
 
 def _generation() -> int:
@@ -68,8 +82,6 @@ def _generation() -> int:
 
 
 def _fetch(tag_ids: Collection[int]) -> dict[int, Label]:
-    if not tag_ids:
-        return {}
     table = connection.ops.quote_name(Tag._meta.db_table)
     ids = list(tag_ids)
     with connection.cursor() as cursor:

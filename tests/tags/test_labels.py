@@ -8,12 +8,16 @@ import pytest
 from django.db import connection, transaction
 
 from sessions_app import selectors, services
-from tags.labels import GENERATION_TABLE, tag_labels
+from tags.labels import GENERATION_TABLE, current_vocabulary
 from tags.models import Tag
 from tags.services import tag_categories_set, tag_set_category
 from tests.support.images import make_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def tag_labels(tag_ids):
+    return current_vocabulary().labels(tag_ids)
 
 
 def generation() -> int:

@@ -1,0 +1,148 @@
+"""Each image's tags in caption order, as pages and image details show them, kept
+per process by the image's version.
+
+A page of 50 images reads ~1,250 tag rows, and turning them into answers cost
+more than anything else in a filtered page (1.3 of 3.8 ms in the server, on
+the 100k-image bench). The same images are read again and again: by everyone
+looking at a session, after each edit, and by each filter that matches them.
+
+An image's entry is good while two numbers stand:
+- its `version`. Every change to an image's tags moves it in the same
+  transaction; the optimistic check of PUT /api/images/{id}/tags rests on
+  that too;
+- the vocabulary's generation (tags.labels), which moves on any rename,
+  category change or deleted tag.
+
+The caller passes the version its own read saw. An entry is used only for
+that exact version, so an image changed since is read again. The rows are
+read with their version in one statement, so an entry is never filed under
+a version its tags do not belong to. Inside a transaction nothing is kept
+or used.
+"""
+
+from collections.abc import Iterable, Sequence
+
+from django.db import connection
+
+from images.models import Image
+from tags.labels import Vocabulary, current_vocabulary
+from tags.models import ImageTag, Tag
+
+# About 250 bytes an image: the tag dicts themselves are shared (see _State).
+CACHED_IMAGES = 20_000
+
+Tags = tuple[dict, ...]
+Caption = tuple[int, list[dict]]  # (version, [{"name", "category", "source"}, ...])
+
+
+class _State:
+    """What one process knows under one vocabulary generation.
+
+    `images`: image id -> (version, tags). `tags`: one dict per (tag, source),
+    shared by every image that carries it. Answers get copies, so no caller
+    can change what another will be answered.
+    """
+
+    def __init__(self, generation: int | None) -> None:
+        self.generation = generation
+        self.images: dict[int, tuple[int, Tags]] = {}
+        self.tags: dict[tuple[int, str], dict] = {}
+
+
+_state = _State(generation=None)
+
+
+def image_captions(images: Sequence[tuple[int, int]]) -> dict[int, Caption]:
+    """Each image's (version, tags in caption order), for (image id, version) pairs.
+
+    The version answered is the one the tags were read at. It is newer than
+    the caller's when the image changed in between. An image deleted in
+    between is left out.
+    """
+    global _state
+    vocabulary = current_vocabulary()
+    state = _state
+    if state.generation != vocabulary.generation:
+        state = _State(vocabulary.generation)
+        if vocabulary.generation is not None:
+            _state = state
+    answer: dict[int, Caption] = {}
+    missing = []
+    for image_id, version in images:
+        entry = state.images.get(image_id)
+        if entry is not None and entry[0] == version:
+            answer[image_id] = (version, [tag.copy() for tag in entry[1]])
+        else:
+            missing.append(image_id)
+    if missing:
+        read = _read(missing, vocabulary, state)
+        if vocabulary.generation is not None:
+            if len(state.images) + len(read) > CACHED_IMAGES:
+                state.images.clear()
+                state.tags.clear()
+            state.images.update(read)
+        for image_id, (version, tags) in read.items():
+            answer[image_id] = (version, [tag.copy() for tag in tags])
+    return answer
+
+
+def _read(
+    image_ids: list[int], vocabulary: Vocabulary, state: _State
+) -> dict[int, tuple[int, Tags]]:
+    """The images' versions and tag rows in one statement, labelled from the vocabulary."""
+    with connection.cursor() as cursor:
+        cursor.execute(_rows_sql(len(image_ids)), image_ids)
+        rows = cursor.fetchall()
+        tag_ids = {tag_id for _, _, tag_id, _ in rows if tag_id is not None}
+        labels = vocabulary.labels(tag_ids)
+        if not all(tag_id in labels for tag_id in tag_ids):
+            # A tag was merged away between the two reads: read the tags again,
+            # joined, rather than show an image without one. (The merge moved
+            # the generation, so the state these land in is dropped next read.)
+            cursor.execute(_rows_sql(len(image_ids), labelled=True), image_ids)
+            return _group(
+                (image_id, version, _tag(name, category, source) if name else None)
+                for image_id, version, name, category, source in cursor
+            )
+    shared = state.tags
+    tagged = []
+    for image_id, version, tag_id, source in rows:
+        tag = None
+        if tag_id is not None:
+            tag = shared.get((tag_id, source))
+            if tag is None:
+                tag = shared[tag_id, source] = _tag(*labels[tag_id], source)
+        tagged.append((image_id, version, tag))
+    return _group(tagged)
+
+
+def _tag(name: str, category: str, source: str) -> dict:
+    return {"name": name, "category": category, "source": source}
+
+
+def _group(rows: Iterable[tuple[int, int, dict | None]]) -> dict[int, tuple[int, Tags]]:
+    """(image id, version, tag or None) rows, in caption order, by image."""
+    grouped: dict[int, tuple[int, list]] = {}
+    for image_id, version, tag in rows:
+        tags = grouped.setdefault(image_id, (version, []))[1]
+        if tag is not None:
+            tags.append(tag)
+    return {image_id: (version, tuple(tags)) for image_id, (version, tags) in grouped.items()}
+
+
+def _rows_sql(count: int, *, labelled: bool = False) -> str:
+    """Each image's version and tag rows in caption order (one row with no tag for an
+    untagged image); `labelled` joins each tag's name and category."""
+    quote = connection.ops.quote_name
+    image, image_tag = quote(Image._meta.db_table), quote(ImageTag._meta.db_table)
+    columns, join = "it.tag_id, it.source", ""
+    if labelled:
+        tag = quote(Tag._meta.db_table)
+        columns = "t.name, t.category, it.source"
+        join = f" LEFT JOIN {tag} t ON t.id = it.tag_id"
+    return (
+        f"SELECT i.id, i.version, {columns} FROM {image} i"
+        f" LEFT JOIN {image_tag} it ON it.image_id = i.id{join}"
+        f" WHERE i.id IN ({', '.join(['%s'] * count)})"
+        " ORDER BY i.id, it.position, it.id"
+    )
