@@ -20,7 +20,7 @@ a version its tags do not belong to. Inside a transaction nothing is kept
 or used.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from django.db import connection
 
@@ -31,7 +31,6 @@ from tags.models import ImageTag, Tag
 # About 250 bytes an image: the tag dicts themselves are shared (see _State).
 CACHED_IMAGES = 20_000
 
-Tags = tuple[dict, ...]
 Caption = tuple[int, list[dict]]  # (version, [{"name", "category", "source"}, ...])
 
 
@@ -45,7 +44,7 @@ class _State:
 
     def __init__(self, generation: int | None) -> None:
         self.generation = generation
-        self.images: dict[int, tuple[int, Tags]] = {}
+        self.images: dict[int, tuple[int, list[dict]]] = {}
         self.tags: dict[tuple[int, str], dict] = {}
 
 
@@ -88,46 +87,41 @@ def image_captions(images: Sequence[tuple[int, int]]) -> dict[int, Caption]:
 
 def _read(
     image_ids: list[int], vocabulary: Vocabulary, state: _State
-) -> dict[int, tuple[int, Tags]]:
+) -> dict[int, tuple[int, list[dict]]]:
     """The images' versions and tag rows in one statement, labelled from the vocabulary."""
     with connection.cursor() as cursor:
         cursor.execute(_rows_sql(len(image_ids)), image_ids)
         rows = cursor.fetchall()
-        tag_ids = {tag_id for _, _, tag_id, _ in rows if tag_id is not None}
-        labels = vocabulary.labels(tag_ids)
-        if not all(tag_id in labels for tag_id in tag_ids):
+        labels = vocabulary.labels({tag_id for _, _, tag_id, _ in rows} - {None})
+        if labels is None:
             # A tag was merged away between the two reads: read the tags again,
             # joined, rather than show an image without one. (The merge moved
             # the generation, so the state these land in is dropped next read.)
             cursor.execute(_rows_sql(len(image_ids), labelled=True), image_ids)
-            return _group(
-                (image_id, version, _tag(name, category, source) if name else None)
-                for image_id, version, name, category, source in cursor
-            )
+            read = {}
+            for image_id, version, name, category, source in cursor:
+                tags = read.setdefault(image_id, (version, []))[1]
+                if name is not None:
+                    tags.append(_tag(name, category, source))
+            return read
+    # One loop, no helper calls: this runs for every tag row of a page.
     shared = state.tags
-    tagged = []
+    read: dict[int, tuple[int, list[dict]]] = {}
+    current = None
     for image_id, version, tag_id, source in rows:
-        tag = None
+        if image_id != current:
+            current, tags = image_id, []
+            read[image_id] = (version, tags)
         if tag_id is not None:
             tag = shared.get((tag_id, source))
             if tag is None:
                 tag = shared[tag_id, source] = _tag(*labels[tag_id], source)
-        tagged.append((image_id, version, tag))
-    return _group(tagged)
+            tags.append(tag)
+    return read
 
 
 def _tag(name: str, category: str, source: str) -> dict:
     return {"name": name, "category": category, "source": source}
-
-
-def _group(rows: Iterable[tuple[int, int, dict | None]]) -> dict[int, tuple[int, Tags]]:
-    """(image id, version, tag or None) rows, in caption order, by image."""
-    grouped: dict[int, tuple[int, list]] = {}
-    for image_id, version, tag in rows:
-        tags = grouped.setdefault(image_id, (version, []))[1]
-        if tag is not None:
-            tags.append(tag)
-    return {image_id: (version, tuple(tags)) for image_id, (version, tags) in grouped.items()}
 
 
 def _rows_sql(count: int, *, labelled: bool = False) -> str:

@@ -48,12 +48,16 @@ class Vocabulary:
     generation: int | None
     known: dict[int, Label] = field(default_factory=dict)
 
-    def labels(self, tag_ids: Collection[int]) -> Mapping[int, Label]:
-        """The (name, category) of these tags (ids with no tag are left out), and
-        possibly of others: read it, do not keep it."""
+    def labels(self, tag_ids: Collection[int]) -> Mapping[int, Label] | None:
+        """The (name, category) of these tags (distinct ids), and possibly of others:
+        read it, do not keep it. None if one of them is gone (merged or deleted
+        since the caller read its id)."""
         missing = [tag_id for tag_id in tag_ids if tag_id not in self.known]
         if missing:
-            self.known.update(_fetch(missing))
+            found = _fetch(missing)
+            self.known.update(found)
+            if len(found) < len(missing):
+                return None
         return self.known
 
 

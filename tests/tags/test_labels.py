@@ -116,3 +116,12 @@ def test_a_merge_between_the_two_reads_shows_the_merged_tag(session, bob):
     with connection.execute_wrapper(merge_before_the_labels):
         assert page_tags(session) == [[("cat", "general"), ("smile", "general")]]
     assert merged
+
+
+def test_labels_of_a_tag_gone_since_its_id_was_read_are_none():
+    cat = Tag.objects.create(name="cat")
+    gone = Tag.objects.create(name="gone")
+    gone_id = gone.pk
+    gone.delete()
+    assert tag_labels([cat.pk, gone_id]) is None
+    assert tag_labels([cat.pk])[cat.pk] == ("cat", "general")
