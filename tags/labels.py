@@ -78,6 +78,18 @@ def current_vocabulary() -> Vocabulary:
     return _current
 
 
+def load_vocabulary() -> None:
+    """Read every tag's label now, in one scan (a worker starting), rather than
+    page by page as the first pages ask: ~1,000 labels each, ~0.5 ms a page."""
+    global _current
+    generation = _generation()  # first, as in current_vocabulary
+    table = connection.ops.quote_name(Tag._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, name, category FROM {table}")
+        known = {tag_id: (name, category) for tag_id, name, category in cursor.fetchall()}
+    _current = Vocabulary(generation=generation, known=known)
+
+
 def _generation() -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT value FROM {GENERATION_TABLE}")

@@ -2,7 +2,15 @@
 
 import gc
 
-from sessions_app.management.commands.serve import FULL_COLLECTION_AFTER, freeze_startup_heap
+import pytest
+
+from sessions_app.management.commands.serve import (
+    FULL_COLLECTION_AFTER,
+    freeze_startup_heap,
+    warm_read_caches,
+)
+from tags.labels import current_vocabulary
+from tags.models import Tag
 
 
 def test_startup_heap_is_frozen_out_of_full_collections():
@@ -16,3 +24,11 @@ def test_startup_heap_is_frozen_out_of_full_collections():
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_startup_reads_the_tag_labels_the_pages_show(django_assert_num_queries):
+    cat = Tag.objects.create(name="cat")
+    warm_read_caches()
+    with django_assert_num_queries(1):  # the vocabulary counter only
+        assert current_vocabulary().labels({cat.pk})[cat.pk] == ("cat", "general")

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 
 from sessions_app import selectors, services
-from tags.labels import GENERATION_TABLE, current_vocabulary
+from tags.labels import GENERATION_TABLE, current_vocabulary, load_vocabulary
 from tags.models import Tag
 from tags.services import tag_categories_set, tag_set_category
 from tests.support.images import make_image
@@ -125,3 +125,12 @@ def test_labels_of_a_tag_gone_since_its_id_was_read_are_none():
     gone.delete()
     assert tag_labels([cat.pk, gone_id]) is None
     assert tag_labels([cat.pk])[cat.pk] == ("cat", "general")
+
+
+def test_a_worker_loads_every_label_at_start_and_still_sees_renames(django_assert_num_queries):
+    cat, dog = Tag.objects.create(name="cat"), Tag.objects.create(name="dog")
+    load_vocabulary()
+    with django_assert_num_queries(1):  # the counter; no label is fetched
+        assert tag_labels({cat.pk, dog.pk})[dog.pk] == ("dog", "general")
+    Tag.objects.filter(pk=cat.pk).update(name="kitty")
+    assert tag_labels({cat.pk})[cat.pk] == ("kitty", "general")

@@ -9,6 +9,7 @@ dropping acks.
 
 import asyncio
 import gc
+import logging
 import signal
 import time
 
@@ -17,10 +18,14 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, connection
 from django.urls import get_resolver
 
 from sessions_app.hub import get_hub
 from tagger_project.asgi import application
+from tags.labels import load_vocabulary
+
+logger = logging.getLogger(__name__)
 
 # How long closing clients get to answer the close handshake before the
 # reactor stops and daphne cancels whatever is left.
@@ -62,6 +67,22 @@ class TaggerServer(Server):
     def listen_success(self, port) -> None:
         super().listen_success(port)
         self.ports.append(port)
+
+
+def warm_read_caches() -> None:
+    """Read the tag labels the image pages show before the first page asks.
+
+    One scan (~50 ms for 50,000 tags) instead of the first pages each
+    fetching ~1,000 labels; frozen next, they cost full collections nothing.
+    A database not reachable or not migrated yet leaves the pages to read
+    labels as they go.
+    """
+    try:
+        load_vocabulary()
+    except DatabaseError as error:
+        logger.warning("tag labels not loaded at start: %s", error)
+    finally:
+        connection.close()  # this thread serves no request
 
 
 # Full collections after this many collections of the middle generation
@@ -120,6 +141,7 @@ class Command(BaseCommand):
             application_close_timeout=5,
             ready_callable=self._ready,
         )
+        warm_read_caches()
         freeze_startup_heap()
         self.stdout.write(f"Tagger listening on http://{host}:{port}/")
         self.stdout.flush()
