@@ -20,7 +20,7 @@ a version its tags do not belong to. Inside a transaction nothing is kept
 or used.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from django.db import connection
 
@@ -97,21 +97,21 @@ def _read(
     image_ids: list[int], vocabulary: Vocabulary, state: _State
 ) -> dict[int, tuple[int, tuple[Shown, ...]]]:
     """The images' versions and tag rows in one statement, labelled from the vocabulary."""
+    shown = state.shown
     with connection.cursor() as cursor:
         cursor.execute(_rows_sql(len(image_ids)), image_ids)
         rows = cursor.fetchall()
         labels = vocabulary.labels({tag_id for _, _, tag_id, _ in rows} - {None})
         if labels is None:
-            # A tag was merged away between the two reads: read the tags again,
-            # joined, rather than show an image without one. (The merge moved
-            # the generation, so the state these land in is dropped next read.)
+            # A tag was merged away between the two reads: read the rows again
+            # with their labels, rather than show an image without one. (The
+            # merge moved the generation, so this state is dropped next read.)
             cursor.execute(_rows_sql(len(image_ids), labelled=True), image_ids)
-            return _grouped(
-                (image_id, version, None if name is None else (name, category, source))
-                for image_id, version, name, category, source in cursor
-            )
+            labelled = cursor.fetchall()
+            rows = [row[:4] for row in labelled]
+            labels = {row[2]: row[4:] for row in labelled if row[2] is not None}
+            shown = {}
     # One loop, no helper calls: this runs for every tag row of a page.
-    shown = state.shown
     read: dict[int, tuple[int, list[Shown]]] = {}
     current = None
     for image_id, version, tag_id, source in rows:
@@ -126,28 +126,17 @@ def _read(
     return {image_id: (version, tuple(tags)) for image_id, (version, tags) in read.items()}
 
 
-def _grouped(rows: Iterable[tuple[int, int, Shown | None]]) -> dict[int, tuple[int, tuple]]:
-    """(image id, version, tag or None) rows, in caption order, by image."""
-    grouped: dict[int, tuple[int, list[Shown]]] = {}
-    for image_id, version, tag in rows:
-        tags = grouped.setdefault(image_id, (version, []))[1]
-        if tag is not None:
-            tags.append(tag)
-    return {image_id: (version, tuple(tags)) for image_id, (version, tags) in grouped.items()}
-
-
 def _rows_sql(count: int, *, labelled: bool = False) -> str:
     """Each image's version and tag rows in caption order (one row with no tag for an
-    untagged image); `labelled` joins each tag's name and category."""
+    untagged image); `labelled` adds each tag's name and category (a join)."""
     quote = connection.ops.quote_name
     image, image_tag = quote(Image._meta.db_table), quote(ImageTag._meta.db_table)
-    columns, join = "it.tag_id, it.source", ""
+    columns, join = "", ""
     if labelled:
-        tag = quote(Tag._meta.db_table)
-        columns = "t.name, t.category, it.source"
-        join = f" LEFT JOIN {tag} t ON t.id = it.tag_id"
+        columns = ", t.name, t.category"
+        join = f" LEFT JOIN {quote(Tag._meta.db_table)} t ON t.id = it.tag_id"
     return (
-        f"SELECT i.id, i.version, {columns} FROM {image} i"
+        f"SELECT i.id, i.version, it.tag_id, it.source{columns} FROM {image} i"
         f" LEFT JOIN {image_tag} it ON it.image_id = i.id{join}"
         f" WHERE i.id IN ({', '.join(['%s'] * count)})"
         " ORDER BY i.id, it.position, it.id"
