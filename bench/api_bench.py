@@ -12,6 +12,12 @@ whichever scenario happened to run during it.
     PYTHONPATH=. .venv/bin/python bench/api_bench.py [--requests 500] [--regenerate]
         [--vocabulary 100000]
 
+The server keeps two per-process read caches: tag labels (tags.labels, read
+when the worker starts) and each image's tags by version (tags.captions,
+filled as pages are read). The 500 AND + NOT queries are all different, so a
+page finds its images cached only where earlier queries matched them too;
+the deep pages repeat ten paths, so after the first pass they come from it.
+
 --vocabulary N first imports a generated N-row tagcomplete CSV (the one
 bench/vocabulary_bench.py writes) into the server's copy with
 `import_vocabulary`, so autocomplete is measured over the dataset's tags plus
