@@ -24,6 +24,7 @@ from sessions_app.models import (
 from sessions_app.permissions import sessions_visible_to
 from tagger_project.errors import InvalidInput
 from tags.captions import Caption, image_captions
+from tags.labels import current_vocabulary
 from tags.models import ImageTag
 from tags.query import compile_query, parse
 
@@ -263,11 +264,14 @@ def session_tag_counts(session: TaggingSession, *, limit: int) -> list[dict]:
     """The session's tags with how many of its images carry each, most used first.
 
     A GROUP BY over every tag row of the session, so the answer is cached per
-    `last_seq`: every edit in the session moves it, and an unchanged session
-    is answered from memory.
+    `last_seq` and vocabulary generation (tags.labels): every edit in the
+    session moves the first, and a rename or category change the second. An
+    unchanged session is answered from memory. Inside a transaction nothing
+    is cached: its edits may yet roll back.
     """
-    key = f"session-tag-counts:{session.pk}:{session.last_seq}:{limit}"
-    cached = cache.get(key)
+    generation = current_vocabulary().generation
+    key = f"session-tag-counts:{session.pk}:{session.last_seq}:{generation}:{limit}"
+    cached = cache.get(key) if generation is not None else None
     if cached is not None:
         return cached
     images = SessionImage.objects.filter(session=session).values("image_id")
@@ -281,7 +285,8 @@ def session_tag_counts(session: TaggingSession, *, limit: int) -> list[dict]:
         {"name": row["tag__name"], "category": row["tag__category"], "count": row["n"]}
         for row in rows
     ]
-    cache.set(key, counts, timeout=600)
+    if generation is not None:
+        cache.set(key, counts, timeout=600)
     return counts
 
 

@@ -135,3 +135,15 @@ def test_a_worker_loads_every_label_at_start_and_still_sees_renames(django_asser
         assert tag_labels({cat.pk, dog.pk})[dog.pk] == ("dog", "general")
     Tag.objects.filter(pk=cat.pk).update(name="kitty")
     assert tag_labels({cat.pk})[cat.pk] == ("kitty", "general")
+
+
+def test_session_tag_counts_follow_category_changes(session, bob):
+    """Cached per session seq, which a category change does not move."""
+    image = make_image(name="a.png")
+    services.session_images_add(session, actor=bob, images=[image])
+    services.tags_add(image.pk, actor=bob, names=["smile"])
+    session.refresh_from_db()
+    assert selectors.session_tag_counts(session, limit=10)[0]["category"] == "general"
+    tag_set_category(Tag.objects.get(name="smile"), category="meta")
+    session.refresh_from_db()
+    assert selectors.session_tag_counts(session, limit=10)[0]["category"] == "meta"
