@@ -28,7 +28,8 @@ from images.models import Image
 from tags.labels import Vocabulary, current_vocabulary
 from tags.models import ImageTag, Tag
 
-# About 300 bytes an image: the (name, category, source) tuples are shared (see _State).
+# ~1.2 KB an image, the shared (name, category, source) tuples included (tracemalloc
+# over 10,000 images of the 100k-image bench): ~24 MB when full.
 CACHED_IMAGES = 20_000
 
 Caption = tuple[int, list[dict]]  # (version, [{"name", "category", "source"}, ...])
