@@ -1,4 +1,4 @@
-"""Small helpers for the raw SQL that bulk services write."""
+"""Small helpers for the project's raw SQL."""
 
 from typing import Any
 
@@ -14,3 +14,8 @@ def db_now(model, field: str = "created_at") -> Any:
     ORM's own naive UTC text then miss.
     """
     return model._meta.get_field(field).get_db_prep_save(timezone.now(), connection)
+
+
+def placeholders(count: int) -> str:
+    """`count` parameter marks for a raw IN list or VALUES row: "%s, %s, …"."""
+    return ", ".join(["%s"] * count)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from django.db import connection
 
 from images.models import Image
+from tagger_project.db import placeholders
 from tags.labels import Vocabulary, current_vocabulary
 from tags.models import ImageTag, Tag
 
@@ -139,6 +140,6 @@ def _rows_sql(count: int, *, labelled: bool = False) -> str:
     return (
         f"SELECT i.id, i.version, it.tag_id, it.source{columns} FROM {image} i"
         f" LEFT JOIN {image_tag} it ON it.image_id = i.id{join}"
-        f" WHERE i.id IN ({', '.join(['%s'] * count)})"
+        f" WHERE i.id IN ({placeholders(count)})"
         " ORDER BY i.id, it.position, it.id"
     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from tagger_project.db import placeholders
 from tags.models import Tag
 
 # Created with its triggers by migration tags/0005. It is not a model, so that
@@ -83,11 +84,7 @@ def load_vocabulary() -> None:
     page by page as the first pages ask: ~1,000 labels each, ~0.5 ms a page."""
     global _current
     generation = _generation()  # first, as in current_vocabulary
-    table = connection.ops.quote_name(Tag._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, name, category FROM {table}")
-        known = {tag_id: (name, category) for tag_id, name, category in cursor.fetchall()}
-    _current = Vocabulary(generation=generation, known=known)
+    _current = Vocabulary(generation=generation, known=_fetch(None))
 
 
 def _generation() -> int:
@@ -97,12 +94,11 @@ def _generation() -> int:
     return row[0] if row else 0
 
 
-def _fetch(tag_ids: Collection[int]) -> dict[int, Label]:
+def _fetch(tag_ids: Collection[int] | None) -> dict[int, Label]:
+    """The labels of these tags, or of every tag (None)."""
+    ids = [] if tag_ids is None else list(tag_ids)
+    where = "" if tag_ids is None else f" WHERE id IN ({placeholders(len(ids))})"
     table = connection.ops.quote_name(Tag._meta.db_table)
-    ids = list(tag_ids)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, name, category FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})",
-            ids,
-        )
+        cursor.execute(f"SELECT id, name, category FROM {table}{where}", ids)
         return {tag_id: (name, category) for tag_id, name, category in cursor.fetchall()}

@@ -32,6 +32,7 @@ from typing import Literal
 from django.db import connection
 
 from images.models import Image
+from tagger_project.db import placeholders
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagAlias, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
@@ -460,7 +461,7 @@ def _lookup_sql(count: int) -> str:
     quote = connection.ops.quote_name
     tag, alias = quote(Tag._meta.db_table), quote(TagAlias._meta.db_table)
     image = quote(Image._meta.db_table)
-    names = ", ".join(["%s"] * count)
+    names = placeholders(count)
     return (
         f"SELECT 1, a.name, t.id, t.image_count FROM {alias} a"
         f" JOIN {tag} t ON t.id = a.tag_id WHERE a.name IN ({names})"

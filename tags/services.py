@@ -11,7 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from tagger_project.db import db_now
+from tagger_project.db import db_now, placeholders
 from tagger_project.errors import Conflict, InvalidInput
 from tags.models import ImageTag, Tag, TagAlias, TagCategory, TagImplication
 from tags.normalize import InvalidTagName, normalize_tag_name
@@ -259,7 +259,7 @@ def _executemany(model, fields: list[str], rows: list[tuple], *, suffix: str = "
     columns = ", ".join(
         connection.ops.quote_name(model._meta.get_field(name).column) for name in fields
     )
-    marks = ", ".join(["%s"] * len(fields))
+    marks = placeholders(len(fields))
     sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) {suffix}"
     with connection.cursor() as cursor:
         for chunk in _chunked(rows, 5_000):

@@ -27,7 +27,7 @@ from sessions_app.services.lists import (
     lists_write,
     rule_plans,
 )
-from tagger_project.db import db_now
+from tagger_project.db import db_now, placeholders
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
 from tags.selectors import resolve_tag_names
@@ -205,7 +205,7 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
         missing = [image_id for image_id in chunk if image_id not in having]
         if not missing:
             continue
-        marks = ", ".join(["%s"] * len(missing))
+        marks = placeholders(len(missing))
         # One INSERT … SELECT per chunk; the position is computed by the
         # database (after the image's last tag) so no row is read into Python.
         with connection.cursor() as cursor:

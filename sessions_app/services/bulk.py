@@ -13,6 +13,7 @@ from django.db import connection, models
 
 from images.models import Image
 from sessions_app.models import SessionImage
+from tagger_project.db import placeholders
 from tags.models import ImageTag
 
 ID_CHUNK = 5000
@@ -23,10 +24,6 @@ def chunked(items: Sequence, size: int = ID_CHUNK) -> Iterator[Sequence]:
     """The items in consecutive slices of at most `size`."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _marks(count: int) -> str:
-    return ", ".join(["%s"] * count)
 
 
 def _column(sql: str, params: list) -> list:
@@ -42,7 +39,7 @@ def image_ids_in_session(session_id: int, image_ids: Sequence[int]) -> list[int]
     for chunk in chunked(sorted(set(image_ids))):
         found += _column(
             f"SELECT image_id FROM {table}"
-            f" WHERE session_id = %s AND image_id IN ({_marks(len(chunk))})",
+            f" WHERE session_id = %s AND image_id IN ({placeholders(len(chunk))})",
             [session_id, *chunk],
         )
     return sorted(found)
@@ -56,7 +53,7 @@ def image_ids_with_tag(tag_id: int, image_ids: Sequence[int]) -> set[int]:
         having.update(
             _column(
                 f"SELECT image_id FROM {table}"
-                f" WHERE tag_id = %s AND image_id IN ({_marks(len(chunk))})",
+                f" WHERE tag_id = %s AND image_id IN ({placeholders(len(chunk))})",
                 [tag_id, *chunk],
             )
         )
@@ -72,7 +69,7 @@ def versions_bump(image_ids: Sequence[int]) -> list[list[int]]:
             # RETURNING (SQLite ≥ 3.35, PostgreSQL) reads the new versions in the same statement.
             cursor.execute(
                 f"UPDATE {table} SET version = version + 1"
-                f" WHERE id IN ({_marks(len(chunk))}) RETURNING id, version",
+                f" WHERE id IN ({placeholders(len(chunk))}) RETURNING id, version",
                 list(chunk),
             )
             bumped.update(cursor.fetchall())
@@ -99,7 +96,7 @@ def rows_insert(
     shared = [meta.get_field(name).get_db_prep_save(v, connection) for name, v in same.items()]
     quote = connection.ops.quote_name
     head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
-    marks = f"({_marks(len(columns))})"
+    marks = f"({placeholders(len(columns))})"
     for chunk in chunked(rows, ROW_CHUNK):
         with connection.cursor() as cursor:
             cursor.execute(

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from sessions_app.rules import TagRules
 from sessions_app.services.bulk import chunked, rows_insert
+from tagger_project.db import placeholders
 from tags.models import ImageTag, Tag
 
 # Rows per multi-row UPDATE/INSERT: 5 parameters each stays far below
@@ -128,7 +129,7 @@ def _update_rows(updates: Sequence[tuple]) -> None:
 
 
 def _update_from_values(table: str, assignments: str, rows: Sequence[tuple], width: int) -> None:
-    marks = "(" + ", ".join(["%s"] * width) + ")"
+    marks = f"({placeholders(width)})"
     for start in range(0, len(rows), WRITE_CHUNK):
         chunk = rows[start : start + WRITE_CHUNK]
         with connection.cursor() as cursor:
@@ -154,8 +155,7 @@ def image_rows(image_ids: Iterable[int]) -> dict[int, list[Row]]:
     """The current rows of these images, in caption order (chunked reads)."""
     current: dict[int, list[Row]] = defaultdict(list)
     for chunk in chunked(sorted(image_ids), ID_CHUNK):
-        marks = ", ".join(["%s"] * len(chunk))
-        read_rows(current, f"WHERE it.image_id IN ({marks})", list(chunk))
+        read_rows(current, f"WHERE it.image_id IN ({placeholders(len(chunk))})", list(chunk))
     return current
 
 
