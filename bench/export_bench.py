@@ -120,9 +120,9 @@ def best_of(run, repeat: int = 3) -> tuple[float, int]:
 def measure(session) -> dict[str, tuple[float, int, str]]:
     from django.core.files.storage import default_storage
 
-    from sessions_app.exporting import ExportOptions, export_stream, export_to_path
-    from sessions_app.exporting.base import caption_for
-    from sessions_app.exporting.rows import export_rows
+    from datasets.exporting import ExportOptions, export_stream, export_to_path
+    from datasets.exporting.base import caption_for
+    from datasets.exporting.rows import export_rows
 
     # Baseline inputs prepared outside the timing: names, paths and captions.
     options = ExportOptions().resolved(session)

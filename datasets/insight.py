@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
-from sessions_app.exporting.base import ExportOptions, caption_for
-from sessions_app.exporting.rows import export_rows
+from datasets.exporting.base import ExportOptions, caption_for
+from datasets.exporting.rows import export_rows
 from sessions_app.models import SessionImage, TaggingSession
 from tags.clip_tokens import CLIP_TOKEN_LIMIT, clip_token_count
 from tags.models import ImageTag, Tag

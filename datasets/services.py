@@ -1,6 +1,6 @@
 """Import of a whole dataset (Tagger JSON, kohya metadata, JSON Lines, hydrus) into a session.
 
-The readers in `sessions_app.importing_formats` say what the dataset holds;
+The readers in `datasets.importing_formats` say what the dataset holds;
 this module writes it through the same services as every other door. Image
 files go through the same checks and storage as `import_images` and uploads
 (`process_image_bytes`, `image_files_store`, `session_import_processed`), one
@@ -22,11 +22,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from datasets.importing_formats import Dataset, DatasetImage, OpenedDataset
+from datasets.importing_formats.captions import drop_trigger_word
 from images.models import Image
 from images.processing import ImageRejected
 from images.services import image_files_store, image_process_bytes
-from sessions_app.importing_formats import Dataset, DatasetImage, OpenedDataset
-from sessions_app.importing_formats.captions import drop_trigger_word
 from sessions_app.models import ImageStatus, SessionImage, TaggingSession
 from sessions_app.services.importing import ImportOutcome, session_import_processed
 from sessions_app.services.sessions import (

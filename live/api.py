@@ -5,7 +5,7 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from sessions_app.live import clients_overview
+from live.bridge import clients_overview
 from tagger_project.errors import PermissionDenied
 
 router = Router(tags=["stats"])

@@ -8,11 +8,11 @@ from typing import Any
 
 from django.db import transaction
 
+from live.protocol import AddTags, Edit, Redo, RemoveTags, SetStatus, SetTags, Undo
 from sessions_app import services
 from sessions_app.events import event_json
 from sessions_app.models import ClientConnection, Role, SessionEvent, SessionImage, TaggingSession
 from sessions_app.permissions import require_role, role_of
-from sessions_app.protocol import AddTags, Edit, Redo, RemoveTags, SetStatus, SetTags, Undo
 from sessions_app.services.undo import operation_redo, operation_undo
 from tagger_project.errors import NotFound
 

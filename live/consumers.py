@@ -17,10 +17,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from sessions_app import live
-from sessions_app.events import abroadcast_presence
-from sessions_app.hub import WORKER_ID, Hub, get_hub
-from sessions_app.protocol import (
+from live import bridge
+from live.clients import client_connect, client_disconnect, client_focus
+from live.hub import WORKER_ID, Hub, get_hub
+from live.protocol import (
     Edit,
     Focus,
     FrameError,
@@ -30,7 +30,7 @@ from sessions_app.protocol import (
     events_frame,
     parse_frame,
 )
-from sessions_app.services.clients import client_connect, client_disconnect, client_focus
+from sessions_app.events import abroadcast_presence
 from tagger_project.errors import DomainError, StaleVersion
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -91,7 +91,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if self.user is None or not self.user.is_authenticated:
             await self.close(CLOSE_UNAUTHENTICATED)
             return
-        self.role = await database_sync_to_async(live.open_role)(self.user, self.session_id)
+        self.role = await database_sync_to_async(bridge.open_role)(self.user, self.session_id)
         if self.role is None:
             await self.close(CLOSE_FORBIDDEN)
             return
@@ -177,8 +177,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.helloed = True
         assert self.hub is not None
         await self.hub.join(self)
-        current = await database_sync_to_async(live.session_last_seq)(self.session_id)
-        present = await database_sync_to_async(live.present_clients)(self.session_id)
+        current = await database_sync_to_async(bridge.session_last_seq)(self.session_id)
+        present = await database_sync_to_async(bridge.present_clients)(self.session_id)
         await self.send_frame(
             {
                 "type": "welcome",
@@ -213,7 +213,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             raise FrameError("shutting_down", "this worker is stopping; resend after reconnecting")
         self.edit_done.clear()
         try:
-            seq = await database_sync_to_async(live.apply_edit)(self.session_id, self.user, frame)
+            seq = await database_sync_to_async(bridge.apply_edit)(self.session_id, self.user, frame)
         finally:
             self.edit_done.set()
         # Only now: the service's transaction has committed.
@@ -260,7 +260,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             self.backlog.sort()
             upto = self.backlog[0][0] if self.backlog else None
             if upto is None or upto > self.last_delivered + 1:
-                missing = await database_sync_to_async(live.events_after)(
+                missing = await database_sync_to_async(bridge.events_after)(
                     self.session_id, self.last_delivered, before=upto
                 )
                 await self._send_run(missing)

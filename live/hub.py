@@ -22,7 +22,15 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from sessions_app import live
+from live import bridge
+from live.clients import (
+    ClientStats,
+    GoneClient,
+    clients_drop_worker,
+    clients_heartbeat,
+    clients_sweep_stale,
+)
+from live.protocol import events_frame
 from sessions_app.events import (
     BROADCAST_TYPE,
     PRESENCE_TYPE,
@@ -30,17 +38,9 @@ from sessions_app.events import (
     aclient_drop,
     group_name,
 )
-from sessions_app.protocol import events_frame
-from sessions_app.services.clients import (
-    ClientStats,
-    GoneClient,
-    clients_drop_worker,
-    clients_heartbeat,
-    clients_sweep_stale,
-)
 
 if TYPE_CHECKING:
-    from sessions_app.consumers import SessionConsumer
+    from live.consumers import SessionConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Feed:
     async def _fill_gap(self) -> None:
         assert self.last_seq is not None
         upto = min(self.pending)
-        missing = await database_sync_to_async(live.events_after)(
+        missing = await database_sync_to_async(bridge.events_after)(
             self.session_id, self.last_seq, before=upto
         )
         self.pending.update(missing)
@@ -163,7 +163,7 @@ class Hub:
                 assert self.channel is not None
                 await self.layer.group_add(group_name(session_id), self.channel)
                 # Read after subscribing: anything newer arrives on the channel.
-                feed.last_seq = await database_sync_to_async(live.session_last_seq)(session_id)
+                feed.last_seq = await database_sync_to_async(bridge.session_last_seq)(session_id)
                 feed.schedule(0)
             feed.consumers.add(consumer)
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sessions_app.consumers import SessionConsumer
+from live.consumers import SessionConsumer
 
 websocket_urlpatterns = [
     path("ws/sessions/<int:session_id>/", SessionConsumer.as_asgi()),

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from sessions_app import admin_clients, services  # noqa: F401  (registers ClientConnection)
+from sessions_app import admin_tags, services  # noqa: F401  (admin_tags registers Tag)
 from sessions_app.models import ImageStatus, Role, SessionEvent, SessionMember, TaggingSession
 from tagger_project.admin_errors import DomainErrorsAsMessages
 from tagger_project.admin_readonly import ReadOnlyAdmin

@@ -6,18 +6,13 @@ here rather than in images/ or tags/ because they need session permissions
 and session services, and those apps import nothing from sessions_app.
 """
 
-from typing import Annotated, Literal
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.handlers.asgi import ASGIRequest
-from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
-from pydantic import Field
 
 from sessions_app import selectors, services
-from sessions_app.exporting import ExportOptions, async_chunks, export_stream
 from sessions_app.models import Role
 from sessions_app.permissions import image_for, require_role, session_for
 from sessions_app.schemas import (
@@ -33,7 +28,6 @@ from sessions_app.schemas import (
     ProgressOut,
     RenameIn,
     Selection,
-    Separator,
     SessionIn,
     SessionOut,
     SessionPage,
@@ -42,7 +36,6 @@ from sessions_app.schemas import (
     StatusIn,
     StatusName,
     StatusOut,
-    TagName,
     TagOut,
     TagsEditIn,
     TagsSetIn,
@@ -250,46 +243,6 @@ def session_events(
     session = session_for(request.auth, session_id)
     items, next_cursor = selectors.events_after(session, after=after, limit=limit)
     return {"items": items, "next_cursor": next_cursor, "last_seq": session.last_seq}
-
-
-ExportFormatName = Literal["kohya", "kohya-json", "jsonl", "hydrus", "json"]
-
-
-@sessions_router.get("/{session_id}/export", response=answers(None))
-def session_export(
-    request: HttpRequest,
-    session_id: Id,
-    format: ExportFormatName = "kohya",
-    images: bool = True,
-    status: list[StatusName] = Query([]),
-    trigger_word: Annotated[Text, Field(max_length=200)] | None = None,
-    separator: Separator | None = None,
-    underscores: bool | None = None,
-    escape: bool | None = None,
-    pin: list[TagName] = Query([], max_length=50),
-    keep_tokens_separator: bool = False,
-):
-    """Download the dataset, streamed: a zip, or the bare JSON document with `images=false`.
-
-    Caption options left out follow the session's settings, and its rules' pinned tags.
-    """
-    session = session_for(request.auth, session_id)
-    options = ExportOptions(
-        trigger_word=trigger_word,
-        separator=separator,
-        use_underscores=underscores,
-        escape_parentheses=escape,
-        pinned=tuple(pin),
-        keep_tokens_separator=keep_tokens_separator,
-        include_images=images,
-        statuses=tuple(status),
-    )
-    stream = export_stream(session, format, options)
-    # Under ASGI Django would list() a sync iterator (the whole zip) before sending.
-    chunks = async_chunks(stream.chunks) if isinstance(request, ASGIRequest) else stream.chunks
-    response = StreamingHttpResponse(chunks, content_type=stream.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
-    return response
 
 
 # --- images ------------------------------------------------------------------------------

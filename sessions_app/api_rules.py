@@ -1,4 +1,4 @@
-"""HTTP doors onto tag rules, provenance batches, undo/redo and dataset insight.
+"""HTTP doors onto tag rules, provenance batches and undo/redo.
 
 Mounted under `/api/sessions` beside the sessions router. Each endpoint
 checks the caller's role (sessions_app.permissions), calls one service or
@@ -8,10 +8,9 @@ selector, and shapes the answer; errors leave through the API's one handler.
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Router, Schema
 from pydantic import ConfigDict, Field, model_validator
 
-from sessions_app import insight
 from sessions_app.api import batch_on_selection
 from sessions_app.models import Role
 from sessions_app.permissions import session_for
@@ -19,11 +18,10 @@ from sessions_app.rules import MAX_BLACKLIST, MAX_PINNED, rules_from_input, sess
 from sessions_app.schemas import BatchOut, Selection, TagName
 from sessions_app.services.rules import rules_apply, rules_preview
 from sessions_app.services.undo import operation_redo, operation_undo
-from tagger_project.schemas import Id, Limit, answers
-from tags.clip_tokens import CLIP_TOKEN_LIMIT
+from tagger_project.schemas import Id, answers
 from tags.models import TagSource
 
-router = Router(tags=["rules and insight"])
+router = Router(tags=["rules"])
 
 SourceName = Literal[tuple(TagSource.values)]  # type: ignore[valid-type]
 
@@ -83,52 +81,6 @@ class UndoOut(Schema):
     kind: str
     reversed_seq: int
     image_ids: list[int]
-
-
-class TagStat(Schema):
-    name: str
-    category: str
-    count: int
-    share: float
-    with_trigger: int | None
-
-
-class TagStatsOut(Schema):
-    total_images: int
-    trigger_word: str
-    trigger_mode: Literal["tag", "setting"] | None
-    items: list[TagStat]
-
-
-class PruneItem(Schema):
-    name: str
-    category: str
-    count: int
-    share: float
-
-
-class PruningOut(Schema):
-    total_images: int
-    min_share: float
-    items: list[PruneItem]
-
-
-class CaptionItem(Schema):
-    image_id: int
-    original_name: str
-    tag_count: int
-    tokens: int
-    too_few_tags: bool
-    over_token_limit: bool
-
-
-class CaptionsOut(Schema):
-    total_images: int
-    too_few_tags: int
-    over_token_limit: int
-    max_tags: int
-    max_tokens: int
-    items: list[CaptionItem]
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -205,34 +157,3 @@ def redo(request: HttpRequest, session_id: Id):
     """Redo what you undid most recently; 409 when there is nothing to redo or it conflicts."""
     session = session_for(request.auth, session_id, Role.EDITOR)
     return _reversal(operation_redo(session, actor=request.auth))
-
-
-# --- insight -------------------------------------------------------------------------------------
-
-
-@router.get("/{session_id}/stats", response=answers(TagStatsOut))
-def tag_stats(request: HttpRequest, session_id: Id, limit: Limit = 100):
-    """Tag frequency, share of images and co-occurrence with the trigger word."""
-    session = session_for(request.auth, session_id)
-    return insight.session_tag_stats(session, limit=limit)
-
-
-@router.get("/{session_id}/stats/pruning", response=answers(PruningOut))
-def pruning(request: HttpRequest, session_id: Id, min_share: float = Query(0.8, gt=0, le=1)):
-    """Tags on at least `min_share` of the images (they bleed into the trigger word)."""
-    session = session_for(request.auth, session_id)
-    return insight.pruning_candidates(session, min_share=min_share)
-
-
-@router.get("/{session_id}/stats/images", response=answers(CaptionsOut))
-def caption_stats(
-    request: HttpRequest,
-    session_id: Id,
-    max_tags: int = Query(3, ge=0, le=1000),
-    max_tokens: int = Query(CLIP_TOKEN_LIMIT, ge=1, le=10_000),
-    limit: Limit = 100,
-):
-    """Images with at most `max_tags` tags or over `max_tokens` CLIP tokens, with token counts."""
-    session = session_for(request.auth, session_id)
-    check = insight.CaptionCheck(max_tags=max_tags, max_tokens=max_tokens, limit=limit)
-    return insight.weak_captions(session, check)

@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "images",
     "tags",
     "sessions_app",
+    "live",
+    "datasets",
     "accounts",
 ]
 

@@ -21,13 +21,13 @@ from typing import NamedTuple
 from asgiref.sync import sync_to_async
 from django.utils.text import slugify
 
-from sessions_app.exporting.archive import write_folder, write_zip, zip_stream
-from sessions_app.exporting.base import Entry, ExportOptions, ExportReport, Writer
-from sessions_app.exporting.hydrus import write_hydrus
-from sessions_app.exporting.jsonl import write_jsonl
-from sessions_app.exporting.kohya import write_kohya
-from sessions_app.exporting.kohya_json import write_kohya_json
-from sessions_app.exporting.tagger_json import write_tagger_json
+from datasets.exporting.archive import write_folder, write_zip, zip_stream
+from datasets.exporting.base import Entry, ExportOptions, ExportReport, Writer
+from datasets.exporting.hydrus import write_hydrus
+from datasets.exporting.jsonl import write_jsonl
+from datasets.exporting.kohya import write_kohya
+from datasets.exporting.kohya_json import write_kohya_json
+from datasets.exporting.tagger_json import write_tagger_json
 from sessions_app.models import TaggingSession
 from tagger_project.errors import InvalidInput
 

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from sessions_app.exporting.base import Entry
+from datasets.exporting.base import Entry
 
 # Hand bytes to the consumer once this much has accumulated.
 FLUSH_AT = 256 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from sessions_app.exporting.names import NameAllocator, Renamed
+from datasets.exporting.names import NameAllocator, Renamed
 from sessions_app.models import ImageStatus, TaggingSession
 from sessions_app.rules import session_rules
 from tagger_project.errors import InvalidInput

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from sessions_app.exporting.base import Entry, ExportOptions, ExportReport, allocator_for
-from sessions_app.exporting.names import NameAllocator
-from sessions_app.exporting.rows import ExportRow, export_rows, image_chunks, image_is_stored
+from datasets.exporting.base import Entry, ExportOptions, ExportReport, allocator_for
+from datasets.exporting.names import NameAllocator
+from datasets.exporting.rows import ExportRow, export_rows, image_chunks, image_is_stored
 from sessions_app.models import TaggingSession
 
 NamedRows = Iterator[tuple[ExportRow, str]]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sessions_app.exporting.base import Entry, ExportOptions, ExportReport, allocator_for
-from sessions_app.exporting.rows import ExportTag, export_rows, image_chunks, image_is_stored
+from datasets.exporting.base import Entry, ExportOptions, ExportReport, allocator_for
+from datasets.exporting.rows import ExportTag, export_rows, image_chunks, image_is_stored
 from sessions_app.models import TaggingSession
 from tags.models import TagCategory
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sessions_app.exporting.base import Entry, ExportOptions, ExportReport, caption_for
-from sessions_app.exporting.documents import NamedRows, images_then_document
+from datasets.exporting.base import Entry, ExportOptions, ExportReport, caption_for
+from datasets.exporting.documents import NamedRows, images_then_document
 from sessions_app.models import TaggingSession
 
 METADATA_NAME = "metadata.jsonl"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sessions_app.exporting.base import (
+from datasets.exporting.base import (
     KEEP_TOKENS_SEPARATOR,
     Entry,
     ExportOptions,
@@ -18,8 +18,8 @@ from sessions_app.exporting.base import (
     allocator_for,
     caption_for,
 )
-from sessions_app.exporting.names import split_name
-from sessions_app.exporting.rows import export_rows, image_chunks, image_is_stored
+from datasets.exporting.names import split_name
+from datasets.exporting.rows import export_rows, image_chunks, image_is_stored
 from sessions_app.models import TaggingSession
 
 CONFIG_NAME = "dataset_config.toml"

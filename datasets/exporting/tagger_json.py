@@ -27,9 +27,9 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from sessions_app.exporting.base import Entry, ExportOptions, ExportReport
-from sessions_app.exporting.documents import NamedRows, images_then_document
-from sessions_app.exporting.rows import ExportRow
+from datasets.exporting.base import Entry, ExportOptions, ExportReport
+from datasets.exporting.documents import NamedRows, images_then_document
+from datasets.exporting.rows import ExportRow
 from sessions_app.models import TaggingSession
 from tags.models import ImageTag, Tag, TagAlias, TagImplication
 

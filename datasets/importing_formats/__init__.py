@@ -4,7 +4,7 @@ Each reader turns a folder or zip (as `export_dataset` writes them, or as the
 other tools lay them out) into a `Dataset`: images by their file name inside
 the source, with ordered raw tags and, where the format has them, categories,
 sources, statuses, session settings, aliases and implications. Readers touch
-no database; `sessions_app.services.datasets.dataset_import` writes.
+no database; `datasets.services.dataset_import` writes.
 
 PATH may be the metadata file itself (the images are the files beside it),
 the folder holding it, or a zip of that folder.
@@ -15,18 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessions_app.importing_formats.captions import read_caption_folder
-from sessions_app.importing_formats.hydrus import read_hydrus
-from sessions_app.importing_formats.kohya_json import read_jsonl, read_kohya_json
-from sessions_app.importing_formats.model import (
+from datasets.importing_formats.captions import read_caption_folder
+from datasets.importing_formats.hydrus import read_hydrus
+from datasets.importing_formats.kohya_json import read_jsonl, read_kohya_json
+from datasets.importing_formats.model import (
     Dataset,
     DatasetImage,
     DatasetTag,
     FormatError,
     Problem,
 )
-from sessions_app.importing_formats.source import DatasetSource
-from sessions_app.importing_formats.tagger_json import read_tagger_json
+from datasets.importing_formats.source import DatasetSource
+from datasets.importing_formats.tagger_json import read_tagger_json
 
 __all__ = [
     "DOCUMENTS",

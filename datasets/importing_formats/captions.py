@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from datasets.importing_formats.model import Dataset, DatasetImage, DatasetTag, Problem
+from datasets.importing_formats.source import DatasetSource
 from images.metadata import split_tags
 from images.sidecars import DEFAULT_MAX_BYTES, CaptionError, parse_caption
-from sessions_app.importing_formats.model import Dataset, DatasetImage, DatasetTag, Problem
-from sessions_app.importing_formats.source import DatasetSource
 from tags.normalize import InvalidTagName, normalize_tag_name
 
 IMAGE_SUFFIXES = frozenset(

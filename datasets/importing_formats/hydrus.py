@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from datasets.importing_formats.captions import IMAGE_SUFFIXES
+from datasets.importing_formats.model import Dataset, DatasetImage, DatasetTag, Problem
+from datasets.importing_formats.source import DatasetSource
 from images.sidecars import CaptionError
-from sessions_app.importing_formats.captions import IMAGE_SUFFIXES
-from sessions_app.importing_formats.model import Dataset, DatasetImage, DatasetTag, Problem
-from sessions_app.importing_formats.source import DatasetSource
 from tags.models import TagCategory
 
 NAMESPACES = {

@@ -18,15 +18,15 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
-from sessions_app.importing_formats.captions import IMAGE_SUFFIXES, caption_tags
-from sessions_app.importing_formats.model import (
+from datasets.importing_formats.captions import IMAGE_SUFFIXES, caption_tags
+from datasets.importing_formats.model import (
     Dataset,
     DatasetImage,
     DatasetTag,
     FormatError,
     Problem,
 )
-from sessions_app.importing_formats.source import DatasetSource
+from datasets.importing_formats.source import DatasetSource
 
 _FILE_KEYS = ("file_name", "image", "file", "path")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from sessions_app.importing_formats.model import FormatError
+from datasets.importing_formats.model import FormatError
 
 
 class DatasetSource:

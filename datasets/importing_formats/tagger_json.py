@@ -1,6 +1,6 @@
 """Tagger's own document (`tagger.json`, as `export_dataset --format json` writes it).
 
-The shape is documented in `sessions_app.exporting.tagger_json`: the session's
+The shape is documented in `datasets.exporting.tagger_json`: the session's
 settings, the vocabulary (tags with categories, aliases, implications) and
 the images in session order, each with its sha256, metadata, status and
 tags in caption order with their categories, sources and confidences.
@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sessions_app.importing_formats.model import (
+from datasets.importing_formats.model import (
     Dataset,
     DatasetImage,
     DatasetTag,
     FormatError,
     Problem,
 )
-from sessions_app.importing_formats.source import DatasetSource
+from datasets.importing_formats.source import DatasetSource
 
 FORMAT_NAME = "tagger-dataset"
 SUPPORTED_VERSIONS = (1,)

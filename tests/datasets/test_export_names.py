@@ -2,8 +2,8 @@
 
 import pytest
 
+from datasets.exporting.names import MAX_STEM_BYTES, NameAllocator, safe_stem, split_name
 from images.models import Image
-from sessions_app.exporting.names import MAX_STEM_BYTES, NameAllocator, safe_stem, split_name
 
 
 def image(name: str, fmt: str = "PNG", pk: int = 1) -> Image:

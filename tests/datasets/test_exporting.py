@@ -13,9 +13,7 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 
-from images.models import Image
-from sessions_app import services
-from sessions_app.exporting import (
+from datasets.exporting import (
     ExportOptions,
     ExportReport,
     async_chunks,
@@ -24,6 +22,8 @@ from sessions_app.exporting import (
     export_to_path,
     rows,
 )
+from images.models import Image
+from sessions_app import services
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
 from tags.services import alias_create, implication_create, tag_set_category

@@ -13,15 +13,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from datasets.exporting import export_to_path
+from datasets.importing_formats import DatasetTag, FormatError, open_dataset
+from datasets.importing_formats.captions import drop_trigger_word
+from datasets.importing_formats.hydrus import hydrus_tag
+from datasets.services import tags_restore
 from images.models import Image
 from images.sidecars import parse_caption
 from sessions_app import services
-from sessions_app.exporting import export_to_path
-from sessions_app.importing_formats import DatasetTag, FormatError, open_dataset
-from sessions_app.importing_formats.captions import drop_trigger_word
-from sessions_app.importing_formats.hydrus import hydrus_tag
 from sessions_app.models import SessionImage, TaggingSession
-from sessions_app.services.datasets import tags_restore
 from tags.models import ImageTag, Tag, TagAlias, TagImplication
 from tags.services import alias_create, implication_create, tag_set_category, tags_get_or_create
 from tests.support.images import jpeg_bytes, png_bytes

@@ -1,6 +1,6 @@
 """Staff see every worker's live connections in the API and the admin."""
 
-from sessions_app.services.clients import client_connect
+from live.clients import client_connect
 
 
 def connect(session, user, client_id: str, worker_id: str = "w1:1"):

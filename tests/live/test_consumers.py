@@ -8,8 +8,8 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.db.models import F
 
+from live.hub import get_hub
 from sessions_app import services
-from sessions_app.hub import get_hub
 from sessions_app.models import ClientConnection, SessionEvent, SessionImage, TaggingSession
 from tags.models import ImageTag
 from tests.support.ws import (

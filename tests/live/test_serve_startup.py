@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from sessions_app.management.commands.serve import (
+from live.management.commands.serve import (
     FULL_COLLECTION_AFTER,
     freeze_startup_heap,
     warm_read_caches,

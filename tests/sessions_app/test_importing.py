@@ -14,10 +14,10 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from datasets.importing_pipeline import candidate_files, import_files
 from images import storage
 from images.models import Image
 from images.processing import process_image_bytes
-from sessions_app.importing_pipeline import candidate_files, import_files
 from sessions_app.models import ImageStatus, SessionEvent, SessionImage
 from sessions_app.services import session_create, session_import_bytes, tags_add, tags_remove
 from sessions_app.services.bulk import rows_insert

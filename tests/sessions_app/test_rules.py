@@ -1,8 +1,8 @@
 import pytest
 
+from datasets.importing_pipeline import candidate_files, import_files
 from images.models import Image
 from sessions_app import services
-from sessions_app.importing_pipeline import candidate_files, import_files
 from sessions_app.models import SessionEvent, SessionRules
 from sessions_app.rules import TagRules, apply_rules, image_rules, rules_from_input, session_rules
 from sessions_app.services.rules import rules_apply, rules_preview
@@ -242,7 +242,7 @@ def test_import_obeys_the_session_rules(session, alice, settings, tmp_path):
 
 
 def test_export_orders_captions_by_the_session_rules(session, tagged, alice):
-    from sessions_app.exporting import ExportOptions, export_entries
+    from datasets.exporting import ExportOptions, export_entries
 
     # Rules saved without rewriting the images: the export still obeys them.
     SessionRules.objects.create(
@@ -260,7 +260,7 @@ def test_export_orders_captions_by_the_session_rules(session, tagged, alice):
 
 
 def test_restored_backup_lists_obey_the_rules_too(session, tagged, alice):
-    from sessions_app.services.datasets import tags_restore
+    from datasets.services import tags_restore
 
     SessionRules.objects.create(session=session, blacklist=["bad"], pinned=["solo"])
     image = tagged[2]

@@ -8,10 +8,10 @@ commands call; the cache must answer what the database holds afterwards.
 import pytest
 from django.db import transaction
 
+from datasets.services import tags_restore
 from images.models import Image
 from sessions_app import services
 from sessions_app.rules import rules_from_input
-from sessions_app.services.datasets import tags_restore
 from sessions_app.services.rules import rules_apply
 from sessions_app.services.undo import operation_redo, operation_undo
 from tags.captions import image_captions

@@ -1,4 +1,4 @@
-"""Export a tagging session as a dataset (thin: the work is in sessions_app.exporting)."""
+"""Export a tagging session as a dataset (thin: the work is in datasets.exporting)."""
 
 import json
 import sys
@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from sessions_app.exporting import FORMATS, ExportOptions, ExportReport, export_to_path
+from datasets.exporting import FORMATS, ExportOptions, ExportReport, export_to_path
 from sessions_app.models import ImageStatus, TaggingSession
 from tagger_project.commands import DocumentedCommand
 from tagger_project.errors import DomainError

@@ -7,15 +7,16 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from sessions_app.importing_formats import (
+from datasets.importing_formats import (
     CAPTION_EXTENSIONS,
     FORMATS,
     FormatError,
     open_dataset,
 )
+from datasets.services import dataset_import
+from sessions_app.commands import session_and_actor
 from sessions_app.models import TaggingSession
-from sessions_app.services.datasets import dataset_import
-from tagger_project.commands import DocumentedCommand, session_and_actor
+from tagger_project.commands import DocumentedCommand
 
 HELP = """Import a dataset into a tagging session.
 

@@ -9,8 +9,9 @@ from django.core.checks import Tags
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from sessions_app.importing_pipeline import candidate_files, import_files
-from tagger_project.commands import DocumentedCommand, session_and_actor
+from datasets.importing_pipeline import candidate_files, import_files
+from sessions_app.commands import session_and_actor
+from tagger_project.commands import DocumentedCommand
 
 HELP = """Import image files and folders into a tagging session.
 

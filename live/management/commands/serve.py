@@ -13,6 +13,7 @@ import logging
 import signal
 import time
 
+from channels.routing import get_default_application
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
@@ -21,8 +22,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 from django.urls import get_resolver
 
-from sessions_app.hub import get_hub
-from tagger_project.asgi import application
+from live.hub import get_hub
 from tags.labels import load_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,8 @@ class Command(BaseCommand):
         # frame well within the stale-client timeout.
         ping = max(1, settings.STALE_CLIENT_TIMEOUT // 3)
         self.server = TaggerServer(
-            application=application,
+            # settings.ASGI_APPLICATION: the project wires the apps, this app serves them.
+            application=get_default_application(),
             endpoints=build_endpoint_description_strings(host=host, port=port),
             signal_handlers=False,
             ping_interval=ping,

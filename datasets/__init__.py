@@ -1,0 +1,1 @@
+"""Datasets in and out: format readers and writers, the import pipeline, export, insight."""
