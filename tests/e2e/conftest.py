@@ -5,7 +5,6 @@ file for SQLite, the test database's name for PostgreSQL), so tests set data
 up through our services in this process and the browser sees it there.
 """
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,9 +27,18 @@ SCREENSHOTS = REPO / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
-# Playwright's sync API runs an event loop in this thread; Django would then
-# refuse the ORM calls the tests make to set data up and check results.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+@pytest.fixture(scope="module", autouse=True)
+def allow_orm_beside_playwright():
+    """Playwright's sync API runs an event loop in this thread; Django would then
+    refuse the ORM calls the tests make to set data up and check results.
+
+    Module-scoped and autouse, so it is set before the module's other fixtures
+    and lifted after them: every test outside tests/e2e keeps Django's guard.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
 
 
 def off_loop(fn, *args, **kwargs):
