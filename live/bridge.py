@@ -6,11 +6,9 @@ talks to the channel layer (events.py does that, after commit).
 
 from typing import Any
 
-from django.db import transaction
-
 from live.protocol import AddTags, Edit, Redo, RemoveTags, SetStatus, SetTags, Undo
 from sessions_app import services
-from sessions_app.events import event_json
+from sessions_app.events import capture_events, event_json
 from sessions_app.models import ClientConnection, Role, SessionEvent, SessionImage, TaggingSession
 from sessions_app.permissions import require_role, role_of
 from sessions_app.services.undo import operation_redo, operation_undo
@@ -58,38 +56,33 @@ def apply_edit(session_id: int, user, edit: Edit) -> int | None:
     if session is None:
         raise NotFound(f"session {session_id} does not exist")
     require_role(user, session, Role.EDITOR)
-    if isinstance(edit, Undo | Redo):
-        return _undo_or_redo(session, user, edit)
-    if not SessionImage.objects.filter(session_id=session_id, image_id=edit.image_id).exists():
+    if (
+        not isinstance(edit, Undo | Redo)
+        and not SessionImage.objects.filter(session_id=session_id, image_id=edit.image_id).exists()
+    ):
         raise NotFound(f"image {edit.image_id} is not in this session")
-    if isinstance(edit, SetStatus):
-        # The service's event holds the session row's lock until this commits,
-        # so reading last_seq inside the same transaction gives its seq.
-        with transaction.atomic():
-            services.session_image_set_status(
-                session, actor=user, image_id=edit.image_id, status=edit.status
-            )
-            return session_last_seq(session_id)
-    if isinstance(edit, AddTags):
-        state = services.tags_add(edit.image_id, actor=user, names=edit.tags)
+    with capture_events() as events:
+        _apply(session, user, edit)
+    # A tag edit logs one event in every session that holds the image; the ack is this one's.
+    here = [event.seq for event in events if event.session_id == session_id]
+    return here[-1] if here else None
+
+
+def _apply(session: TaggingSession, user, edit: Edit) -> None:
+    if isinstance(edit, Undo):
+        operation_undo(session, actor=user)
+    elif isinstance(edit, Redo):
+        operation_redo(session, actor=user)
+    elif isinstance(edit, SetStatus):
+        services.session_image_set_status(
+            session, actor=user, image_id=edit.image_id, status=edit.status
+        )
+    elif isinstance(edit, AddTags):
+        services.tags_add(edit.image_id, actor=user, names=edit.tags)
     elif isinstance(edit, RemoveTags):
-        state = services.tags_remove(edit.image_id, actor=user, names=edit.tags)
+        services.tags_remove(edit.image_id, actor=user, names=edit.tags)
     elif isinstance(edit, SetTags):
-        state = services.tags_set(edit.image_id, actor=user, names=edit.tags, version=edit.version)
-    return state.seqs.get(session_id)
-
-
-def _undo_or_redo(session: TaggingSession, user, edit: Undo | Redo) -> int | None:
-    """Reverse the user's latest operation (or undone one); the seq of the event it logged."""
-    mark = "undo_of" if isinstance(edit, Undo) else "redo_of"
-    reverse = operation_undo if isinstance(edit, Undo) else operation_redo
-    # The service returns the session's newest event, read while its write
-    # still holds the session row: the reversal's own event. Should a reversal
-    # ever change nothing, that event is someone else's and there is no seq.
-    event = reverse(session, actor=user)
-    if event is None or event.actor_id != user.pk or mark not in event.payload:
-        return None
-    return event.seq
+        services.tags_set(edit.image_id, actor=user, names=edit.tags, version=edit.version)
 
 
 def clients_overview() -> dict[str, Any]:

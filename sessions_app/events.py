@@ -9,6 +9,9 @@ that did not happen. The log is the truth; the broadcast is the fast path
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -17,15 +20,20 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
 
+from sessions_app.event_kinds import check_event
 from sessions_app.models import SessionEvent, TaggingSession
 
 logger = logging.getLogger(__name__)
 
-# Each worker's hub (sessions_app/hub.py) subscribes once per session and handles
+# Each worker's hub (live/hub.py) subscribes once per session and handles
 # these; a consumer's own channel only receives DROP_TYPE.
 BROADCAST_TYPE = "session.event"
 PRESENCE_TYPE = "session.presence"
 DROP_TYPE = "client.drop"
+
+
+# The open capture_events() blocks of this thread (or task), innermost last.
+_captures: ContextVar[tuple[list[SessionEvent], ...]] = ContextVar("event_captures", default=())
 
 
 def group_name(session_id: int) -> str:
@@ -52,9 +60,14 @@ def append_event(
     actor=None,
     inverse: dict[str, Any] | None = None,
 ) -> SessionEvent:
-    """Append an event to the session's log in the current transaction."""
+    """Append an event to the session's log in the current transaction.
+
+    `kind` is one of sessions_app.event_kinds.Kind, and the payload and inverse
+    have the shape the registry gives it.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("append_event must run inside the service's transaction")
+    check_event(kind, payload, inverse)
     # The UPDATE takes the session row's write lock, so concurrent writers to
     # one session queue here and seq stays gapless and ordered.
     TaggingSession.objects.filter(pk=session_id).update(last_seq=F("last_seq") + 1)
@@ -62,8 +75,26 @@ def append_event(
     event = SessionEvent.objects.create(
         session_id=session_id, seq=seq, kind=kind, payload=payload, actor=actor, inverse=inverse
     )
+    for captured in _captures.get():
+        captured.append(event)
     transaction.on_commit(lambda: broadcast(event))
     return event
+
+
+@contextmanager
+def capture_events() -> Iterator[list[SessionEvent]]:
+    """The events that the services called inside the block appended, in order.
+
+    A door that must answer with the seq its call logged (the socket's `ack`)
+    reads it here instead of guessing from the session's last_seq. A service
+    that raised rolled its events back: the caller sees the error, not the list.
+    """
+    captured: list[SessionEvent] = []
+    token = _captures.set((*_captures.get(), captured))
+    try:
+        yield captured
+    finally:
+        _captures.reset(token)
 
 
 def event_json(event: SessionEvent) -> str:

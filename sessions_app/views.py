@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from sessions_app.event_kinds import browser_kinds
 from sessions_app.models import ImageStatus
 from sessions_app.overview import sessions_overview
 from sessions_app.permissions import role_of, session_for
@@ -54,6 +55,8 @@ def workspace(request: HttpRequest, session_id: int) -> HttpResponse:
         "initialImage": int(image) if image.isdigit() else None,
         # The socket resumes from here; the API reads that follow are at least this new.
         "lastSeq": session.last_seq,
+        # Event kind names from the one registry (sessions_app/event_kinds.py).
+        "eventKinds": browser_kinds(),
     }
     context = {"session": session, "config": config}
     return render(request, "sessions/workspace.html", context)

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from images.models import Image
+from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import TaggingSession
 from sessions_app.rules import session_rules
@@ -126,7 +127,7 @@ def batch_apply(
         inverse = lists_inverse(kept, after, versions)
     event = append_event(
         session.pk,
-        kind="batch.applied",
+        kind=Kind.BATCH_APPLIED,
         payload={
             "image_ids": changed_ids,
             "add": add_names,

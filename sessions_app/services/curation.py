@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import F
 
 from images.models import Image
+from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage
 from tagger_project.errors import Conflict, InvalidInput
@@ -48,7 +49,7 @@ def tag_rename(tag: Tag, *, actor, new_name: str) -> Tag:
     Image.objects.filter(image_tags__tag=tag).update(version=F("version") + 1)
     _log(
         _sessions_showing(tag),
-        kind="tag.renamed",
+        kind=Kind.TAG_RENAMED,
         payload={"from": old_name, "to": new_name},
         actor=actor,
     )
@@ -77,7 +78,7 @@ def tag_merge(source: Tag, *, actor, into: Tag) -> Tag:
     TagAlias.objects.create(name=source_name, tag=into)
     _log(
         sessions,
-        kind="tags.merged",
+        kind=Kind.TAGS_MERGED,
         payload={"from": source_name, "to": into.name},
         actor=actor,
     )

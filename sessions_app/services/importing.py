@@ -29,6 +29,7 @@ from django.utils import timezone
 from images.models import Image
 from images.processing import ImageRejected, ProcessedImage
 from images.services import display_name, image_files_store, image_process_bytes, image_store
+from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import ImageStatus, SessionImage, TaggingSession
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
@@ -153,7 +154,7 @@ def _add_new_image(
     entries = apply_rules_to_ids(entries, session_rules(session.pk), tag_id=lambda entry: entry[0])
     # The event first: its UPDATE locks the session row, so concurrent imports
     # into one session take positions one after the other.
-    append_event(session.pk, kind="images.added", payload={"image_ids": [image.pk]}, actor=actor)
+    append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": [image.pk]}, actor=actor)
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"]
     SessionImage.objects.create(session=session, image=image, position=(top or 0) + 1)
     if entries:
@@ -274,7 +275,7 @@ def _add_new_images(
     image_ids = [image.pk for image in images]
     # The event first: its UPDATE locks the session row, so concurrent imports
     # into one session take positions one after the other.
-    append_event(session.pk, kind="images.added", payload={"image_ids": image_ids}, actor=actor)
+    append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": image_ids}, actor=actor)
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"] or 0
     now = timezone.now()
     # Raw rows, not bulk_create: preparing ~2,000 model instances' values per

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 
 from images.models import Image
+from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionRules, TaggingSession
 from sessions_app.rules import TagRules, session_rules
@@ -86,7 +87,7 @@ def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResu
     versions = versions_bump(changed)
     event = append_event(
         session.pk,
-        kind="rules.applied",
+        kind=Kind.RULES_APPLIED,
         payload={"rules": rules.as_dict(), "previous": previous.as_dict(), "image_ids": changed},
         actor=actor,
         inverse=lists_inverse(*inverse_rows, versions, rules=previous),

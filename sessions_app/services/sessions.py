@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from images.models import Image
+from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import (
     ImageStatus,
@@ -36,7 +37,7 @@ def session_create(*, owner: AbstractBaseUser, name: str, **settings_fields) -> 
         raise Conflict(f"a session called {name!r} already exists")
     session = TaggingSession.objects.create(owner=owner, name=name, **settings_fields)
     SessionMember.objects.create(session=session, user=owner, role=Role.OWNER)
-    append_event(session.pk, kind="session.created", payload={"name": name}, actor=owner)
+    append_event(session.pk, kind=Kind.SESSION_CREATED, payload={"name": name}, actor=owner)
     return session
 
 
@@ -56,7 +57,7 @@ def session_update(session: TaggingSession, *, actor, **changes) -> TaggingSessi
     for field, value in changes.items():
         setattr(session, field, value)
     session.save(update_fields=[*changes, "updated_at"])
-    append_event(session.pk, kind="session.updated", payload=changes, actor=actor)
+    append_event(session.pk, kind=Kind.SESSION_UPDATED, payload=changes, actor=actor)
     return session
 
 
@@ -82,7 +83,7 @@ def session_member_add(
         member.save(update_fields=["role"])
     append_event(
         session.pk,
-        kind="member.added",
+        kind=Kind.MEMBER_ADDED,
         payload={"username": user.get_username(), "role": role},
         actor=actor,
     )
@@ -99,7 +100,7 @@ def session_member_remove(session: TaggingSession, *, actor, user: AbstractBaseU
     member.delete()
     append_event(
         session.pk,
-        kind="member.removed",
+        kind=Kind.MEMBER_REMOVED,
         payload={"username": user.get_username()},
         actor=actor,
     )
@@ -135,7 +136,7 @@ def session_images_add(session: TaggingSession, *, actor, images: Sequence[Image
         )
     except IntegrityError as exc:  # a concurrent add of the same image
         raise Conflict("the images were added concurrently; try again") from exc
-    append_event(session.pk, kind="images.added", payload={"image_ids": new_ids}, actor=actor)
+    append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": new_ids}, actor=actor)
     return new_ids
 
 
@@ -163,7 +164,7 @@ def session_image_set_status(
     entry.save(update_fields=["status"])
     append_event(
         session.pk,
-        kind="image.status",
+        kind=Kind.IMAGE_STATUS,
         payload={"image_id": image_id, "status": status, **(annotate or {})},
         actor=actor,
         inverse={"op": "set_status", "image_id": image_id, "status": previous, "expected": status},

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 
 from images.models import Image
+from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage
 from sessions_app.rules import apply_rules_to_ids, image_rules
@@ -193,7 +194,7 @@ def rewrite_tag_list(
     )
     for session_id in sorted(session_ids):
         event = append_event(
-            session_id, kind="tags.changed", payload=payload, actor=actor, inverse=inverse
+            session_id, kind=Kind.TAGS_CHANGED, payload=payload, actor=actor, inverse=inverse
         )
         state.seqs[session_id] = event.seq
     return state

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 
 from images.models import Image
+from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionEvent, SessionImage, TaggingSession
 from sessions_app.rules import TagRules, session_rules
@@ -167,7 +168,7 @@ def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark)
     new_versions = versions_bump(image_ids)
     append_event(
         session.pk,
-        kind="batch.applied",
+        kind=Kind.BATCH_APPLIED,
         payload={"image_ids": image_ids, **mark},
         actor=actor,
         inverse={
@@ -241,7 +242,7 @@ def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark
         payload["rules"] = inverse["rules"]
     append_event(
         session.pk,
-        kind="rules.applied" if previous_rules is not None else "batch.applied",
+        kind=Kind.RULES_APPLIED if previous_rules is not None else "batch.applied",
         payload=payload,
         actor=actor,
         inverse=lists_inverse(before, after_of(targets), new_versions, rules=previous_rules),

@@ -12,6 +12,8 @@ import { EditRefused, LiveSocket } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("workspace-config").textContent);
 const { sessionId } = config;
+// Event kinds as the server names them (sessions_app/event_kinds.py), not a copy.
+const KIND = config.eventKinds;
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 500;
 
@@ -199,22 +201,22 @@ function openImage(id) {
 function applyEvent(frame) {
   const p = frame.payload || {};
   switch (frame.kind) {
-    case "tags.changed":
+    case KIND.TAGS_CHANGED:
       panel.applyTags(Number(p.image_id), p, frame.seq);
       sidebar.refreshSoon();
       break;
-    case "image.status":
+    case KIND.IMAGE_STATUS:
       grid.update(Number(p.image_id), { status: p.status });
       if (Number(p.image_id) === current) panel.setStatus(p.status);
       break;
-    case "images.added":
+    case KIND.IMAGES_ADDED:
       if (!filterInput.value.trim() && !statusFilter.value) loadImages();
       sidebar.refreshSoon();
       break;
-    case "batch.applied":
-    case "rules.applied":
-    case "tag.renamed":
-    case "tags.merged":
+    case KIND.BATCH_APPLIED:
+    case KIND.RULES_APPLIED:
+    case KIND.TAG_RENAMED:
+    case KIND.TAGS_MERGED:
       if (current !== null && (!p.image_ids || p.image_ids.includes(current))) reloadPanel();
       sidebar.refreshSoon();
       break;

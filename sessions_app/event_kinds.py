@@ -1,0 +1,187 @@
+"""Every kind of session event: its name, the shape of its payload, and of its inverse.
+
+The one list, as live/protocol.py is for client frames. Services name a kind
+as `Kind.TAGS_CHANGED` (a str, so the log stores the same text as before);
+`append_event` refuses a kind that is not here and a payload that lacks a
+key its kind requires. The workspace page receives `browser_kinds()` in its
+config, so static/js/workspace.js keeps no list of its own.
+
+Payloads are what clients receive; inverses are what undo applies
+(sessions_app/services/undo.py, one applier per `op`) and never leave the server.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class Kind(StrEnum):
+    SESSION_CREATED = "session.created"
+    SESSION_UPDATED = "session.updated"
+    MEMBER_ADDED = "member.added"
+    MEMBER_REMOVED = "member.removed"
+    IMAGES_ADDED = "images.added"
+    IMAGE_STATUS = "image.status"
+    TAGS_CHANGED = "tags.changed"
+    BATCH_APPLIED = "batch.applied"
+    RULES_APPLIED = "rules.applied"
+    TAG_RENAMED = "tag.renamed"
+    TAGS_MERGED = "tags.merged"
+
+
+# --- payloads ---------------------------------------------------------------------------
+
+
+class Reversal(TypedDict, total=False):
+    """What undo and redo add to the payload of the event they log."""
+
+    undo_of: int
+    redo_of: int
+    in_session: int
+
+
+class SessionCreated(TypedDict):
+    name: str
+
+
+class SessionUpdated(TypedDict, total=False):
+    # Only the fields that changed (sessions_app.services.sessions.UPDATABLE_FIELDS).
+    name: str
+    description: str
+    trigger_word: str
+    separator: str
+    use_underscores: bool
+    escape_parentheses: bool
+
+
+class MemberAdded(TypedDict):
+    username: str
+    role: str
+
+
+class MemberRemoved(TypedDict):
+    username: str
+
+
+class ImagesAdded(TypedDict):
+    image_ids: list[int]
+
+
+class ImageStatusSet(Reversal):
+    image_id: int
+    status: str
+
+
+class TagsChanged(Reversal):
+    image_id: int
+    version: int
+    tags: list[dict[str, Any]]
+    added: NotRequired[list[str]]
+    removed: NotRequired[list[str]]
+
+
+class BatchApplied(Reversal):
+    image_ids: list[int]
+    # A batch names what it did; its undo and redo carry only the reversal marks.
+    add: NotRequired[list[str]]
+    remove: NotRequired[list[str]]
+    replace: NotRequired[list[str] | None]
+    accept_source: NotRequired[str | None]
+    drop_source: NotRequired[str | None]
+
+
+class RulesApplied(Reversal):
+    image_ids: list[int]
+    rules: dict[str, list[str]]
+    previous: NotRequired[dict[str, list[str]]]
+
+
+# "from" is a keyword, so these two use the functional form.
+TagRenamed = TypedDict("TagRenamed", {"from": str, "to": str})
+TagsMerged = TypedDict("TagsMerged", {"from": str, "to": str})
+
+
+# --- inverses ---------------------------------------------------------------------------
+
+
+class RestoreTags(TypedDict):
+    op: Literal["restore_tags"]
+    image_id: int
+    entries: list[list[Any]]  # [name, source, confidence] in caption order
+    version: int
+
+
+class RestoreStatus(TypedDict):
+    op: Literal["set_status"]
+    image_id: int
+    status: str
+    expected: str
+
+
+class RestoreRows(TypedDict):
+    op: Literal["rows"]
+    delete: list[list[Any]]
+    insert: list[list[Any]]
+    versions: list[list[int]]
+
+
+class RestoreLists(TypedDict):
+    op: Literal["lists"]
+    tags: list[str]
+    images: list[list[int]]
+    rows: list[list[Any]]
+    versions: list[list[int]]
+    rules: NotRequired[dict[str, list[str]]]
+
+
+Inverse = RestoreTags | RestoreStatus | RestoreRows | RestoreLists
+
+
+# --- the registry -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventKind:
+    kind: Kind
+    payload: type
+    # The inverse ops an event of this kind may carry; empty: it cannot be undone.
+    inverses: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> frozenset[str]:
+        return self.payload.__required_keys__  # type: ignore[attr-defined]
+
+
+KINDS: dict[str, EventKind] = {
+    entry.kind: entry
+    for entry in (
+        EventKind(Kind.SESSION_CREATED, SessionCreated),
+        EventKind(Kind.SESSION_UPDATED, SessionUpdated),
+        EventKind(Kind.MEMBER_ADDED, MemberAdded),
+        EventKind(Kind.MEMBER_REMOVED, MemberRemoved),
+        EventKind(Kind.IMAGES_ADDED, ImagesAdded),
+        EventKind(Kind.IMAGE_STATUS, ImageStatusSet, ("set_status",)),
+        EventKind(Kind.TAGS_CHANGED, TagsChanged, ("restore_tags",)),
+        EventKind(Kind.BATCH_APPLIED, BatchApplied, ("rows", "lists")),
+        EventKind(Kind.RULES_APPLIED, RulesApplied, ("lists",)),
+        EventKind(Kind.TAG_RENAMED, TagRenamed),
+        EventKind(Kind.TAGS_MERGED, TagsMerged),
+    )
+}
+
+
+def check_event(kind: str, payload: dict[str, Any], inverse: dict[str, Any] | None) -> None:
+    """Refuse an event the registry does not describe (a programming error, not bad input)."""
+    entry = KINDS.get(kind)
+    if entry is None:
+        raise ValueError(f"unknown event kind {kind!r}: add it to sessions_app/event_kinds.py")
+    missing = entry.required - payload.keys()
+    if missing:
+        raise ValueError(f"{kind} event without {', '.join(sorted(missing))} in its payload")
+    if inverse is not None and inverse.get("op") not in entry.inverses:
+        raise ValueError(f"{kind} event with a {inverse.get('op')!r} inverse")
+
+
+def browser_kinds() -> dict[str, str]:
+    """The kinds by constant name, for the workspace script: {"TAGS_CHANGED": "tags.changed"}."""
+    return {kind.name: kind.value for kind in Kind}
