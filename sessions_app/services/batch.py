@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F
 
 from images.models import Image
 from sessions_app.event_kinds import Kind
@@ -19,7 +18,6 @@ from sessions_app.services.bulk import (
     chunked,
     image_ids_in_session,
     image_ids_with_tag,
-    versions_bump,
 )
 from sessions_app.services.lists import (
     after_of_rows,
@@ -28,6 +26,7 @@ from sessions_app.services.lists import (
     lists_write,
     rule_plans,
 )
+from sessions_app.services.tag_writer import tag_counts_add, versions_bump
 from tagger_project.db import db_now, placeholders
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
@@ -172,8 +171,7 @@ def _source_rows(image_ids: Sequence[int], source: str, *, accept: bool) -> list
         else:
             rows.delete()
     if not accept:
-        for tag_id, count in lost.items():
-            Tag.objects.filter(pk=tag_id).update(image_count=F("image_count") - count)
+        tag_counts_add({tag_id: -count for tag_id, count in lost.items()})
     return found
 
 
@@ -225,7 +223,7 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
                 [tag.pk, source, getattr(actor, "pk", None), now, *missing, tag.pk],
             )
         gained += missing
-    Tag.objects.filter(pk=tag.pk).update(image_count=F("image_count") + len(gained))
+    tag_counts_add({tag.pk: len(gained)})
     return gained
 
 
@@ -236,7 +234,7 @@ def _remove_tag(tag: Tag, image_ids: Sequence[int]) -> list[tuple]:
         rows = ImageTag.objects.filter(tag=tag, image_id__in=chunk)
         removed += rows.values_list("image_id", "position", "source", "confidence")
         rows.delete()
-    Tag.objects.filter(pk=tag.pk).update(image_count=F("image_count") - len(removed))
+    tag_counts_add({tag.pk: -len(removed)})
     return removed
 
 
@@ -259,8 +257,5 @@ def _replace_tag(source: Tag, target: Tag, image_ids: Sequence[int]):
             (dropped if row[0] in had_target else moved).append(row)
         rows.filter(image_id__in=had_target).delete()
         rows.update(tag=target)
-    Tag.objects.filter(pk=source.pk).update(
-        image_count=F("image_count") - len(moved) - len(dropped)
-    )
-    Tag.objects.filter(pk=target.pk).update(image_count=F("image_count") + len(moved))
+    tag_counts_add({source.pk: -len(moved) - len(dropped), target.pk: len(moved)})
     return moved, dropped

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.db import connection, models
 
-from images.models import Image
 from sessions_app.models import SessionImage
 from tagger_project.db import placeholders
 from tags.models import ImageTag
@@ -58,22 +57,6 @@ def image_ids_with_tag(tag_id: int, image_ids: Sequence[int]) -> set[int]:
             )
         )
     return having
-
-
-def versions_bump(image_ids: Sequence[int]) -> list[list[int]]:
-    """Bump each image's version; [image_id, new version] pairs in the order given."""
-    table = Image._meta.db_table
-    bumped: dict[int, int] = {}
-    for chunk in chunked(image_ids):
-        with connection.cursor() as cursor:
-            # RETURNING (SQLite ≥ 3.35, PostgreSQL) reads the new versions in the same statement.
-            cursor.execute(
-                f"UPDATE {table} SET version = version + 1"
-                f" WHERE id IN ({placeholders(len(chunk))}) RETURNING id, version",
-                list(chunk),
-            )
-            bumped.update(cursor.fetchall())
-    return [[image_id, bumped[image_id]] for image_id in image_ids if image_id in bumped]
 
 
 def rows_insert(

@@ -5,12 +5,11 @@ session gets an event (clients refetch what they show).
 """
 
 from django.db import transaction
-from django.db.models import F
 
-from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage
+from sessions_app.services.tag_writer import tag_counts_add, versions_bump_tagged
 from tagger_project.errors import Conflict, InvalidInput
 from tags.models import ImageTag, Tag, TagAlias, TagImplication
 from tags.normalize import normalize_tag_name
@@ -46,7 +45,7 @@ def tag_rename(tag: Tag, *, actor, new_name: str) -> Tag:
     tag.name = new_name
     tag.save(update_fields=["name"])
     TagAlias.objects.create(name=old_name, tag=tag)
-    Image.objects.filter(image_tags__tag=tag).update(version=F("version") + 1)
+    versions_bump_tagged(tag)
     _log(
         _sessions_showing(tag),
         kind=Kind.TAG_RENAMED,
@@ -66,11 +65,11 @@ def tag_merge(source: Tag, *, actor, into: Tag) -> Tag:
     if source.pk == into.pk:
         raise InvalidInput("cannot merge a tag into itself")
     sessions = _sessions_showing(source)
-    Image.objects.filter(image_tags__tag=source).update(version=F("version") + 1)
+    versions_bump_tagged(source)
     both = ImageTag.objects.filter(tag=into).values("image_id")
     ImageTag.objects.filter(tag=source, image_id__in=both).delete()
     moved = ImageTag.objects.filter(tag=source).update(tag=into)
-    Tag.objects.filter(pk=into.pk).update(image_count=F("image_count") + moved)
+    tag_counts_add({into.pk: moved})
     _move_implications(source, into)
     TagAlias.objects.filter(tag=source).update(tag=into)
     source_name = source.name

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from images.models import Image
@@ -35,6 +35,7 @@ from sessions_app.models import ImageStatus, SessionImage, TaggingSession
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
 from sessions_app.services.bulk import rows_insert
 from sessions_app.services.sessions import session_images_add
+from sessions_app.services.tag_writer import tag_counts_add
 from sessions_app.services.tagging import tags_add
 from tagger_project.errors import Conflict, DomainError
 from tags.models import ImageTag, Tag, TagImplication, TagSource
@@ -159,9 +160,7 @@ def _add_new_image(
     SessionImage.objects.create(session=session, image=image, position=(top or 0) + 1)
     if entries:
         _tags_insert([(image.pk, entries)], actor=actor, now=timezone.now())
-        Tag.objects.filter(pk__in=[tag_id for tag_id, _ in entries]).update(
-            image_count=F("image_count") + 1
-        )
+        tag_counts_add({tag_id: 1 for tag_id, _ in entries})
 
 
 def _add_known_image(
@@ -377,11 +376,7 @@ def _tag_info(tag_ids: set[int]) -> dict[int, tuple[str, str]]:
 
 def _count_images(counts: Counter[int]) -> None:
     """Add each tag's new images to its count: one UPDATE per distinct increment."""
-    by_increment: dict[int, list[int]] = defaultdict(list)
-    for tag_id, count in counts.items():
-        by_increment[count].append(tag_id)
-    for count, tag_ids in by_increment.items():
-        Tag.objects.filter(pk__in=tag_ids).update(image_count=F("image_count") + count)
+    tag_counts_add(counts)
 
 
 def valid_tag_names(tokens: Iterable[str]) -> tuple[list[str], list[SkippedTag]]:

@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import F
 from django.utils import timezone
 
 from sessions_app.rules import TagRules
 from sessions_app.services.bulk import chunked, rows_insert
+from sessions_app.services.tag_writer import tag_counts_add
 from tagger_project.db import placeholders
 from tags.models import ImageTag, Tag
 
@@ -99,13 +99,7 @@ def lists_write(
         ImageTag.objects.filter(pk__in=chunk).delete()
     _update_rows(updates)
     _insert_rows(inserts, actor=actor)
-    by_delta: dict[int, list[int]] = defaultdict(list)
-    for tag_id, change in delta.items():
-        if change:
-            by_delta[change].append(tag_id)
-    for change, tag_ids in by_delta.items():
-        for chunk in chunked(tag_ids, ID_CHUNK):
-            Tag.objects.filter(pk__in=chunk).update(image_count=F("image_count") + change)
+    tag_counts_add(delta)
     return {image_id: current.get(image_id, []) for image_id in targets}
 
 

@@ -23,7 +23,6 @@ from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionRules, TaggingSession
 from sessions_app.rules import TagRules, session_rules
-from sessions_app.services.bulk import versions_bump
 from sessions_app.services.lists import (
     Row,
     after_of,
@@ -33,6 +32,7 @@ from sessions_app.services.lists import (
     read_rows,
     rule_plans,
 )
+from sessions_app.services.tag_writer import versions_bump
 from tags.models import ImageTag, Tag
 
 SAMPLE_SIZE = 20

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage
 from sessions_app.rules import apply_rules_to_ids, image_rules
+from sessions_app.services.tag_writer import tag_counts_add, version_bump
 from tagger_project.errors import NotFound, StaleVersion
 from tags.models import ImageTag, Tag, TagSource
 from tags.selectors import resolve_tag_names, tag_list_for_image
@@ -171,9 +171,8 @@ def rewrite_tag_list(
             changed.append(row)
     ImageTag.objects.bulk_update(changed, ["position"])
     ImageTag.objects.bulk_create(created)
-    Tag.objects.filter(pk__in=added).update(image_count=F("image_count") + 1)
-    Tag.objects.filter(pk__in=removed).update(image_count=F("image_count") - 1)
-    Image.objects.filter(pk=image.pk).update(version=F("version") + 1)
+    tag_counts_add({**dict.fromkeys(added, 1), **dict.fromkeys(removed, -1)})
+    version_bump(image.pk)
 
     state = image_tag_state(image.pk)
     names = dict(Tag.objects.filter(pk__in=before_ids | after_ids).values_list("pk", "name"))

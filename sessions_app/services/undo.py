@@ -8,18 +8,18 @@ Undo applies the inverse only if nobody has changed the affected images
 since: otherwise it is refused with the reason, never clobbering their work.
 """
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionEvent, SessionImage, TaggingSession
 from sessions_app.rules import TagRules, session_rules
-from sessions_app.services.bulk import chunked, versions_bump
+from sessions_app.services.bulk import chunked
 from sessions_app.services.lists import (
     after_of,
     gc_paused,
@@ -30,6 +30,7 @@ from sessions_app.services.lists import (
 )
 from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
+from sessions_app.services.tag_writer import tag_counts_add, versions_bump
 from sessions_app.services.tagging import lock_image, rewrite_tag_list
 from tagger_project.errors import Conflict
 from tags.models import ImageTag, Tag
@@ -161,9 +162,7 @@ def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark)
         for image_id, name, position, source, confidence in inverse["insert"]
     ]
     ImageTag.objects.bulk_create(inserted, batch_size=500)
-    for tag in {row.tag for row in inserted}:
-        gained = sum(1 for row in inserted if row.tag_id == tag.pk)
-        Tag.objects.filter(pk=tag.pk).update(image_count=F("image_count") + gained)
+    tag_counts_add(Counter(row.tag_id for row in inserted))
 
     new_versions = versions_bump(image_ids)
     append_event(
@@ -192,7 +191,7 @@ def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
             found = list(doomed.values_list("image_id", "position", "source", "confidence"))
             deleted += [[image_id, tag.name, *rest] for image_id, *rest in found]
             doomed.delete()
-            Tag.objects.filter(pk=tag.pk).update(image_count=F("image_count") - len(found))
+            tag_counts_add({tag.pk: -len(found)})
     return deleted
 
 
