@@ -9,7 +9,6 @@ import binascii
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count
 
 from images.models import Image
@@ -22,6 +21,7 @@ from sessions_app.models import (
     TaggingSession,
 )
 from sessions_app.permissions import sessions_visible_to
+from sessions_app.sql import session_image_ids_where, session_page_rows
 from tagger_project.errors import InvalidInput
 from tags.captions import Caption, image_captions
 from tags.labels import current_vocabulary
@@ -155,27 +155,6 @@ def _row_item(row: tuple, caption: Caption) -> dict[str, Any]:
     )
 
 
-def _page_sql(*, status: bool, where: str, after: bool) -> str:
-    """The page read: the session entry and the image columns a list item shows.
-
-    The image's metadata stays out: generator metadata (prompts, whole node-graph
-    workflows) runs to kilobytes per image, and GET /api/images/{id} has it.
-    """
-    quote = connection.ops.quote_name
-    entry, image = quote(SessionImage._meta.db_table), quote(Image._meta.db_table)
-    return (
-        "SELECT si.id, si.position, si.status, si.image_id, i.width, i.height, i.version,"
-        f" i.original_name, i.format, i.byte_size FROM {entry} si"
-        f" JOIN {image} i ON i.id = si.image_id WHERE si.session_id = %s"
-        + (" AND si.status = %s" if status else "")
-        + f" AND {where}"
-        # A range on position that the (session, position) index can serve, minus
-        # the rows of the last position already shown.
-        + (" AND si.position >= %s AND NOT (si.position = %s AND si.id <= %s)" if after else "")
-        + " ORDER BY si.position, si.id LIMIT %s"
-    )
-
-
 def images_for_session(
     session: TaggingSession | int,
     *,
@@ -207,9 +186,7 @@ def images_for_session(
         position, entry_id = after
         params += [position, position, entry_id]
     params.append(limit + 1)
-    with connection.cursor() as db:
-        db.execute(_page_sql(status=bool(status), where=where, after=bool(after)), params)
-        rows = db.fetchall()
+    rows = session_page_rows(status=bool(status), where=where, after=bool(after), params=params)
     page = rows[:limit]
     captions = image_captions([(row[3], row[6]) for row in page])
     # An image deleted since the page was read shows no tags.
@@ -226,13 +203,7 @@ def session_image_ids(session: TaggingSession, *, query: str) -> list[int]:
         status_column="si.status",
         statuses=ImageStatus.values,
     )
-    table = connection.ops.quote_name(SessionImage._meta.db_table)
-    with connection.cursor() as db:
-        db.execute(
-            f"SELECT si.image_id FROM {table} si WHERE si.session_id = %s AND {where}",
-            [session.pk, *params],
-        )
-        return [row[0] for row in db.fetchall()]
+    return session_image_ids_where(session.pk, where, params)
 
 
 def selection_image_ids(

@@ -1,9 +1,12 @@
-"""Statements over thousands of image ids or rows, shared by batch edits, rules, undo and import.
+"""sessions_app's raw SQL: every statement the app writes by hand, and the helpers they share.
 
-Raw SQL with plain parameter lists: the ORM prepares each id of an `__in`
-lookup as an expression (~15 µs apiece), which was most of a 10,000-image
-batch, and each value of a bulk_create row likewise. Chunks stay well under
-SQLite's 32,766-parameter limit.
+Raw where the ORM cost more than the database: it prepares each id of an
+`__in` lookup as an expression (~15 µs apiece), which was most of a
+10,000-image batch, each value of a bulk_create row likewise, and its per-row
+machinery 3-4× the database's own time on a session's 200,000 tag rows. One
+chunk size for id lists and one for rows keep every statement well under
+SQLite's 32,766 and PostgreSQL's 65,535 parameters. The one exception is the
+version bump, which the tag writer (services/tag_writer.py) owns.
 """
 
 from collections.abc import Iterator, Sequence
@@ -11,12 +14,15 @@ from typing import Any
 
 from django.db import connection, models
 
+from images.models import Image
 from sessions_app.models import SessionImage
 from tagger_project.db import placeholders
 from tags.models import ImageTag
 
+# Ids per IN (…) list.
 ID_CHUNK = 5000
-ROW_CHUNK = 1000  # rows per INSERT: a handful of columns each
+# Rows per multi-row INSERT or UPDATE … FROM (VALUES …): a handful of columns each.
+ROW_CHUNK = 1000
 
 
 def chunked(items: Sequence, size: int = ID_CHUNK) -> Iterator[Sequence]:
@@ -86,3 +92,95 @@ def rows_insert(
                 f"{head} VALUES {', '.join([marks] * len(chunk))}",
                 [value for row in chunk for value in (*row, *shared)],
             )
+
+
+def update_from_values(table: str, assignments: str, rows: Sequence[tuple], width: int) -> None:
+    """UPDATE `table` SET `assignments` FROM (VALUES …) AS v WHERE id = v.column1, chunked.
+
+    SQLite ≥ 3.33 and PostgreSQL alike run it, and both call the VALUES
+    columns column1…; each row gives `width` values, its id first.
+    """
+    marks = f"({placeholders(width)})"
+    for start in range(0, len(rows), ROW_CHUNK):
+        chunk = rows[start : start + ROW_CHUNK]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {assignments}"
+                f" FROM (VALUES {', '.join([marks] * len(chunk))}) AS v"
+                f" WHERE {table}.id = v.column1",
+                [value for row in chunk for value in row],
+            )
+
+
+def image_tag_rows(where: str, params: list) -> list[tuple]:
+    """(image_id, id, tag_id, position, source, confidence) of the ImageTag rows matching
+    `where` (alias `it`), in caption order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT it.image_id, it.id, it.tag_id, it.position, it.source, it.confidence"
+            f" FROM {ImageTag._meta.db_table} it {where}"
+            " ORDER BY it.image_id, it.position, it.id",
+            params,
+        )
+        return cursor.fetchall()
+
+
+def tag_append(tag_id: int, image_ids: Sequence[int], *, source: str, added_by, now) -> None:
+    """Append the tag after the last tag of each image that lacks it: one INSERT … SELECT.
+
+    The position is computed by the database, so no row is read into Python.
+    `now` is prepared for the column already (tagger_project.db.db_now).
+    """
+    table = ImageTag._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (image_id, tag_id, position, source, added_by_id, created_at)
+            SELECT img.id, %s,
+                   COALESCE((SELECT MAX(it.position) FROM {table} it
+                             WHERE it.image_id = img.id), -1) + 1,
+                   %s, %s, %s
+            FROM {Image._meta.db_table} img
+            WHERE img.id IN ({placeholders(len(image_ids))})
+              AND NOT EXISTS (SELECT 1 FROM {table} ex
+                              WHERE ex.image_id = img.id AND ex.tag_id = %s)
+            """,
+            [tag_id, source, added_by, now, *image_ids, tag_id],
+        )
+
+
+def _page_sql(*, status: bool, where: str, after: bool) -> str:
+    """The page read: the session entry and the image columns a list item shows.
+
+    The image's metadata stays out: generator metadata (prompts, whole node-graph
+    workflows) runs to kilobytes per image, and GET /api/images/{id} has it.
+    """
+    quote = connection.ops.quote_name
+    entry, image = quote(SessionImage._meta.db_table), quote(Image._meta.db_table)
+    return (
+        "SELECT si.id, si.position, si.status, si.image_id, i.width, i.height, i.version,"
+        f" i.original_name, i.format, i.byte_size FROM {entry} si"
+        f" JOIN {image} i ON i.id = si.image_id WHERE si.session_id = %s"
+        + (" AND si.status = %s" if status else "")
+        + f" AND {where}"
+        # A range on position that the (session, position) index can serve, minus
+        # the rows of the last position already shown.
+        + (" AND si.position >= %s AND NOT (si.position = %s AND si.id <= %s)" if after else "")
+        + " ORDER BY si.position, si.id LIMIT %s"
+    )
+
+
+def session_page_rows(*, status: bool, where: str, after: bool, params: list) -> list[tuple]:
+    """The rows of one page of the session's images (selectors.images_for_session)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_page_sql(status=status, where=where, after=after), params)
+        return cursor.fetchall()
+
+
+def session_image_ids_where(session_id: int, where: str, params: list) -> list[int]:
+    """The session's image ids whose entry (alias `si`) matches `where`."""
+    table = connection.ops.quote_name(SessionImage._meta.db_table)
+    return _column(
+        f"SELECT si.image_id FROM {table} si WHERE si.session_id = %s AND {where}",
+        [session_id, *params],
+    )

@@ -7,18 +7,12 @@ to stay under the database's parameter limits), never a save per image.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 
-from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import TaggingSession
 from sessions_app.rules import session_rules
-from sessions_app.services.bulk import (
-    chunked,
-    image_ids_in_session,
-    image_ids_with_tag,
-)
 from sessions_app.services.lists import (
     after_of_rows,
     image_rows,
@@ -27,7 +21,8 @@ from sessions_app.services.lists import (
     rule_plans,
 )
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump
-from tagger_project.db import db_now, placeholders
+from sessions_app.sql import chunked, image_ids_in_session, image_ids_with_tag, tag_append
+from tagger_project.db import db_now
 from tagger_project.errors import InvalidInput
 from tags.models import ImageTag, Tag, TagSource
 from tags.selectors import resolve_tag_names
@@ -197,31 +192,13 @@ def _implied_names(tag_ids: list[int]) -> list[str]:
 def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[int]:
     """Append `tag` at the end of each image's caption where it is missing."""
     gained: list[int] = []
-    table = ImageTag._meta.db_table
     now = db_now(ImageTag)
     for chunk in chunked(image_ids):
         having = image_ids_with_tag(tag.pk, chunk)
         missing = [image_id for image_id in chunk if image_id not in having]
         if not missing:
             continue
-        marks = placeholders(len(missing))
-        # One INSERT … SELECT per chunk; the position is computed by the
-        # database (after the image's last tag) so no row is read into Python.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {table} (image_id, tag_id, position, source, added_by_id, created_at)
-                SELECT img.id, %s,
-                       COALESCE((SELECT MAX(it.position) FROM {table} it
-                                 WHERE it.image_id = img.id), -1) + 1,
-                       %s, %s, %s
-                FROM {Image._meta.db_table} img
-                WHERE img.id IN ({marks})
-                  AND NOT EXISTS (SELECT 1 FROM {table} ex
-                                  WHERE ex.image_id = img.id AND ex.tag_id = %s)
-                """,
-                [tag.pk, source, getattr(actor, "pk", None), now, *missing, tag.pk],
-            )
+        tag_append(tag.pk, missing, source=source, added_by=getattr(actor, "pk", None), now=now)
         gained += missing
     tag_counts_add({tag.pk: len(gained)})
     return gained

@@ -33,10 +33,10 @@ from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import ImageStatus, SessionImage, TaggingSession
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
-from sessions_app.services.bulk import rows_insert
 from sessions_app.services.sessions import session_images_add
 from sessions_app.services.tag_writer import tag_counts_add
 from sessions_app.services.tagging import tags_add
+from sessions_app.sql import rows_insert
 from tagger_project.errors import Conflict, DomainError
 from tags.models import ImageTag, Tag, TagImplication, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name

@@ -14,20 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from django.db import connection
 from django.utils import timezone
 
 from sessions_app.rules import TagRules
-from sessions_app.services.bulk import chunked, rows_insert
 from sessions_app.services.tag_writer import tag_counts_add
+from sessions_app.sql import chunked, image_tag_rows, rows_insert, update_from_values
 from tagger_project.db import placeholders
 from tags.models import ImageTag, Tag
-
-# Rows per multi-row UPDATE/INSERT: 5 parameters each stays far below
-# SQLite's and PostgreSQL's parameter limits.
-WRITE_CHUNK = 2000
-# Ids per IN (…) list.
-ID_CHUNK = 500
 
 
 class Row(NamedTuple):
@@ -95,7 +88,7 @@ def lists_write(
                 updates.append((row.id, position, source, confidence, False))
             elif row.position != position:
                 updates.append((row.id, position, source, confidence, True))
-    for chunk in chunked(deletes, ID_CHUNK):
+    for chunk in chunked(deletes):
         ImageTag.objects.filter(pk__in=chunk).delete()
     _update_rows(updates)
     _insert_rows(inserts, actor=actor)
@@ -111,28 +104,15 @@ def _update_rows(updates: Sequence[tuple]) -> None:
     full = [row[:4] for row in updates if not row[4]]
     # UPDATE … FROM (VALUES …) runs on SQLite ≥ 3.33 and PostgreSQL alike, and
     # VALUES columns are called column1… on both.
-    _update_from_values(table, "position = v.column2", position_only, 2)
+    update_from_values(table, "position = v.column2", position_only, 2)
     # The casts give PostgreSQL the types that an all-NULL column would lack.
-    _update_from_values(
+    update_from_values(
         table,
         "position = CAST(v.column2 AS INTEGER), source = CAST(v.column3 AS VARCHAR(16)),"
         " confidence = CAST(v.column4 AS DOUBLE PRECISION)",
         full,
         4,
     )
-
-
-def _update_from_values(table: str, assignments: str, rows: Sequence[tuple], width: int) -> None:
-    marks = f"({placeholders(width)})"
-    for start in range(0, len(rows), WRITE_CHUNK):
-        chunk = rows[start : start + WRITE_CHUNK]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET {assignments}"
-                f" FROM (VALUES {', '.join([marks] * len(chunk))}) AS v"
-                f" WHERE {table}.id = v.column1",
-                [value for row in chunk for value in row],
-            )
 
 
 def _insert_rows(inserts: Sequence[tuple], *, actor) -> None:
@@ -148,24 +128,15 @@ def _insert_rows(inserts: Sequence[tuple], *, actor) -> None:
 def image_rows(image_ids: Iterable[int]) -> dict[int, list[Row]]:
     """The current rows of these images, in caption order (chunked reads)."""
     current: dict[int, list[Row]] = defaultdict(list)
-    for chunk in chunked(sorted(image_ids), ID_CHUNK):
+    for chunk in chunked(sorted(image_ids)):
         read_rows(current, f"WHERE it.image_id IN ({placeholders(len(chunk))})", list(chunk))
     return current
 
 
 def read_rows(into: dict[int, list[Row]], where: str, params: list) -> None:
     """Append the ImageTag rows matching `where` (alias `it`) to `into`, in caption order."""
-    # Raw SQL: the ORM's per-row machinery costs 3-4× the database's own time
-    # on the 200,000 rows of a 10,000-image session.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT it.image_id, it.id, it.tag_id, it.position, it.source, it.confidence"
-            f" FROM {ImageTag._meta.db_table} it {where}"
-            " ORDER BY it.image_id, it.position, it.id",
-            params,
-        )
-        for image_id, row_id, tag_id, position, source, confidence in cursor.fetchall():
-            into[image_id].append(Row(row_id, tag_id, position, source, confidence))
+    for image_id, row_id, tag_id, position, source, confidence in image_tag_rows(where, params):
+        into[image_id].append(Row(row_id, tag_id, position, source, confidence))
 
 
 # Sources and confidences an image's rows have after an operation, by tag id.
@@ -187,7 +158,7 @@ def lists_inverse(
     """
     tag_ids = sorted({row.tag_id for rows in before.values() for row in rows})
     names: dict[int, str] = {}
-    for chunk in chunked(tag_ids, ID_CHUNK):
+    for chunk in chunked(tag_ids):
         names.update(Tag.objects.filter(pk__in=chunk).values_list("pk", "name"))
     index = {tag_id: number for number, tag_id in enumerate(tag_ids)}
     images: list[list] = []

@@ -14,12 +14,9 @@ from django.db import connection
 from django.db.models import F
 
 from images.models import Image
-from sessions_app.services.bulk import chunked
+from sessions_app.sql import chunked
 from tagger_project.db import placeholders
 from tags.models import Tag
-
-# Tag ids per UPDATE: a bulk edit may touch tens of thousands of tags.
-TAG_CHUNK = 500
 
 
 def tag_counts_add(deltas: Mapping[int, int]) -> None:
@@ -29,7 +26,7 @@ def tag_counts_add(deltas: Mapping[int, int]) -> None:
         if delta:
             by_delta[delta].append(tag_id)
     for delta, tag_ids in by_delta.items():
-        for chunk in chunked(tag_ids, TAG_CHUNK):
+        for chunk in chunked(tag_ids):
             Tag.objects.filter(pk__in=chunk).update(image_count=F("image_count") + delta)
 
 

@@ -19,7 +19,6 @@ from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionEvent, SessionImage, TaggingSession
 from sessions_app.rules import TagRules, session_rules
-from sessions_app.services.bulk import chunked
 from sessions_app.services.lists import (
     after_of,
     gc_paused,
@@ -32,6 +31,7 @@ from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump
 from sessions_app.services.tagging import lock_image, rewrite_tag_list
+from sessions_app.sql import chunked
 from tagger_project.errors import Conflict
 from tags.models import ImageTag, Tag
 from tags.selectors import resolve_tag_map

@@ -20,8 +20,8 @@ from images.models import Image
 from images.processing import process_image_bytes
 from sessions_app.models import ImageStatus, SessionEvent, SessionImage
 from sessions_app.services import session_create, session_import_bytes, tags_add, tags_remove
-from sessions_app.services.bulk import rows_insert
 from sessions_app.services.importing import ImportItem, session_import_batch
+from sessions_app.sql import rows_insert
 from tags.models import ImageTag, Tag, TagSource
 from tags.services import alias_create, implication_create
 
