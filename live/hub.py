@@ -2,7 +2,7 @@
 
 Stock Channels gives every socket its own channel and group membership, so
 each event costs one layer message, one deepcopy and one dispatch per
-client (70–155 µs each, PERFORMANCE.md). Here a worker subscribes once per
+client (70–155 µs each; bench/ws_bench.py measures both). Here a worker subscribes once per
 session, puts the session's events in seq order (waiting briefly for a
 late one, then filling the gap from the log), coalesces those that arrive
 within a few ms into one `events` frame, and hands the same ready text to

@@ -1,6 +1,6 @@
 """The WebSocket protocol: client frame schemas, validated per type, and server frame shapes.
 
-Frame names are part of the contract with the browser workspace (issue 4).
+Frame names are part of the contract with the browser workspace (static/js/socket.js).
 Parsing never raises anything but FrameError, whose `code` becomes the
 `error` frame's code.
 """

@@ -8,10 +8,10 @@ from tagger_project.api import api, api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # JSON API (issue 3); unknown /api/ paths answer in its error shape.
+    # JSON API (README "Using it"); unknown /api/ paths answer in its error shape.
     path("api/", api.urls),
     path("api/<path:rest>", api_not_found),
-    # Browser pages (issue 5).
+    # Browser pages: the shells that static/js fills from the API and the socket.
     path("", pages.home, name="home"),
     path("accounts/login/", pages.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),

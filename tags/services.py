@@ -241,7 +241,7 @@ def _upsert_vocabulary_tags(entries: dict[str, VocabularyRow], result: Vocabular
             result.updated += 1
         changed.append((name, row.category, row.count))
     # bulk_create spends ~15x the database's time compiling SQL for 100k rows
-    # (PERFORMANCE.md); one portable upsert (SQLite >= 3.24 and PostgreSQL)
+    # (bench/vocabulary_bench.py); one portable upsert (SQLite >= 3.24 and PostgreSQL)
     # keeps created_at and image_count of existing tags as they are.
     now = db_now(Tag)
     _executemany(
