@@ -15,7 +15,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra arguments for pytest, e.g. PYTEST_ARGS='-k merge -x'.
 PYTEST_ARGS ?=
-# LINT=0 skips ruff, the import layers and the migrations check in `make test` (CI's second run uses it).
+# LINT=0 skips ruff, the import layers, mypy and the migrations check in `make test` (CI's second run uses it).
 # Make has a built-in LINT variable, so `?=` would never apply.
 ifeq ($(origin LINT),default)
 LINT := 1
@@ -74,16 +74,18 @@ test: $(DEV_STAMP) ## Lint, format check, migrations check, then pytest (PYTEST_
 	  step "ruff-check" $(BIN)/ruff check . ; \
 	  step "ruff-format" $(BIN)/ruff format --check . ; \
 	  step "imports" $(BIN)/lint-imports ; \
+	  step "mypy" $(BIN)/mypy ; \
 	  step "migrations" $(PY) manage.py makemigrations --check --dry-run ; \
 	fi; \
 	step "pytest" $(PY) -m pytest $(PYTEST_ARGS); \
 	if [ -n "$$failed" ]; then printf '\nmake test: FAILED:%s\n' "$$failed" >&2; exit 1; fi; \
 	printf '\nmake test: all steps passed\n'
 
-lint: $(DEV_STAMP) ## ruff check, ruff format --check, import layers, makemigrations --check
+lint: $(DEV_STAMP) ## ruff check, ruff format --check, import layers, mypy, makemigrations --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 fmt: $(DEV_STAMP) ## Apply ruff's safe fixes and formatting (`make lint` shows what is left)
@@ -110,7 +112,7 @@ bench: $(DEV_STAMP) ## Run every bench/*.py script
 # --- cleanup ---------------------------------------------------------------
 
 clean: ## Remove caches and test artifacts (keeps .venv, the database and media)
-	rm -rf .pytest_cache .ruff_cache .import_linter_cache .hypothesis artifacts bench/out
+	rm -rf .pytest_cache .ruff_cache .import_linter_cache .mypy_cache .hypothesis artifacts bench/out
 	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o \
 	  -name __pycache__ -type d -prune -exec rm -rf {} +
 

@@ -119,6 +119,7 @@ def parse_frame(text: str) -> ClientFrame:
         raise FrameError("invalid", "a frame is a JSON object with a 'type'")
     ref = data.get("id") if isinstance(data.get("id"), str | int) else None
     kind = data.get("type")
+    model: type[Frame] | None
     if kind == "edit":
         model = EDIT_OPS.get(data.get("op"))  # type: ignore[arg-type]
         if model is None:

@@ -13,8 +13,8 @@ from sessions_app.models import Role, SessionImage, SessionMember, TaggingSessio
 from tagger_project.errors import NotFound, PermissionDenied
 
 # Each role can do everything the roles before it can.
-ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
-ROLE_VERB = {Role.VIEWER: "view", Role.EDITOR: "edit", Role.OWNER: "manage"}
+ROLE_RANK: dict[str, int] = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
+ROLE_VERB: dict[str, str] = {Role.VIEWER: "view", Role.EDITOR: "edit", Role.OWNER: "manage"}
 
 
 def _user_id(user) -> int | None:
@@ -65,8 +65,11 @@ def session_for(user, session_id: int, needed: str = Role.VIEWER) -> TaggingSess
     One query: the caller's membership row with its session (every request
     to a session's endpoints starts here).
     """
+    user_id = _user_id(user)
+    if user_id is None:
+        raise NotFound(f"session {session_id} does not exist")
     member = (
-        SessionMember.objects.filter(session_id=session_id, user_id=_user_id(user))
+        SessionMember.objects.filter(session_id=session_id, user_id=user_id)
         .select_related("session")
         .order_by("pk")
         .first()

@@ -65,6 +65,14 @@ def image_ids_with_tag(tag_id: int, image_ids: Sequence[int]) -> set[int]:
     return having
 
 
+def _concrete(model: type[models.Model], name: str) -> models.Field:
+    """The model's field `name`, which must be a column of its table."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise ValueError(f"{model._meta.label}.{name} is not a column")
+    return field
+
+
 def rows_insert(
     model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence], **same: Any
 ) -> None:
@@ -77,14 +85,14 @@ def rows_insert(
     default only the ORM knows.
     """
     meta = model._meta
-    columns = [meta.get_field(name) for name in (*fields, *same)]
-    unset = {f.column for f in meta.concrete_fields if not f.primary_key}
-    unset -= {f.column for f in columns}
+    columns = [_concrete(model, name).column or "" for name in (*fields, *same)]
+    unset = {f.column for f in meta.concrete_fields if not f.primary_key and f.column}
+    unset -= set(columns)
     if unset:
         raise ValueError(f"{meta.label}: no value for {', '.join(sorted(unset))}")
-    shared = [meta.get_field(name).get_db_prep_save(v, connection) for name, v in same.items()]
+    shared = [_concrete(model, name).get_db_prep_save(v, connection) for name, v in same.items()]
     quote = connection.ops.quote_name
-    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(column) for column in columns)})"
     marks = f"({placeholders(len(columns))})"
     for chunk in chunked(rows, ROW_CHUNK):
         with connection.cursor() as cursor:
