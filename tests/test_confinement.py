@@ -9,6 +9,8 @@ import pytest
 
 from tests.support.confine import CHECKOUT
 
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "tests.support.confine"]
+PYTEST += ["-p", "no:django", "-p", "no:cacheprovider"]
 PROBE = """
 import os
 from pathlib import Path
@@ -32,8 +34,7 @@ def run_probe(tmp_path, *, target: str | None = None) -> subprocess.CompletedPro
     if target:
         env["PROBE_TARGET"] = target
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "tests.support.confine", "-p", "no:django"]
-        + ["-p", "no:cacheprovider", "--rootdir", str(temp), "-c", os.devnull, str(temp)],
+        [*PYTEST, "--rootdir", str(temp), "-c", os.devnull, str(temp)],
         cwd=temp,
         env=env,
         capture_output=True,
