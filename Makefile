@@ -66,7 +66,7 @@ run: $(RUNTIME_STAMP) ## Migrate, ensure the demo account, serve on HOST:PORT (1
 # Every step runs even when an earlier one fails, so one run shows every
 # problem; the target fails if any step did. Any non-zero pytest exit fails,
 # including 5 (no tests collected).
-test: $(DEV_STAMP) ## Lint, format check, migrations check, then pytest (PYTEST_ARGS, LINT=0)
+test: $(DEV_STAMP) ## Lint, format check, migrations check, Chromium if missing, then pytest (PYTEST_ARGS, LINT=0)
 	@failed=""; \
 	step() { local name=$$1; shift; printf '\n==> %s: %s\n' "$$name" "$$*"; \
 	         "$$@" || { echo "==> $$name FAILED (exit $$?)"; failed="$$failed $$name"; }; }; \
@@ -77,6 +77,7 @@ test: $(DEV_STAMP) ## Lint, format check, migrations check, then pytest (PYTEST_
 	  step "mypy" $(BIN)/mypy ; \
 	  step "migrations" $(PY) manage.py makemigrations --check --dry-run ; \
 	fi; \
+	step "browser" tools/install-browser; \
 	step "pytest" $(PY) -m pytest $(PYTEST_ARGS); \
 	if [ -n "$$failed" ]; then printf '\nmake test: FAILED:%s\n' "$$failed" >&2; exit 1; fi; \
 	printf '\nmake test: all steps passed\n'
@@ -113,8 +114,8 @@ bench: $(DEV_STAMP) ## Run every bench/*.py script
 
 clean: ## Remove caches and test artifacts (keeps .venv, the database and media)
 	rm -rf .pytest_cache .ruff_cache .import_linter_cache .mypy_cache .hypothesis artifacts bench/out
-	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o \
+	find . -path ./$(VENV) -prune -o \
 	  -name __pycache__ -type d -prune -exec rm -rf {} +
 
-distclean: clean ## clean, and remove .venv and node_modules
-	rm -rf $(VENV) node_modules
+distclean: clean ## clean, and remove .venv
+	rm -rf $(VENV)

@@ -248,6 +248,8 @@ TAGGER_WS_MAX_BAD_FRAMES = env_int("TAGGER_WS_MAX_BAD_FRAMES", 10)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"drop_http2_notice": {"()": "tagger_project.log_filters.DropHttp2Notice"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"daphne.server": {"filters": ["drop_http2_notice"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

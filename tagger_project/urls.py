@@ -1,13 +1,23 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 
 from sessions_app import views as pages
 from tagger_project.api import api, api_not_found
 
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Point /favicon.ico at the static icon (resolved per request: static names may be hashed)."""
+    return HttpResponsePermanentRedirect(static_url("favicon.ico"))
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Pages without our <link rel="icon"> (the admin's) still ask for /favicon.ico.
+    path("favicon.ico", favicon),
     # JSON API (README "Using it"); unknown /api/ paths answer in its error shape.
     path("api/", api.urls),
     path("api/<path:rest>", api_not_found),

@@ -18,6 +18,9 @@ from sessions_app import services as session_services
 from tests.support.api import ApiClient
 from tests.support.images import make_image
 
+# Fails the run when a test reads outside the checkout (see the module).
+pytest_plugins = ["tests.support.confine"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -24,8 +24,8 @@ from PIL import Image as PILImage
 from images.models import Image
 from sessions_app.models import SessionEvent, SessionImage, TaggingSession
 from tags.models import ImageTag, Tag
+from tests.support.samples import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 KILL_IMAGES = 60
 
 

@@ -22,7 +22,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+# axe-core lives in the repository (MPL-2.0, see vendor/axe-core/README.md): no npm needed.
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -127,7 +128,6 @@ def screenshot(page, name: str) -> None:
 
 def serious_violations(page) -> list[dict]:
     """Run axe-core inside the page; the serious and critical violations it finds."""
-    require_service("axe-core", AXE.exists(), "node_modules is missing: run `npm ci`")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     return [

@@ -23,8 +23,8 @@ from images.processing import (
     process_image_bytes,
     process_image_file,
 )
+from tests.support.samples import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 GENERATED = SAMPLES / "generation-metadata"
 BAD = SAMPLES / "bad-images"
 

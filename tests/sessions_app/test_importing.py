@@ -24,8 +24,7 @@ from sessions_app.services.importing import ImportItem, session_import_batch
 from sessions_app.sql import rows_insert
 from tags.models import ImageTag, Tag, TagSource
 from tags.services import alias_create, implication_create
-
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+from tests.support.samples import SAMPLES
 
 
 @pytest.fixture(autouse=True)

@@ -50,8 +50,8 @@ class Worker:
             raise
 
 
-def start_worker(*, redis_url: str | None = None, **env: str) -> Worker:
-    """Start a worker and wait until it accepts connections."""
+def start_worker(*, redis_url: str | None = None, log: Path | None = None, **env: str) -> Worker:
+    """Start a worker and wait until it accepts connections; its output goes to `log` if given."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -63,12 +63,16 @@ def start_worker(*, redis_url: str | None = None, **env: str) -> Worker:
     full_env.pop("REDIS_URL", None)
     if redis_url:
         full_env["REDIS_URL"] = redis_url
+    output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (the child owns it)
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
         cwd=ROOT,
         env=full_env,
-        stdout=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output if log else None,
     )
+    if log:
+        output.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
