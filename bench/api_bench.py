@@ -13,7 +13,7 @@ whichever scenario happened to run during it.
         [--vocabulary 100000]
 
 The server keeps two per-process read caches: tag labels (tags.labels, read
-when the worker starts) and each image's tags by version (tags.captions,
+when the worker starts) and each image's tags by version (sessions_app.captions,
 filled as pages are read). The 500 AND + NOT queries are all different, so a
 page finds its images cached only where earlier queries matched them too;
 the deep pages repeat ten paths, so after the first pass they come from it.

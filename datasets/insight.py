@@ -1,6 +1,6 @@
 """Insight into a session's dataset: tag statistics, pruning candidates, weak captions.
 
-Selectors only. Counts are GROUP BYs over the session's ImageTag rows (one
+Selectors only. Counts are GROUP BYs over the session's SessionImageTag rows (one
 query each); the per-image view walks the export's rows, so the caption it
 measures is exactly the kohya caption the session would export (trigger word,
 rules, spelling), and its CLIP token count is what a trainer would see.
@@ -16,16 +16,15 @@ from django.db.models import Count, QuerySet
 
 from datasets.exporting.base import ExportOptions, caption_for
 from datasets.exporting.rows import export_rows
-from sessions_app.models import SessionImage, TaggingSession
+from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
 from tags.clip_tokens import CLIP_TOKEN_LIMIT, clip_token_count
-from tags.models import ImageTag, Tag
+from tags.models import Tag
 from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.selectors import resolve_tag_map
 
 
-def _session_rows(session: TaggingSession) -> QuerySet[ImageTag]:
-    held = SessionImage.objects.filter(session=session).values("image_id")
-    return ImageTag.objects.filter(image_id__in=held)
+def _session_rows(session: TaggingSession) -> QuerySet[SessionImageTag]:
+    return SessionImageTag.objects.filter(entry__session=session)
 
 
 def _trigger_tag(session: TaggingSession) -> Tag | None:
@@ -60,7 +59,7 @@ def session_tag_stats(session: TaggingSession, *, limit: int) -> dict[str, Any]:
     if trigger is not None and _session_rows(session).filter(tag=trigger).exists():
         mode = "tag"
         both = _session_rows(session).filter(
-            image_id__in=ImageTag.objects.filter(tag=trigger).values("image_id"),
+            entry_id__in=_session_rows(session).filter(tag=trigger).values("entry_id"),
             tag_id__in=[row["tag_id"] for row in counts],
         )
         with_trigger = dict(

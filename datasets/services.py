@@ -34,9 +34,14 @@ from sessions_app.services.sessions import (
     session_images_add,
     session_update,
 )
-from sessions_app.services.tagging import lock_image, obey_rules, rewrite_tag_list
+from sessions_app.services.tagging import (
+    current_entries,
+    lock_entry,
+    obey_rules,
+    rewrite_tag_list,
+)
 from tagger_project.errors import DomainError
-from tags.models import ImageTag, TagAlias, TagSource
+from tags.models import TagAlias, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.services import (
     alias_create,
@@ -212,7 +217,7 @@ def _import_image(
 
 def _write_tags_and_status(session, actor, image_id, item: DatasetImage, report) -> None:
     if item.exact and item.tags:
-        tags_restore(image_id, actor=actor, entries=_entries(item, report))
+        tags_restore(session, image_id, actor=actor, entries=_entries(item, report))
     if item.status and item.status != ImageStatus.TODO:
         if item.status not in ImageStatus.values:
             report.problem(item.file, f"unknown status {item.status!r}; left as todo")
@@ -244,22 +249,20 @@ def _entries(item: DatasetImage, report: DatasetReport) -> list[tuple[str, str, 
 
 
 @transaction.atomic
-def tags_restore(image_id: int, *, actor, entries: list[tuple[str, str, float | None]]) -> None:
-    """Give the image these tags, in this order, with these sources and confidences.
+def tags_restore(
+    session, image_id: int, *, actor, entries: list[tuple[str, str, float | None]]
+) -> None:
+    """Give the session's image these tags, in this order, with these sources and confidences.
 
     Tags the image already has keep their place and provenance; the entries it
     lacks follow them. Nothing is implied: a restored list already holds what
-    its implications added. The rules of the sessions holding the image apply.
+    its implications added. The session's rules apply.
     Invalid names are skipped (the caller reports them).
     """
-    image = lock_image(image_id)
+    image = lock_entry(session, image_id)
     canonical = _canonical(name for name, _, _ in entries)
     tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
-    before = list(
-        ImageTag.objects.filter(image_id=image_id)
-        .order_by("position", "id")
-        .values_list("tag_id", "source", "confidence")
-    )
+    before = current_entries(image.pk)
     after = list(before)
     present = {tag_id for tag_id, _, _ in before}
     for name, source, confidence in entries:
@@ -269,4 +272,5 @@ def tags_restore(image_id: int, *, actor, entries: list[tuple[str, str, float | 
         if tag_id not in present:
             present.add(tag_id)
             after.append((tag_id, source, confidence))
-    rewrite_tag_list(image, actor=actor, before=before, after=obey_rules(image_id, after))
+    after = obey_rules(image.session_id, after)
+    rewrite_tag_list(image, actor=actor, before=before, after=after)

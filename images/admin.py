@@ -3,20 +3,20 @@
 import json
 
 from django.contrib import admin
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from images.models import Image
 from tagger_project.admin_readonly import ReadOnlyAdmin
 
-# `images` imports nothing from the other apps, so the image's tags are read
-# through the reverse relation rather than the tags app's selectors.
-TAG_ORDER = ("position", "id")
-
 
 @admin.register(Image)
 class ImageAdmin(ReadOnlyAdmin):
-    """Read-only: deleting would drop tags from sessions without an event or count update."""
+    """Read-only: deleting would drop tags from sessions without an event or count update.
+
+    What sessions say about the image (its tags) is shown per session, in the
+    session admin: the file has no caption of its own.
+    """
 
     list_display = ["preview", "original_name", "format", "size", "byte_size", "created_at"]
     list_display_links = ["preview", "original_name"]
@@ -34,10 +34,8 @@ class ImageAdmin(ReadOnlyAdmin):
         "size",
         "format",
         "byte_size",
-        "version",
         "imported_by",
         "created_at",
-        "tags_in_order",
         "pretty_metadata",
     ]
     readonly_fields = fields
@@ -53,18 +51,6 @@ class ImageAdmin(ReadOnlyAdmin):
     @admin.display(description="size", ordering="width")
     def size(self, obj: Image) -> str:
         return f"{obj.width} × {obj.height}"
-
-    @admin.display(description="tags, in caption order")
-    def tags_in_order(self, obj: Image) -> SafeString | str:
-        rows = (
-            obj.image_tags.order_by(*TAG_ORDER)
-            .values_list("tag__name", "tag__category", "source")
-            .iterator()
-        )
-        items = format_html_join(
-            "", "<li>{} <small>({}, {})</small></li>", ((n, c, s) for n, c, s in rows)
-        )
-        return format_html("<ol>{}</ol>", items) if items else "no tags"
 
     @admin.display(description="metadata")
     def pretty_metadata(self, obj: Image) -> SafeString | str:

@@ -18,9 +18,6 @@ class Image(models.Model):
     byte_size = models.PositiveBigIntegerField()
     # Generation metadata (prompt, negative prompt, model, seed, sampler…).
     metadata = models.JSONField(default=dict, blank=True)
-    # Bumped by every change to the image's tag list: the optimistic lock that
-    # set-tags edits must quote.
-    version = models.PositiveIntegerField(default=0)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -63,7 +63,7 @@ def apply_edit(session_id: int, user, edit: Edit) -> int | None:
         raise NotFound(f"image {edit.image_id} is not in this session")
     with capture_events() as events:
         _apply(session, user, edit)
-    # A tag edit logs one event in every session that holds the image; the ack is this one's.
+    # The ack is the seq of this session's last event the edit logged.
     here = [event.seq for event in events if event.session_id == session_id]
     return here[-1] if here else None
 
@@ -78,11 +78,13 @@ def _apply(session: TaggingSession, user, edit: Edit) -> None:
             session, actor=user, image_id=edit.image_id, status=edit.status
         )
     elif isinstance(edit, AddTags):
-        services.tags_add(edit.image_id, actor=user, names=edit.tags)
+        services.tags_add(session, edit.image_id, actor=user, names=edit.tags)
     elif isinstance(edit, RemoveTags):
-        services.tags_remove(edit.image_id, actor=user, names=edit.tags)
+        services.tags_remove(session, edit.image_id, actor=user, names=edit.tags)
     elif isinstance(edit, SetTags):
-        services.tags_set(edit.image_id, actor=user, names=edit.tags, version=edit.version)
+        services.tags_set(
+            session, edit.image_id, actor=user, names=edit.tags, version=edit.version
+        )
 
 
 def clients_overview() -> dict[str, Any]:

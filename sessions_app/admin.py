@@ -12,7 +12,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from sessions_app import admin_tags, services  # noqa: F401  (admin_tags registers Tag)
-from sessions_app.models import ImageStatus, Role, SessionEvent, SessionMember, TaggingSession
+from sessions_app.models import (
+    ImageStatus,
+    Role,
+    SessionEvent,
+    SessionImage,
+    SessionMember,
+    TaggingSession,
+)
 from tagger_project.admin_errors import DomainErrorsAsMessages
 from tagger_project.admin_readonly import ReadOnlyAdmin
 
@@ -163,9 +170,11 @@ class TaggingSessionAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
             services.session_delete(session, actor=request.user)
 
     def get_deleted_objects(self, objs, request: HttpRequest):
-        # The log is read-only in the admin, yet it goes with its session.
+        # The log and the session images are read-only in the admin, yet they go
+        # with their session.
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         perms_needed.discard(SessionEvent._meta.verbose_name)
+        perms_needed.discard(SessionImage._meta.verbose_name)
         return deleted, model_count, perms_needed, protected
 
 
@@ -189,6 +198,35 @@ class SessionEventAdmin(ReadOnlyAdmin):
     @admin.display(description="inverse")
     def pretty_inverse(self, obj: SessionEvent) -> SafeString:
         return _pretty(obj.inverse)
+
+
+@admin.register(SessionImage)
+class SessionImageAdmin(ReadOnlyAdmin):
+    """An image as one session sees it: its status, version and this session's tags.
+
+    Read-only: tag edits go through the services (and their events), from the
+    workspace, the API or a command.
+    """
+
+    list_display = ["image", "session", "position", "status", "version"]
+    list_filter = ["status", ("session", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["session", "image"]
+    search_fields = ["image__original_name", "session__name"]
+    show_full_result_count = False
+    fields = ["session", "image", "position", "status", "version", "added_at", "tags_in_order"]
+    readonly_fields = fields
+
+    @admin.display(description="tags, in caption order")
+    def tags_in_order(self, obj: SessionImage) -> SafeString | str:
+        rows = (
+            obj.tags.order_by("position", "id")
+            .values_list("tag__name", "tag__category", "source")
+            .iterator()
+        )
+        items = format_html_join(
+            "", "<li>{} <small>({}, {})</small></li>", ((n, c, s) for n, c, s in rows)
+        )
+        return format_html("<ol>{}</ol>", items) if items else "no tags"
 
 
 def _pretty(value: Any) -> SafeString:

@@ -190,6 +190,44 @@ def _check_pixels(files: list[UploadedFile]) -> None:
             )
 
 
+@sessions_router.get("/{session_id}/images/{image_id}", response=answers(ImageOut))
+def session_image_detail(request: HttpRequest, session_id: Id, image_id: Id):
+    """One image of the session: metadata, this session's caption-ordered tags, version."""
+    require_role(request.auth, session_id)
+    return selectors.image_detail(session_id, image_id)
+
+
+def _state(state) -> dict:
+    seq = max(state.seqs.values(), default=None)
+    return {"image_id": state.image_id, "version": state.version, "tags": state.tags, "seq": seq}
+
+
+@sessions_router.post("/{session_id}/images/{image_id}/tags", response=answers(TagStateOut))
+def image_tags_edit(request: HttpRequest, session_id: Id, image_id: Id, payload: TagsEditIn):
+    """Add and remove tags of the session's image (editors)."""
+    require_role(request.auth, session_id, Role.EDITOR)
+    state = None
+    if payload.remove:
+        state = services.tags_remove(
+            session_id, image_id, actor=request.auth, names=payload.remove
+        )
+    if payload.add or state is None:
+        seqs = state.seqs if state else {}
+        state = services.tags_add(session_id, image_id, actor=request.auth, names=payload.add)
+        state.seqs = {**seqs, **state.seqs}
+    return _state(state)
+
+
+@sessions_router.put("/{session_id}/images/{image_id}/tags", response=answers(TagStateOut))
+def image_tags_set(request: HttpRequest, session_id: Id, image_id: Id, payload: TagsSetIn):
+    """Replace the session image's tag list; 409 with the current state when `version` is stale."""
+    require_role(request.auth, session_id, Role.EDITOR)
+    state = services.tags_set(
+        session_id, image_id, actor=request.auth, names=payload.tags, version=payload.version
+    )
+    return _state(state)
+
+
 @sessions_router.post("/{session_id}/images/{image_id}/status", response=answers(StatusOut))
 def image_status(request: HttpRequest, session_id: Id, image_id: Id, payload: StatusIn):
     """Set the review status of one image in the session (editors)."""
@@ -248,13 +286,6 @@ def session_events(
 # --- images ------------------------------------------------------------------------------
 
 
-@images_router.get("/{image_id}", response=answers(ImageOut))
-def image_detail(request: HttpRequest, image_id: Id):
-    """One image: metadata, caption-ordered tags, version."""
-    image = image_for(request.auth, image_id)
-    return selectors.image_detail(image, user=request.auth)
-
-
 def _serve(field) -> FileResponse:
     if not field:
         raise NotFound("this image has no stored file")
@@ -275,35 +306,6 @@ def image_file(request: HttpRequest, image_id: Id):
 def image_thumbnail(request: HttpRequest, image_id: Id):
     """The thumbnail."""
     return _serve(image_for(request.auth, image_id).thumbnail)
-
-
-def _state(state) -> dict:
-    seq = max(state.seqs.values(), default=None)
-    return {"image_id": state.image_id, "version": state.version, "tags": state.tags, "seq": seq}
-
-
-@images_router.post("/{image_id}/tags", response=answers(TagStateOut))
-def image_tags_edit(request: HttpRequest, image_id: Id, payload: TagsEditIn):
-    """Add and remove tags (editors of a session holding the image)."""
-    image_for(request.auth, image_id, Role.EDITOR)
-    state = None
-    if payload.remove:
-        state = services.tags_remove(image_id, actor=request.auth, names=payload.remove)
-    if payload.add or state is None:
-        seqs = state.seqs if state else {}
-        state = services.tags_add(image_id, actor=request.auth, names=payload.add)
-        state.seqs = {**seqs, **state.seqs}
-    return _state(state)
-
-
-@images_router.put("/{image_id}/tags", response=answers(TagStateOut))
-def image_tags_set(request: HttpRequest, image_id: Id, payload: TagsSetIn):
-    """Replace the tag list; 409 with the current state when `version` is stale."""
-    image_for(request.auth, image_id, Role.EDITOR)
-    state = services.tags_set(
-        image_id, actor=request.auth, names=payload.tags, version=payload.version
-    )
-    return _state(state)
 
 
 # --- curation (staff) ----------------------------------------------------------------------

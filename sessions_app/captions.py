@@ -1,15 +1,15 @@
-"""Each image's tags in caption order, as pages and image details show them, kept
-per process by the image's version.
+"""Each session image's tags in caption order, as pages and image details show them,
+kept per process by the session image's id and version.
 
 A page of 50 images reads ~1,250 tag rows, and turning them into answers cost
 more than anything else in a filtered page (1.3 of 3.8 ms in the server, on
 the 100k-image bench). The same images are read again and again: by everyone
 looking at a session, after each edit, and by each filter that matches them.
 
-An image's entry is good while two numbers stand:
-- its `version`. Every change to an image's tags moves it in the same
-  transaction; the optimistic check of PUT /api/images/{id}/tags rests on
-  that too;
+A session image's entry is good while two numbers stand:
+- its `version`. Every change to its tags moves it in the same transaction
+  (sessions_app/services/tag_writer.py); the optimistic check of
+  PUT /api/sessions/{id}/images/{image_id}/tags rests on that too;
 - the vocabulary's generation (tags.labels), which moves on any rename,
   category change or deleted tag.
 
@@ -22,12 +22,8 @@ or used.
 
 from collections.abc import Sequence
 
-from django.db import connection
-
-from images.models import Image
-from tagger_project.db import placeholders
+from sessions_app.sql import caption_rows
 from tags.labels import Vocabulary, current_vocabulary
-from tags.models import ImageTag, Tag
 
 # ~1.2 KB an image, the shared (name, category, source) tuples included (tracemalloc
 # over 10,000 images of the 100k-image bench): ~24 MB when full.
@@ -40,7 +36,7 @@ Shown = tuple[str, str, str]  # (name, category, source)
 class _State:
     """What one process knows under one vocabulary generation.
 
-    `images`: image id -> (version, tags as Shown tuples, in caption order).
+    `images`: session image id -> (version, tags as Shown tuples, in caption order).
     `shown`: one Shown tuple per (tag, source), shared by every image that
     carries it. Answers are dicts built afresh, so no caller can change what
     another will be answered.
@@ -60,7 +56,7 @@ _state = _State(generation=None)
 
 
 def image_captions(images: Sequence[tuple[int, int]]) -> dict[int, Caption]:
-    """Each image's (version, tags in caption order), for (image id, version) pairs.
+    """Each session image's (version, tags in caption order), for (entry id, version) pairs.
 
     The version answered is the one the tags were read at. It is newer than
     the caller's when the image changed in between. An image deleted in
@@ -98,21 +94,18 @@ def image_captions(images: Sequence[tuple[int, int]]) -> dict[int, Caption]:
 def _read(
     image_ids: list[int], vocabulary: Vocabulary, state: _State
 ) -> dict[int, tuple[int, tuple[Shown, ...]]]:
-    """The images' versions and tag rows in one statement, labelled from the vocabulary."""
+    """The session images' versions and tag rows in one statement, labelled from the vocabulary."""
     shown = state.shown
-    with connection.cursor() as cursor:
-        cursor.execute(_rows_sql(len(image_ids)), image_ids)
-        rows = cursor.fetchall()
-        labels = vocabulary.labels({tag_id for _, _, tag_id, _ in rows} - {None})
-        if labels is None:
-            # A tag was merged away between the two reads: read the rows again
-            # with their labels, rather than show an image without one. (The
-            # merge moved the generation, so this state is dropped next read.)
-            cursor.execute(_rows_sql(len(image_ids), labelled=True), image_ids)
-            labelled = cursor.fetchall()
-            rows = [row[:4] for row in labelled]
-            labels = {row[2]: row[4:] for row in labelled if row[2] is not None}
-            shown = {}
+    rows = caption_rows(image_ids)
+    labels = vocabulary.labels({tag_id for _, _, tag_id, _ in rows} - {None})
+    if labels is None:
+        # A tag was merged away between the two reads: read the rows again
+        # with their labels, rather than show an image without one. (The
+        # merge moved the generation, so this state is dropped next read.)
+        labelled = caption_rows(image_ids, labelled=True)
+        rows = [row[:4] for row in labelled]
+        labels = {row[2]: row[4:] for row in labelled if row[2] is not None}
+        shown = {}
     # One loop, no helper calls: this runs for every tag row of a page.
     read: dict[int, tuple[int, list[Shown]]] = {}
     current = None
@@ -126,20 +119,3 @@ def _read(
                 tag = shown[tag_id, source] = (*labels[tag_id], source)
             tags.append(tag)
     return {image_id: (version, tuple(tags)) for image_id, (version, tags) in read.items()}
-
-
-def _rows_sql(count: int, *, labelled: bool = False) -> str:
-    """Each image's version and tag rows in caption order (one row with no tag for an
-    untagged image); `labelled` adds each tag's name and category (a join)."""
-    quote = connection.ops.quote_name
-    image, image_tag = quote(Image._meta.db_table), quote(ImageTag._meta.db_table)
-    columns, join = "", ""
-    if labelled:
-        columns = ", t.name, t.category"
-        join = f" LEFT JOIN {quote(Tag._meta.db_table)} t ON t.id = it.tag_id"
-    return (
-        f"SELECT i.id, i.version, it.tag_id, it.source{columns} FROM {image} i"
-        f" LEFT JOIN {image_tag} it ON it.image_id = i.id{join}"
-        f" WHERE i.id IN ({placeholders(count)})"
-        " ORDER BY i.id, it.position, it.id"
-    )

@@ -6,6 +6,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThan
 
 from images.models import Image
+from tags.models import Tag, TagSource
 
 
 class Role(models.TextChoices):
@@ -74,6 +75,10 @@ class SessionImage(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="session_entries")
     position = models.PositiveIntegerField()
     status = models.CharField(max_length=8, choices=ImageStatus.choices, default=ImageStatus.TODO)
+    # Moved by every change to this session image's tags, in the same
+    # transaction (services/tag_writer.py): the optimistic check of tag edits
+    # and the caption cache (sessions_app/captions.py) rest on it.
+    version = models.PositiveIntegerField(default=0)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -96,6 +101,58 @@ class SessionImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id} in {self.session_id} ({self.status})"
+
+
+class SessionImageTag(models.Model):
+    """A tag on a session's image, at a position in that session's caption.
+
+    The rows hang on the session image, not on the file: two sessions holding
+    the same bytes each keep their own list (issue 13).
+    """
+
+    # No single-column indexes: the unique (entry, tag) and the (tag, entry)
+    # indexes below lead with each column, and every extra index is paid on
+    # each of the bulk writes (batch, merge, rules).
+    entry = models.ForeignKey(
+        SessionImage, on_delete=models.CASCADE, related_name="tags", db_index=False
+    )
+    tag = models.ForeignKey(
+        Tag, on_delete=models.CASCADE, related_name="entry_tags", db_index=False
+    )
+    # Caption order matters to trainers. Gaps are allowed; order is (position, id).
+    position = models.PositiveIntegerField()
+    source = models.CharField(max_length=16, choices=TagSource.choices, default=TagSource.MANUAL)
+    confidence = models.FloatField(null=True, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entry", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "tag"], name="entrytag_unique"),
+            models.CheckConstraint(
+                condition=models.Q(source__in=TagSource.values), name="entrytag_source_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence__isnull=True)
+                | models.Q(confidence__gte=0, confidence__lte=1),
+                name="entrytag_confidence_range",
+            ),
+        ]
+        indexes = [
+            # Queries drive from a tag to its session images.
+            models.Index(fields=["tag", "entry"], name="entrytag_tag_entry_idx"),
+            # Caption order, carrying what a page shows (tags.labels has the
+            # names), so a page's tags are read from this index alone.
+            models.Index(
+                fields=["entry", "position", "id", "tag", "source"], name="entrytag_caption_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}:{self.tag_id}@{self.position}"
 
 
 class SessionEvent(models.Model):

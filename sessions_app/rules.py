@@ -5,11 +5,9 @@ category, so the edit services (tag ids), the import (new rows) and the
 export (names) order a caption the same way. The rest of this module reads
 and validates rules; changing them is `sessions_app.services.rules`.
 
-An image can sit in several sessions. An edit made in a known session uses
-that session's rules; an edit made on the image alone (the image endpoints,
-imports of exact backups) uses the rules of every session holding it: the
-union of their blacklists, and the pinned head and category order of the
-oldest of them that defines one. Export always uses the exported session's.
+An image can sit in several sessions, each with its own tag list (the rows
+hang on the session image), so every edit obeys the rules of the one session
+it is made in, and export those of the exported session.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from sessions_app.models import SessionImage, SessionRules
+from sessions_app.models import SessionRules
 from tagger_project.errors import InvalidInput
 from tags.models import Tag, TagCategory
 from tags.normalize import normalize_tag_name
@@ -168,21 +166,3 @@ def session_rules(session_id: int) -> TagRules:
         .first()
     )
     return _from_row(row) if row else NO_RULES
-
-
-def image_rules(image_id: int, session_id: int | None = None) -> TagRules:
-    """The rules an edit of the image obeys (see the module docstring)."""
-    if session_id is not None:
-        return session_rules(session_id)
-    holding = SessionImage.objects.filter(image_id=image_id).values("session_id")
-    rows = list(
-        SessionRules.objects.filter(session_id__in=holding)
-        .order_by("session_id")
-        .values("blacklist", "pinned", "category_order")
-    )
-    if not rows:
-        return NO_RULES
-    merged = [_from_row(row) for row in rows]
-    ordering = next((r for r in merged if r.pinned or r.category_order), NO_RULES)
-    banned = tuple(dict.fromkeys(name for r in merged for name in r.blacklist))
-    return TagRules(banned, ordering.pinned, ordering.category_order)

@@ -12,21 +12,21 @@ from django.core.cache import cache
 from django.db.models import Count
 
 from images.models import Image
+from sessions_app.captions import Caption, image_captions
 from sessions_app.events import serialize_event
 from sessions_app.models import (
     ImageStatus,
     SessionEvent,
     SessionImage,
+    SessionImageTag,
     SessionMember,
     TaggingSession,
 )
 from sessions_app.permissions import sessions_visible_to
 from sessions_app.sql import session_image_ids_where, session_page_rows
-from tagger_project.errors import InvalidInput
-from tags.captions import Caption, image_captions
+from tagger_project.errors import InvalidInput, NotFound
 from tags.labels import current_vocabulary
-from tags.models import ImageTag
-from tags.query import compile_query, parse
+from tags.query import TagRows, compile_query, parse
 
 # --- cursors --------------------------------------------------------------------
 
@@ -104,13 +104,21 @@ def session_progress(session: TaggingSession) -> dict[str, int]:
 
 # --- images -----------------------------------------------------------------------
 
+# The query language tests a session image's own tag rows.
+SESSION_TAG_ROWS = TagRows(
+    table=SessionImageTag._meta.db_table,
+    key="entry_id",
+    universe=SessionImage._meta.db_table,
+)
+
 
 def image_shape(
     image: Image, *, caption: Caption, status: str | None, position: int | None = None
 ) -> dict[str, Any]:
-    """One image as GET /api/images/{id} answers it: the list item plus its metadata.
+    """One image as GET /api/sessions/{id}/images/{image_id} answers it: the list item
+    plus its metadata.
 
-    `caption`: the image's (version, tags) from tags.captions, read together.
+    `caption`: the session image's (version, tags) from sessions_app.captions.
     """
     version, tags = caption
     item = _list_item(
@@ -166,7 +174,7 @@ def images_for_session(
     """A page of the session's images matching the query, in session order.
 
     Queries: the query's tags (if any), the page, the vocabulary counter, and
-    the tags of the images tags.captions does not hold at their version.
+    the tags of the images sessions_app.captions does not hold at their version.
 
     Raw SQL: building the page query through the ORM (a Q of EXISTS subqueries,
     the join, the keyset range) cost ~0.85 ms a request, more than running it.
@@ -175,7 +183,8 @@ def images_for_session(
     node = parse(query or "")
     where, where_params = compile_query(
         node,
-        image_column="si.image_id",
+        tag_rows=SESSION_TAG_ROWS,
+        image_column="si.id",
         status_column="si.status",
         statuses=ImageStatus.values,
         wanted=limit + 1,
@@ -188,9 +197,9 @@ def images_for_session(
     params.append(limit + 1)
     rows = session_page_rows(status=bool(status), where=where, after=bool(after), params=params)
     page = rows[:limit]
-    captions = image_captions([(row[3], row[6]) for row in page])
+    captions = image_captions([(row[0], row[6]) for row in page])
     # An image deleted since the page was read shows no tags.
-    items = [_row_item(row, captions.get(row[3], (row[6], []))) for row in page]
+    items = [_row_item(row, captions.get(row[0], (row[6], []))) for row in page]
     more = len(rows) > limit
     return items, encode_cursor(page[-1][1], page[-1][0]) if more else None
 
@@ -199,7 +208,8 @@ def session_image_ids(session: TaggingSession, *, query: str) -> list[int]:
     """Every image of the session matching the query: the batch selection."""
     where, params = compile_query(
         parse(query),
-        image_column="si.image_id",
+        tag_rows=SESSION_TAG_ROWS,
+        image_column="si.id",
         status_column="si.status",
         statuses=ImageStatus.values,
     )
@@ -215,17 +225,22 @@ def selection_image_ids(
     return image_ids or []
 
 
-def image_detail(image: Image, *, user) -> dict[str, Any]:
-    """One image with its caption-ordered tags and its status in the caller's first session."""
+def image_detail(session: TaggingSession | int, image_id: int) -> dict[str, Any]:
+    """One image of the session with this session's caption-ordered tags and status.
+
+    NotFound when the session does not hold the image: the caller checked the
+    membership, so this is what keeps every session's caption its own.
+    """
+    session_id = session if isinstance(session, int) else session.pk
     entry = (
-        SessionImage.objects.filter(image=image, session__in=sessions_visible_to(user))
-        .order_by("session_id")
-        .values_list("status", "position")
+        SessionImage.objects.filter(session_id=session_id, image_id=image_id)
+        .select_related("image")
         .first()
     )
-    status, position = entry if entry else (None, None)
-    caption = image_captions([(image.pk, image.version)]).get(image.pk, (image.version, []))
-    return image_shape(image, caption=caption, status=status, position=position)
+    if entry is None:
+        raise NotFound(f"image {image_id} is not in this session")
+    caption = image_captions([(entry.pk, entry.version)]).get(entry.pk, (entry.version, []))
+    return image_shape(entry.image, caption=caption, status=entry.status, position=entry.position)
 
 
 # --- tags and events -----------------------------------------------------------------
@@ -245,9 +260,8 @@ def session_tag_counts(session: TaggingSession, *, limit: int) -> list[dict]:
     cached = cache.get(key) if generation is not None else None
     if cached is not None:
         return cached
-    images = SessionImage.objects.filter(session=session).values("image_id")
     rows = (
-        ImageTag.objects.filter(image_id__in=images)
+        SessionImageTag.objects.filter(entry__session=session)
         .values("tag__name", "tag__category")
         .annotate(n=Count("id"))
         .order_by("-n", "tag__name")[:limit]

@@ -15,9 +15,9 @@ from typing import Any
 from django.db import connection, models
 
 from images.models import Image
-from sessions_app.models import SessionImage, SessionMember
+from sessions_app.models import SessionImage, SessionImageTag, SessionMember
 from tagger_project.db import placeholders
-from tags.models import ImageTag
+from tags.models import Tag
 
 # Ids per IN (…) list.
 ID_CHUNK = 5000
@@ -37,28 +37,48 @@ def _column(sql: str, params: list) -> list:
         return [row[0] for row in cursor.fetchall()]
 
 
-def image_ids_in_session(session_id: int, image_ids: Sequence[int]) -> list[int]:
-    """Those of the images that the session holds, sorted."""
+def entries_in_session(session_id: int, image_ids: Sequence[int]) -> dict[int, int]:
+    """image id -> session image id, for those of the images that the session holds.
+
+    Every door names images by their image id; inside the service layer the
+    tag rows hang on the session image, so this is where one becomes the other.
+    """
     table = SessionImage._meta.db_table
-    found: list[int] = []
+    found: dict[int, int] = {}
     for chunk in chunked(sorted(set(image_ids))):
-        found += _column(
-            f"SELECT image_id FROM {table}"
-            f" WHERE session_id = %s AND image_id IN ({placeholders(len(chunk))})",
-            [session_id, *chunk],
-        )
-    return sorted(found)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT image_id, id FROM {table}"
+                f" WHERE session_id = %s AND image_id IN ({placeholders(len(chunk))})",
+                [session_id, *chunk],
+            )
+            found.update(cursor.fetchall())
+    return found
 
 
-def image_ids_with_tag(tag_id: int, image_ids: Sequence[int]) -> set[int]:
-    """Those of the images that have the tag."""
-    table = ImageTag._meta.db_table
+def image_ids_of(entry_ids: Sequence[int]) -> dict[int, int]:
+    """session image id -> image id."""
+    table = SessionImage._meta.db_table
+    found: dict[int, int] = {}
+    for chunk in chunked(sorted(set(entry_ids))):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, image_id FROM {table} WHERE id IN ({placeholders(len(chunk))})",
+                list(chunk),
+            )
+            found.update(cursor.fetchall())
+    return found
+
+
+def entry_ids_with_tag(tag_id: int, entry_ids: Sequence[int]) -> set[int]:
+    """Those of the session images that have the tag."""
+    table = SessionImageTag._meta.db_table
     having: set[int] = set()
-    for chunk in chunked(image_ids):
+    for chunk in chunked(entry_ids):
         having.update(
             _column(
-                f"SELECT image_id FROM {table}"
-                f" WHERE tag_id = %s AND image_id IN ({placeholders(len(chunk))})",
+                f"SELECT entry_id FROM {table}"
+                f" WHERE tag_id = %s AND entry_id IN ({placeholders(len(chunk))})",
                 [tag_id, *chunk],
             )
         )
@@ -120,41 +140,62 @@ def update_from_values(table: str, assignments: str, rows: Sequence[tuple], widt
             )
 
 
-def image_tag_rows(where: str, params: list) -> list[tuple]:
-    """(image_id, id, tag_id, position, source, confidence) of the ImageTag rows matching
-    `where` (alias `it`), in caption order."""
+def entry_tag_rows(where: str, params: list) -> list[tuple]:
+    """(entry_id, id, tag_id, position, source, confidence) of the SessionImageTag rows
+    matching `where` (alias `it`), in caption order."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT it.image_id, it.id, it.tag_id, it.position, it.source, it.confidence"
-            f" FROM {ImageTag._meta.db_table} it {where}"
-            " ORDER BY it.image_id, it.position, it.id",
+            "SELECT it.entry_id, it.id, it.tag_id, it.position, it.source, it.confidence"
+            f" FROM {SessionImageTag._meta.db_table} it {where}"
+            " ORDER BY it.entry_id, it.position, it.id",
             params,
         )
         return cursor.fetchall()
 
 
-def tag_append(tag_id: int, image_ids: Sequence[int], *, source: str, added_by, now) -> None:
-    """Append the tag after the last tag of each image that lacks it: one INSERT … SELECT.
+def tag_append(tag_id: int, entry_ids: Sequence[int], *, source: str, added_by, now) -> None:
+    """Append the tag after the last tag of each session image lacking it: one INSERT … SELECT.
 
     The position is computed by the database, so no row is read into Python.
     `now` is prepared for the column already (tagger_project.db.db_now).
     """
-    table = ImageTag._meta.db_table
+    table = SessionImageTag._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {table} (image_id, tag_id, position, source, added_by_id, created_at)
-            SELECT img.id, %s,
+            INSERT INTO {table} (entry_id, tag_id, position, source, added_by_id, created_at)
+            SELECT si.id, %s,
                    COALESCE((SELECT MAX(it.position) FROM {table} it
-                             WHERE it.image_id = img.id), -1) + 1,
+                             WHERE it.entry_id = si.id), -1) + 1,
                    %s, %s, %s
-            FROM {Image._meta.db_table} img
-            WHERE img.id IN ({placeholders(len(image_ids))})
+            FROM {SessionImage._meta.db_table} si
+            WHERE si.id IN ({placeholders(len(entry_ids))})
               AND NOT EXISTS (SELECT 1 FROM {table} ex
-                              WHERE ex.image_id = img.id AND ex.tag_id = %s)
+                              WHERE ex.entry_id = si.id AND ex.tag_id = %s)
             """,
-            [tag_id, source, added_by, now, *image_ids, tag_id],
+            [tag_id, source, added_by, now, *entry_ids, tag_id],
         )
+
+
+def caption_rows(entry_ids: Sequence[int], *, labelled: bool = False) -> list[tuple]:
+    """Each session image's (id, version, tag id, source) in caption order, one row with
+    no tag for an untagged one; `labelled` adds each tag's name and category (a join).
+    What sessions_app/captions.py reads: the version and rows in one statement."""
+    quote = connection.ops.quote_name
+    entry, entry_tag = quote(SessionImage._meta.db_table), quote(SessionImageTag._meta.db_table)
+    columns, join = "", ""
+    if labelled:
+        columns = ", t.name, t.category"
+        join = f" LEFT JOIN {quote(Tag._meta.db_table)} t ON t.id = it.tag_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT si.id, si.version, it.tag_id, it.source{columns} FROM {entry} si"
+            f" LEFT JOIN {entry_tag} it ON it.entry_id = si.id{join}"
+            f" WHERE si.id IN ({placeholders(len(entry_ids))})"
+            " ORDER BY si.id, it.position, it.id",
+            list(entry_ids),
+        )
+        return cursor.fetchall()
 
 
 def _page_sql(*, status: bool, where: str, after: bool) -> str:
@@ -166,7 +207,7 @@ def _page_sql(*, status: bool, where: str, after: bool) -> str:
     quote = connection.ops.quote_name
     entry, image = quote(SessionImage._meta.db_table), quote(Image._meta.db_table)
     return (
-        "SELECT si.id, si.position, si.status, si.image_id, i.width, i.height, i.version,"
+        "SELECT si.id, si.position, si.status, si.image_id, i.width, i.height, si.version,"
         f" i.original_name, i.format, i.byte_size FROM {entry} si"
         f" JOIN {image} i ON i.id = si.image_id WHERE si.session_id = %s"
         + (" AND si.status = %s" if status else "")

@@ -1,11 +1,9 @@
-"""The tag vocabulary (tags, aliases, implications) and the tags on each image."""
+"""The tag vocabulary: tags, aliases, implications (the tags on a session's images are
+sessions_app.SessionImageTag)."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
-
-from images.models import Image
 
 MAX_TAG_LENGTH = 200
 
@@ -40,7 +38,9 @@ class Tag(models.Model):
         max_length=16, choices=TagCategory.choices, default=TagCategory.GENERAL
     )
     description = models.TextField(blank=True)
-    # Maintained by the services in the same transaction as the ImageTag rows,
+    # How many session images carry the tag (the tag's popularity here):
+    # maintained by sessions_app/services/tag_writer.py in the same transaction
+    # as the SessionImageTag rows,
     # so autocomplete and query planning never GROUP BY.
     image_count = models.PositiveIntegerField(default=0)
     # Popularity outside this installation (e.g. booru post counts from an
@@ -104,51 +104,3 @@ class TagImplication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag.name} ⇒ {self.implied.name}"
-
-
-class ImageTag(models.Model):
-    """A tag on an image, at a position in its caption."""
-
-    # No single-column indexes: the unique (image, tag) and the (tag, image)
-    # indexes below lead with each column, and every extra index is paid on
-    # each of the bulk writes (batch, merge, rules).
-    image = models.ForeignKey(
-        Image, on_delete=models.CASCADE, related_name="image_tags", db_index=False
-    )
-    tag = models.ForeignKey(
-        Tag, on_delete=models.CASCADE, related_name="image_tags", db_index=False
-    )
-    # Caption order matters to trainers. Gaps are allowed; order is (position, id).
-    position = models.PositiveIntegerField()
-    source = models.CharField(max_length=16, choices=TagSource.choices, default=TagSource.MANUAL)
-    confidence = models.FloatField(null=True, blank=True)
-    added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["image", "position", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["image", "tag"], name="imagetag_unique"),
-            models.CheckConstraint(
-                condition=models.Q(source__in=TagSource.values), name="imagetag_source_known"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(confidence__isnull=True)
-                | models.Q(confidence__gte=0, confidence__lte=1),
-                name="imagetag_confidence_range",
-            ),
-        ]
-        indexes = [
-            # Queries drive from a tag to its images.
-            models.Index(fields=["tag", "image"], name="imagetag_tag_image_idx"),
-            # Caption order, carrying what a page shows (tags.labels has the
-            # names), so a page's tags are read from this index alone.
-            models.Index(
-                fields=["image", "position", "id", "tag", "source"], name="imagetag_caption_idx"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.image_id}:{self.tag_id}@{self.position}"

@@ -31,10 +31,9 @@ from typing import Literal
 
 from django.db import connection
 
-from images.models import Image
 from tagger_project.db import placeholders
 from tagger_project.errors import InvalidInput
-from tags.models import ImageTag, Tag, TagAlias, TagSource
+from tags.models import Tag, TagAlias, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
 
 MAX_QUERY_LENGTH = 2000
@@ -55,6 +54,16 @@ DRIVE_COST_RATIO = 8
 EXISTS_ROW_US = 0.335
 LIST_BUILD_US = 0.097
 LIST_ROW_US = 0.146
+
+
+@dataclass(frozen=True)
+class TagRows:
+    """Where the tag rows a query tests live: the app that owns them names them
+    (sessions_app's session-image tags), so this module imports no app above tags."""
+
+    table: str  # the rows' table (tag_id, source and the key column)
+    key: str  # the column naming what carries the tag
+    universe: str  # the table whose highest id bounds how many things can carry one
 
 
 class QueryError(InvalidInput):
@@ -365,6 +374,7 @@ class _Compiler:
         wanted: int | None,
         universe: int,
         plan: Plan | None,
+        tag_rows: TagRows,
     ) -> None:
         self.tags = tags
         self.image_field = image_field
@@ -373,10 +383,11 @@ class _Compiler:
         self.wanted = wanted
         self.universe = universe
         self.plan = plan
-        self.image_tag = connection.ops.quote_name(ImageTag._meta.db_table)
+        self.image_tag = connection.ops.quote_name(tag_rows.table)
+        self.key = tag_rows.key
 
     def rows(self, extra: str = "") -> str:
-        return f"SELECT 1 FROM {self.image_tag} x WHERE x.image_id = {self.image_field}{extra}"
+        return f"SELECT 1 FROM {self.image_tag} x WHERE x.{self.key} = {self.image_field}{extra}"
 
     def compile(self, node: Node) -> Sql:
         if isinstance(node, TagTerm):
@@ -407,7 +418,7 @@ class _Compiler:
                 # operand under + cannot use an index): the walk stays in session
                 # order and tests membership in the list, materialized once.
                 column = self.image_field if plan == "drive" else f"+{self.image_field}"
-                listed = f"SELECT image_id FROM {self.image_tag} WHERE tag_id = %s"
+                listed = f"SELECT {self.key} FROM {self.image_tag} WHERE tag_id = %s"
                 parts.append((f"{column} IN ({listed})", [self.tags[item.name].id]))
             else:
                 parts.append(self.compile(item))
@@ -426,7 +437,7 @@ class _Compiler:
             if node.op == ">=" and node.value == 0:
                 return _ALL_SQL
             counted = (
-                f"SELECT COUNT(*) FROM {self.image_tag} x WHERE x.image_id = {self.image_field}"
+                f"SELECT COUNT(*) FROM {self.image_tag} x WHERE x.{self.key} = {self.image_field}"
             )
             return f"COALESCE(({counted}), 0) {_SQL_COMPARE[node.op]} %s", [node.value]
         assert isinstance(node, StatusIs)
@@ -457,10 +468,10 @@ def _joined(glue: str, parts: list[Sql]) -> Sql:
     return "(" + glue.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
 
 
-def _lookup_sql(count: int) -> str:
+def _lookup_sql(count: int, universe_table: str) -> str:
     quote = connection.ops.quote_name
     tag, alias = quote(Tag._meta.db_table), quote(TagAlias._meta.db_table)
-    image = quote(Image._meta.db_table)
+    image = quote(universe_table)
     names = placeholders(count)
     return (
         f"SELECT 1, a.name, t.id, t.image_count FROM {alias} a"
@@ -470,7 +481,7 @@ def _lookup_sql(count: int) -> str:
     )
 
 
-def _lookup(names: list[str]) -> tuple[dict[str, _Found], int]:
+def _lookup(names: list[str], universe_table: str) -> tuple[dict[str, _Found], int]:
     """Each normalized name's tag (aliases resolved) and the highest image id, in one query.
 
     The highest image id bounds the library's size, the denominator of a
@@ -481,7 +492,7 @@ def _lookup(names: list[str]) -> tuple[dict[str, _Found], int]:
     aliased: set[str] = set()
     universe = 0
     with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(len(names)), [*names, *names])
+        cursor.execute(_lookup_sql(len(names), universe_table), [*names, *names])
         for kind, name, tag_id, count in cursor.fetchall():
             if kind == 2:
                 universe = tag_id or 0
@@ -497,6 +508,7 @@ def _lookup(names: list[str]) -> tuple[dict[str, _Found], int]:
 def compile_query(
     node: Node | None,
     *,
+    tag_rows: TagRows,
     image_column: str,
     status_column: str | None = None,
     statuses: Collection[str] = (),
@@ -505,8 +517,8 @@ def compile_query(
 ) -> Sql:
     """Turn a parsed query into a WHERE fragment and its parameters, over SQL columns.
 
-    `image_column` / `status_column` name the outer query's columns (e.g.
-    `si.image_id`). `wanted`: how many rows the caller reads in order (a page
+    `tag_rows` says where the tag rows are; `image_column` / `status_column`
+    name the outer query's columns (e.g. `si.id`, matched against the rows' key). `wanted`: how many rows the caller reads in order (a page
     plus one), or None for all of them; it decides how an AND reads its rarest
     tag, never what matches. `plan` forces that plan (for tests and benchmarks
     that compare them); None chooses the cheapest. One query resolves aliases
@@ -515,7 +527,7 @@ def compile_query(
     if node is None:
         return _ALL_SQL
     names = list(dict.fromkeys(item.name for item in walk(node) if isinstance(item, TagTerm)))
-    found, universe = _lookup(names) if names else ({}, 0)
+    found, universe = _lookup(names, tag_rows.universe) if names else ({}, 0)
     compiler = _Compiler(
         found,
         image_column,
@@ -524,6 +536,7 @@ def compile_query(
         wanted=wanted,
         universe=universe,
         plan=plan,
+        tag_rows=tag_rows,
     )
     if isinstance(node, TagTerm):
         # A lone tag is an AND of one: a rare one is best read from its own list.

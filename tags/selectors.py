@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from tagger_project.errors import NotFound
-from tags.models import ImageTag, Tag, TagAlias
+from tags.models import Tag, TagAlias
 from tags.normalize import normalize_tag_name
 
 
@@ -22,19 +22,6 @@ def resolve_tag_map(normalized_names: Iterable[str]) -> dict[str, str]:
     names = list(dict.fromkeys(normalized_names))
     aliases = dict(TagAlias.objects.filter(name__in=names).values_list("name", "tag__name"))
     return {name: aliases.get(name, name) for name in names}
-
-
-def tag_list_for_image(image_id: int) -> list[dict]:
-    """The image's tags in caption order, shaped for clients."""
-    rows = (
-        ImageTag.objects.filter(image_id=image_id)
-        .order_by("position", "id")
-        .values_list("tag__name", "tag__category", "source", "confidence")
-    )
-    return [
-        {"name": name, "category": category, "source": source, "confidence": confidence}
-        for name, category, source, confidence in rows
-    ]
 
 
 def tag_by_name(name: str) -> Tag | None:

@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from tagger_project.db import db_now, placeholders
 from tagger_project.errors import Conflict, InvalidInput
-from tags.models import ImageTag, Tag, TagAlias, TagCategory, TagImplication
+from tags.models import Tag, TagAlias, TagCategory, TagImplication
 from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.vocabulary import VocabularyProblem, VocabularyRow
 
@@ -316,16 +316,15 @@ def _replace_unused_tags(wanted: dict[str, tuple[str, int]], result: VocabularyR
     doomed: list[int] = []
     for chunk in _chunked(list(wanted)):
         clashes = Tag.objects.filter(name__in=chunk).annotate(
-            used=Exists(ImageTag.objects.filter(tag=OuterRef("pk"))),
             aliased=Exists(TagAlias.objects.filter(tag=OuterRef("pk"))),
             implies=Exists(
                 TagImplication.objects.filter(Q(tag=OuterRef("pk")) | Q(implied=OuterRef("pk")))
             ),
         )
         for tag in clashes:
-            if tag.used or tag.image_count or tag.aliased or tag.implies:
+            if tag.image_count or tag.aliased or tag.implies:
                 line = wanted.pop(tag.name)[1]
-                why = "on images" if tag.used or tag.image_count else "with aliases or implications"
+                why = "on images" if tag.image_count else "with aliases or implications"
                 result.problems.append(
                     VocabularyProblem(line, f"alias {tag.name!r} is a tag {why}; merge it instead")
                 )

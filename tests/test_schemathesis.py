@@ -37,7 +37,7 @@ def bearer(staff, bob):
     services.session_member_add(session, actor=staff, user=bob, role="editor")
     images = [make_image(color=(i, 9, 9), name=f"f{i}.png") for i in range(3)]
     services.session_images_add(session, actor=staff, images=images)
-    services.tags_add(images[0].pk, actor=staff, names=["a", "b"])
+    services.tags_add(session, images[0].pk, actor=staff, names=["a", "b"])
     _, secret = token_create(staff, name="schemathesis")
     return secret
 

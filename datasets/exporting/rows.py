@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from images.models import Image
-from sessions_app.models import SessionImage, TaggingSession
+from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
 from sessions_app.rules import NO_RULES, apply_rules, session_rules
-from tags.models import ImageTag
 
 CHUNK_SIZE = 200
 READ_SIZE = 256 * 1024
@@ -62,10 +61,10 @@ def export_rows(
         chunk = list(page.order_by("position", "id")[:chunk_size])
         if not chunk:
             return
-        tags = _tags_of([entry.image_id for entry in chunk])
+        tags = _tags_of([entry.pk for entry in chunk])
         for entry in chunk:
             ordered = apply_rules(
-                tags.get(entry.image_id, []),
+                tags.get(entry.pk, []),
                 rules,
                 name=lambda tag: tag.name,
                 category=lambda tag: tag.category,
@@ -75,11 +74,12 @@ def export_rows(
         after = Q(position__gt=last.position) | Q(position=last.position, id__gt=last.pk)
 
 
-def _tags_of(image_ids: list[int]) -> dict[int, list[ExportTag]]:
+def _tags_of(entry_ids: list[int]) -> dict[int, list[ExportTag]]:
+    """Each session image's tags (this session's caption), by entry id."""
     rows = (
-        ImageTag.objects.filter(image_id__in=image_ids)
-        .order_by("image_id", "position", "id")
-        .values_list("image_id", "tag__name", "tag__category", "source", "confidence")
+        SessionImageTag.objects.filter(entry_id__in=entry_ids)
+        .order_by("entry_id", "position", "id")
+        .values_list("entry_id", "tag__name", "tag__category", "source", "confidence")
     )
     tags: dict[int, list[ExportTag]] = {}
     for image_id, name, category, source, confidence in rows:

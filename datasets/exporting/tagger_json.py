@@ -31,7 +31,8 @@ from datasets.exporting.base import Entry, ExportOptions, ExportReport
 from datasets.exporting.documents import NamedRows, images_then_document
 from datasets.exporting.rows import ExportRow
 from sessions_app.models import TaggingSession
-from tags.models import ImageTag, Tag, TagAlias, TagImplication
+from sessions_app.models import SessionImageTag
+from tags.models import Tag, TagAlias, TagImplication
 
 DOCUMENT_NAME = "tagger.json"
 FORMAT_NAME = "tagger-dataset"
@@ -115,9 +116,7 @@ def vocabulary(session: TaggingSession) -> dict[str, list[dict[str, Any]]]:
     def used(field: str) -> Exists:
         # Subqueries rather than id lists: a session can use more tags than a
         # statement may carry parameters.
-        on_images = ImageTag.objects.filter(
-            tag_id=OuterRef(field), image__session_entries__session=session
-        )
+        on_images = SessionImageTag.objects.filter(tag_id=OuterRef(field), entry__session=session)
         return Exists(on_images)
 
     implications_of_used = TagImplication.objects.filter(used("tag_id"))

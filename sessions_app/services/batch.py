@@ -1,4 +1,8 @@
-"""Batch edits over a selection of images, done as set-based SQL.
+"""Batch edits over a selection of a session's images, done as set-based SQL.
+
+The selection comes as image ids and is resolved inside the session once;
+from there every id is a session image's (the tag rows hang on it), and the
+event names the images by image id again, as every client does.
 
 A selection of 10,000 images costs a handful of statements per tag (chunked
 to stay under the database's parameter limits), never a save per image.
@@ -11,7 +15,7 @@ from django.db import transaction
 
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import TaggingSession
+from sessions_app.models import SessionImageTag, TaggingSession
 from sessions_app.rules import session_rules
 from sessions_app.services.lists import (
     after_of_rows,
@@ -21,10 +25,10 @@ from sessions_app.services.lists import (
     rule_plans,
 )
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump
-from sessions_app.sql import chunked, image_ids_in_session, image_ids_with_tag, tag_append
+from sessions_app.sql import chunked, entries_in_session, entry_ids_with_tag, tag_append
 from tagger_project.db import db_now
 from tagger_project.errors import InvalidInput
-from tags.models import ImageTag, Tag, TagSource
+from tags.models import Tag, TagSource
 from tags.selectors import resolve_tag_names
 from tags.services import implied_closure, tags_get_or_create
 
@@ -69,7 +73,9 @@ def batch_apply(
     rules = session_rules(session.pk)
     if replace_names and replace_names[1] in rules.blacklist:
         raise InvalidInput(f"{replace_names[1]!r} is blacklisted in this session")
-    selected = image_ids_in_session(session.pk, image_ids)
+    entry_of = entries_in_session(session.pk, image_ids)
+    image_of = {entry_id: image_id for image_id, entry_id in entry_of.items()}
+    selected = sorted(image_of)
     # Reordering moves rows the batch itself does not touch: keep whole lists for undo.
     before_lists = image_rows(selected) if rules.pinned or rules.category_order else None
     changed: set[int] = set()
@@ -123,7 +129,7 @@ def batch_apply(
         session.pk,
         kind=Kind.BATCH_APPLIED,
         payload={
-            "image_ids": changed_ids,
+            "image_ids": sorted(image_of[entry_id] for entry_id in changed_ids),
             "add": add_names,
             "remove": remove_names,
             "replace": replace_names or None,
@@ -135,7 +141,7 @@ def batch_apply(
         # when any image has changed since (its version moved on).
         inverse=inverse,
     )
-    return BatchResult(changed_image_ids=changed_ids, seq=event.seq)
+    return BatchResult(changed_image_ids=sorted(image_of[e] for e in changed_ids), seq=event.seq)
 
 
 def _check_sources(accept_source: str | None, drop_source: str | None) -> None:
@@ -155,9 +161,9 @@ def _source_rows(image_ids: Sequence[int], source: str, *, accept: bool) -> list
     found: list[list] = []
     lost: dict[int, int] = {}
     for chunk in chunked(image_ids):
-        rows = ImageTag.objects.filter(image_id__in=chunk, source=source)
+        rows = SessionImageTag.objects.filter(entry_id__in=chunk, source=source)
         for image_id, tag_id, name, *rest in rows.values_list(
-            "image_id", "tag_id", "tag__name", "position", "source", "confidence"
+            "entry_id", "tag_id", "tag__name", "position", "source", "confidence"
         ):
             found.append([image_id, name, *rest])
             lost[tag_id] = lost.get(tag_id, 0) + 1
@@ -192,9 +198,9 @@ def _implied_names(tag_ids: list[int]) -> list[str]:
 def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[int]:
     """Append `tag` at the end of each image's caption where it is missing."""
     gained: list[int] = []
-    now = db_now(ImageTag)
+    now = db_now(SessionImageTag)
     for chunk in chunked(image_ids):
-        having = image_ids_with_tag(tag.pk, chunk)
+        having = entry_ids_with_tag(tag.pk, chunk)
         missing = [image_id for image_id in chunk if image_id not in having]
         if not missing:
             continue
@@ -208,8 +214,8 @@ def _remove_tag(tag: Tag, image_ids: Sequence[int]) -> list[tuple]:
     """Delete `tag` from the images; returns the deleted rows for undo."""
     removed: list[tuple] = []
     for chunk in chunked(image_ids):
-        rows = ImageTag.objects.filter(tag=tag, image_id__in=chunk)
-        removed += rows.values_list("image_id", "position", "source", "confidence")
+        rows = SessionImageTag.objects.filter(tag=tag, entry_id__in=chunk)
+        removed += rows.values_list("entry_id", "position", "source", "confidence")
         rows.delete()
     tag_counts_add({tag.pk: -len(removed)})
     return removed
@@ -225,14 +231,14 @@ def _replace_tag(source: Tag, target: Tag, image_ids: Sequence[int]):
     dropped: list[tuple] = []
     for chunk in chunked(image_ids):
         had_target = set(
-            ImageTag.objects.filter(tag=target, image_id__in=chunk).values_list(
-                "image_id", flat=True
+            SessionImageTag.objects.filter(tag=target, entry_id__in=chunk).values_list(
+                "entry_id", flat=True
             )
         )
-        rows = ImageTag.objects.filter(tag=source, image_id__in=chunk)
-        for row in rows.values_list("image_id", "position", "source", "confidence"):
+        rows = SessionImageTag.objects.filter(tag=source, entry_id__in=chunk)
+        for row in rows.values_list("entry_id", "position", "source", "confidence"):
             (dropped if row[0] in had_target else moved).append(row)
-        rows.filter(image_id__in=had_target).delete()
+        rows.filter(entry_id__in=had_target).delete()
         rows.update(tag=target)
     tag_counts_add({source.pk: -len(moved) - len(dropped), target.pk: len(moved)})
     return moved, dropped

@@ -8,18 +8,18 @@ from django.db import transaction
 
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import SessionImage
+from sessions_app.models import SessionImage, SessionImageTag
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump_tagged
 from tagger_project.errors import Conflict, InvalidInput
-from tags.models import ImageTag, Tag, TagAlias, TagImplication
+from tags.models import Tag, TagAlias, TagImplication
 from tags.normalize import normalize_tag_name
 from tags.services import implied_closure
 
 
 def _sessions_showing(tag: Tag) -> list[int]:
-    images = ImageTag.objects.filter(tag=tag).values("image_id")
+    entries = SessionImageTag.objects.filter(tag=tag).values("entry_id")
     return sorted(
-        set(SessionImage.objects.filter(image_id__in=images).values_list("session_id", flat=True))
+        set(SessionImage.objects.filter(pk__in=entries).values_list("session_id", flat=True))
     )
 
 
@@ -66,9 +66,9 @@ def tag_merge(source: Tag, *, actor, into: Tag) -> Tag:
         raise InvalidInput("cannot merge a tag into itself")
     sessions = _sessions_showing(source)
     versions_bump_tagged(source)
-    both = ImageTag.objects.filter(tag=into).values("image_id")
-    ImageTag.objects.filter(tag=source, image_id__in=both).delete()
-    moved = ImageTag.objects.filter(tag=source).update(tag=into)
+    both = SessionImageTag.objects.filter(tag=into).values("entry_id")
+    SessionImageTag.objects.filter(tag=source, entry_id__in=both).delete()
+    moved = SessionImageTag.objects.filter(tag=source).update(tag=into)
     tag_counts_add({into.pk: moved})
     _move_implications(source, into)
     TagAlias.objects.filter(tag=source).update(tag=into)

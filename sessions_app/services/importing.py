@@ -31,14 +31,14 @@ from images.processing import ImageRejected, ProcessedImage
 from images.services import display_name, image_files_store, image_process_bytes, image_store
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import ImageStatus, SessionImage, TaggingSession
+from sessions_app.models import ImageStatus, SessionImage, SessionImageTag, TaggingSession
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
 from sessions_app.services.sessions import session_images_add
 from sessions_app.services.tag_writer import tag_counts_add
 from sessions_app.services.tagging import tags_add
 from sessions_app.sql import rows_insert
 from tagger_project.errors import Conflict, DomainError
-from tags.models import ImageTag, Tag, TagImplication, TagSource
+from tags.models import Tag, TagImplication, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.selectors import resolve_tag_map, resolve_tag_names
 from tags.services import implied_closure, tags_get_or_create
@@ -157,22 +157,27 @@ def _add_new_image(
     # into one session take positions one after the other.
     append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": [image.pk]}, actor=actor)
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"]
-    SessionImage.objects.create(session=session, image=image, position=(top or 0) + 1)
+    entry = SessionImage.objects.create(session=session, image=image, position=(top or 0) + 1)
     if entries:
-        _tags_insert([(image.pk, entries)], actor=actor, now=timezone.now())
+        _tags_insert([(entry.pk, entries)], actor=actor, now=timezone.now())
         tag_counts_add({tag_id: 1 for tag_id, _ in entries})
 
 
 def _add_known_image(
     session: TaggingSession, *, actor, image: Image, names: list[str], source: str
 ) -> Status:
-    """Add an image the library already holds; merge caption tags through the tag services."""
+    """Add an image the library already holds; merge caption tags through the tag services.
+
+    Another session holding the same bytes shares nothing of its caption: the
+    entry starts empty here, whatever the other sessions say about the image.
+    """
     added = session_images_add(session, actor=actor, images=[image])
-    if names and source == TagSource.PROMPT and ImageTag.objects.filter(image=image).exists():
+    curated = SessionImageTag.objects.filter(entry__session=session, entry__image=image).exists()
+    if names and source == TagSource.PROMPT and curated:
         # The prompt is only a starting point: never pile it onto curated tags.
         names = []
     if names:
-        tags_add(image.pk, actor=actor, names=names, source=source)
+        tags_add(session, image.pk, actor=actor, names=names, source=source)
     return "imported" if added else "duplicate"
 
 
@@ -286,9 +291,16 @@ def _add_new_images(
         [(image_id, top + offset) for offset, image_id in enumerate(image_ids, start=1)],
         session=session.pk,
         status=ImageStatus.TODO,
+        version=0,
         added_at=now,
     )
-    _tags_insert(zip(image_ids, lists, strict=True), actor=actor, now=now)
+    entry_of = dict(
+        SessionImage.objects.filter(session=session, image_id__in=image_ids).values_list(
+            "image_id", "pk"
+        )
+    )
+    entry_ids = [entry_of[image_id] for image_id in image_ids]
+    _tags_insert(zip(entry_ids, lists, strict=True), actor=actor, now=now)
     _count_images(Counter(tag_id for entries in lists for tag_id, _ in entries))
     known.update((image.sha256, image) for image in images)
     return [
@@ -300,10 +312,10 @@ def _add_new_images(
 def _tags_insert(
     tag_lists: Iterable[tuple[int, list[tuple[int, str]]]], *, actor, now: datetime
 ) -> None:
-    """Write new images' tags, (tag id, source) in caption order per image id."""
+    """Write new session images' tags, (tag id, source) in caption order per entry id."""
     rows_insert(
-        ImageTag,
-        ("image", "tag", "position", "source"),
+        SessionImageTag,
+        ("entry", "tag", "position", "source"),
         [
             (image_id, tag_id, position, source)
             for image_id, entries in tag_lists

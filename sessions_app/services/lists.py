@@ -1,4 +1,7 @@
-"""Bulk rewrite of many images' tag lists, and the "lists" inverse that undoes it.
+"""Bulk rewrite of many session images' tag lists, and the "lists" inverse that undoes it.
+
+Every "image id" key in this module is a session image's id (SessionImage.pk):
+the tag rows hang on the session image.
 
 Rule changes, batches under ordering rules, and their undo and redo all
 write through `lists_write`: it compares each image's rows with the list it
@@ -16,15 +19,16 @@ from typing import Any, NamedTuple
 
 from django.utils import timezone
 
+from sessions_app.models import SessionImageTag
 from sessions_app.rules import TagRules
 from sessions_app.services.tag_writer import tag_counts_add
-from sessions_app.sql import chunked, image_tag_rows, rows_insert, update_from_values
+from sessions_app.sql import chunked, entry_tag_rows, rows_insert, update_from_values
 from tagger_project.db import placeholders
-from tags.models import ImageTag, Tag
+from tags.models import Tag
 
 
 class Row(NamedTuple):
-    """An ImageTag row as the bulk writer sees it."""
+    """A SessionImageTag row as the bulk writer sees it."""
 
     id: int
     tag_id: int
@@ -89,7 +93,7 @@ def lists_write(
             elif row.position != position:
                 updates.append((row.id, position, source, confidence, True))
     for chunk in chunked(deletes):
-        ImageTag.objects.filter(pk__in=chunk).delete()
+        SessionImageTag.objects.filter(pk__in=chunk).delete()
     _update_rows(updates)
     _insert_rows(inserts, actor=actor)
     tag_counts_add(delta)
@@ -99,7 +103,7 @@ def lists_write(
 def _update_rows(updates: Sequence[tuple]) -> None:
     # Most updates only move a row; writing source and confidence too would make
     # the database re-check their CHECK constraints on every row (~5× slower).
-    table = ImageTag._meta.db_table
+    table = SessionImageTag._meta.db_table
     position_only = [row[:2] for row in updates if row[4]]
     full = [row[:4] for row in updates if not row[4]]
     # UPDATE … FROM (VALUES …) runs on SQLite ≥ 3.33 and PostgreSQL alike, and
@@ -117,8 +121,8 @@ def _update_rows(updates: Sequence[tuple]) -> None:
 
 def _insert_rows(inserts: Sequence[tuple], *, actor) -> None:
     rows_insert(
-        ImageTag,
-        ("image", "tag", "position", "source", "confidence"),
+        SessionImageTag,
+        ("entry", "tag", "position", "source", "confidence"),
         inserts,
         added_by=getattr(actor, "pk", None),
         created_at=timezone.now(),
@@ -129,13 +133,13 @@ def image_rows(image_ids: Iterable[int]) -> dict[int, list[Row]]:
     """The current rows of these images, in caption order (chunked reads)."""
     current: dict[int, list[Row]] = defaultdict(list)
     for chunk in chunked(sorted(image_ids)):
-        read_rows(current, f"WHERE it.image_id IN ({placeholders(len(chunk))})", list(chunk))
+        read_rows(current, f"WHERE it.entry_id IN ({placeholders(len(chunk))})", list(chunk))
     return current
 
 
 def read_rows(into: dict[int, list[Row]], where: str, params: list) -> None:
-    """Append the ImageTag rows matching `where` (alias `it`) to `into`, in caption order."""
-    for image_id, row_id, tag_id, position, source, confidence in image_tag_rows(where, params):
+    """Append the SessionImageTag rows matching `where` (alias `it`) to `into`, in caption order."""
+    for image_id, row_id, tag_id, position, source, confidence in entry_tag_rows(where, params):
         into[image_id].append(Row(row_id, tag_id, position, source, confidence))
 
 

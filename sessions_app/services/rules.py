@@ -21,7 +21,7 @@ from django.db import transaction
 from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import SessionImage, SessionRules, TaggingSession
+from sessions_app.models import SessionImage, SessionImageTag, SessionRules, TaggingSession
 from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.lists import (
     Row,
@@ -33,7 +33,8 @@ from sessions_app.services.lists import (
     rule_plans,
 )
 from sessions_app.services.tag_writer import versions_bump
-from tags.models import ImageTag, Tag
+from sessions_app.sql import image_ids_of
+from tags.models import Tag
 
 SAMPLE_SIZE = 20
 
@@ -85,14 +86,16 @@ def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResu
         changed = sorted(plans)
         inverse_rows = (before, after_of(plans))
     versions = versions_bump(changed)
+    image_of = image_ids_of(changed)
+    image_ids = sorted(image_of.values())
     event = append_event(
         session.pk,
         kind=Kind.RULES_APPLIED,
-        payload={"rules": rules.as_dict(), "previous": previous.as_dict(), "image_ids": changed},
+        payload={"rules": rules.as_dict(), "previous": previous.as_dict(), "image_ids": image_ids},
         actor=actor,
         inverse=lists_inverse(*inverse_rows, versions, rules=previous),
     )
-    return RulesResult(rules=rules, changed_image_ids=changed, seq=event.seq)
+    return RulesResult(rules=rules, changed_image_ids=image_ids, seq=event.seq)
 
 
 def rules_save(session: TaggingSession, rules: TagRules) -> None:
@@ -102,18 +105,15 @@ def rules_save(session: TaggingSession, rules: TagRules) -> None:
 
 def _lock_session_images(session: TaggingSession) -> None:
     """Lock the session's images until the transaction ends."""
-    held = SessionImage.objects.filter(session=session).values("image_id")
-    list(Image.objects.select_for_update().filter(pk__in=held).values_list("pk", flat=True))
+    list(SessionImage.objects.select_for_update().filter(session=session).values_list("pk"))
 
 
 def _session_rows(session: TaggingSession):
-    """The session's ImageTag rows per image in caption order, and {tag id: (name, category)}."""
+    """The session's tag rows per session image in caption order, and {tag id: (name, category)}."""
     current: dict[int, list[Row]] = defaultdict(list)
-    held = f"SELECT image_id FROM {SessionImage._meta.db_table} WHERE session_id = %s"
-    read_rows(current, f"WHERE it.image_id IN ({held})", [session.pk])
-    used = ImageTag.objects.filter(
-        image_id__in=SessionImage.objects.filter(session=session).values("image_id")
-    ).values("tag_id")
+    held = f"SELECT id FROM {SessionImage._meta.db_table} WHERE session_id = %s"
+    read_rows(current, f"WHERE it.entry_id IN ({held})", [session.pk])
+    used = SessionImageTag.objects.filter(entry__session=session).values("tag_id")
     info = {
         pk: (name, category)
         for pk, name, category in Tag.objects.filter(pk__in=used).values_list(
@@ -124,17 +124,23 @@ def _session_rows(session: TaggingSession):
 
 
 def _diff(session, rules, current, plans, info) -> RulesDiff:
-    changed = sorted(plans)
+    image_of = image_ids_of(list(plans))
+    changed = sorted(plans, key=image_of.__getitem__)
     sampled = changed[:SAMPLE_SIZE]
-    names = dict(Image.objects.filter(pk__in=sampled).values_list("pk", "original_name"))
+    names = dict(
+        Image.objects.filter(pk__in=[image_of[e] for e in sampled]).values_list(
+            "pk", "original_name"
+        )
+    )
     sample = [
         {
-            "image_id": image_id,
-            "original_name": names.get(image_id, ""),
-            "before": [info[row.tag_id][0] for row in current[image_id]],
-            "after": [info[target[0]][0] for target in plans[image_id]],
+            "image_id": image_of[entry_id],
+            "original_name": names.get(image_of[entry_id], ""),
+            "before": [info[row.tag_id][0] for row in current[entry_id]],
+            "after": [info[target[0]][0] for target in plans[entry_id]],
         }
-        for image_id in sampled
+        for entry_id in sampled
     ]
     total = SessionImage.objects.filter(session=session).count()
-    return RulesDiff(rules=rules, total=total, changed_image_ids=changed, sample=sample)
+    image_ids = [image_of[entry_id] for entry_id in changed]
+    return RulesDiff(rules=rules, total=total, changed_image_ids=image_ids, sample=sample)

@@ -1,8 +1,9 @@
-"""The one writer of what tag rows imply: each tag's `image_count`, each image's `version`.
+"""The one writer of what tag rows imply: each tag's `image_count`, each session image's
+`version`.
 
-The caption cache (tags/captions.py) trusts an image's tags for as long as
-its `version` stands, and the tag counts are read everywhere a tag is shown,
-so every service that inserts, deletes or moves ImageTag rows calls these in
+The caption cache (sessions_app/captions.py) trusts a session image's tags for
+as long as its `version` stands, and the tag counts are read everywhere a tag
+is shown, so every service that inserts, deletes or moves SessionImageTag rows calls these in
 the same transaction. Nothing else in the apps updates either column:
 tests/sessions_app/test_tag_writer.py scans the source for it.
 """
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from django.db import connection
 from django.db.models import F
 
-from images.models import Image
+from sessions_app.models import SessionImage
 from sessions_app.sql import chunked
 from tagger_project.db import placeholders
 from tags.models import Tag
@@ -30,19 +31,20 @@ def tag_counts_add(deltas: Mapping[int, int]) -> None:
             Tag.objects.filter(pk__in=chunk).update(image_count=F("image_count") + delta)
 
 
-def version_bump(image_id: int) -> None:
-    """Move one image's version on (its tags changed)."""
-    Image.objects.filter(pk=image_id).update(version=F("version") + 1)
+def version_bump(entry_id: int) -> None:
+    """Move one session image's version on (its tags changed)."""
+    SessionImage.objects.filter(pk=entry_id).update(version=F("version") + 1)
 
 
 def versions_bump_tagged(tag: Tag) -> None:
-    """Move on the version of every image that carries `tag` (before a rename or merge)."""
-    Image.objects.filter(image_tags__tag=tag).update(version=F("version") + 1)
+    """Move on the version of every session image carrying `tag` (before a rename or merge)."""
+    SessionImage.objects.filter(tags__tag=tag).update(version=F("version") + 1)
 
 
-def versions_bump(image_ids: Sequence[int]) -> list[list[int]]:
-    """Bump each image's version; [image_id, new version] pairs in the order given."""
-    table = Image._meta.db_table
+def versions_bump(entry_ids: Sequence[int]) -> list[list[int]]:
+    """Bump each session image's version; [entry id, new version] pairs in the order given."""
+    image_ids = entry_ids
+    table = SessionImage._meta.db_table
     bumped: dict[int, int] = {}
     for chunk in chunked(image_ids):
         with connection.cursor() as cursor:

@@ -1,8 +1,11 @@
-"""Edits of one image's tag list: add, remove, set (with an optimistic version).
+"""Edits of one session image's tag list: add, remove, set (with an optimistic version).
 
-Each edit locks the image row, rewrites its ImageTag rows, keeps the tags'
-image counts and the image's version in step, and appends a `tags.changed`
-event to every session that holds the image, all in one transaction.
+An edit names the session and the image (by image id), as every door does;
+an image the session does not hold is NotFound, so no edit reaches another
+session's list. Each edit locks the session image row, rewrites its
+SessionImageTag rows under the session's rules, keeps the tags' counts and
+the session image's version in step, and appends a `tags.changed` event to
+that session, all in one transaction.
 """
 
 from collections.abc import Iterable
@@ -11,21 +14,22 @@ from typing import Any
 
 from django.db import transaction
 
-from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import SessionImage
-from sessions_app.rules import apply_rules_to_ids, image_rules
+from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
+from sessions_app.rules import apply_rules_to_ids, session_rules
 from sessions_app.services.tag_writer import tag_counts_add, version_bump
 from tagger_project.errors import NotFound, StaleVersion
-from tags.models import ImageTag, Tag, TagSource
-from tags.selectors import resolve_tag_names, tag_list_for_image
+from tags.models import Tag, TagSource
+from tags.selectors import resolve_tag_names
 from tags.services import implied_closure, tags_get_or_create
+
+SessionRef = TaggingSession | int
 
 
 @dataclass
 class TagListState:
-    """An image's tags after an edit, and the seq of the event it wrote per session."""
+    """A session image's tags after an edit, and the seq of the event it wrote (by session)."""
 
     image_id: int
     version: int
@@ -40,16 +44,42 @@ class TagListState:
 Entry = tuple[int, str, float | None]
 
 
-def image_tag_state(image_id: int) -> TagListState:
-    """The image's current tags and version."""
-    version = Image.objects.values_list("version", flat=True).filter(pk=image_id).first()
-    if version is None:
-        raise NotFound(f"image {image_id} does not exist")
-    return TagListState(image_id=image_id, version=version, tags=tag_list_for_image(image_id))
+def _session_id(session: SessionRef) -> int:
+    return session if isinstance(session, int) else session.pk
+
+
+def entry_tag_list(entry_id: int) -> list[dict]:
+    """The session image's tags in caption order, shaped for clients."""
+    rows = (
+        SessionImageTag.objects.filter(entry_id=entry_id)
+        .order_by("position", "id")
+        .values_list("tag__name", "tag__category", "source", "confidence")
+    )
+    return [
+        {"name": name, "category": category, "source": source, "confidence": confidence}
+        for name, category, source, confidence in rows
+    ]
+
+
+def image_tag_state(session: SessionRef, image_id: int) -> TagListState:
+    """The session image's current tags and version; NotFound when the session lacks it."""
+    entry = (
+        SessionImage.objects.filter(session_id=_session_id(session), image_id=image_id)
+        .values_list("pk", "version")
+        .first()
+    )
+    if entry is None:
+        raise NotFound(f"image {image_id} is not in this session")
+    return TagListState(image_id=image_id, version=entry[1], tags=entry_tag_list(entry[0]))
+
+
+def _state_of(entry: SessionImage) -> TagListState:
+    return image_tag_state(entry.session_id, entry.image_id)
 
 
 @transaction.atomic
 def tags_add(
+    session: SessionRef,
     image_id: int,
     *,
     actor,
@@ -57,9 +87,9 @@ def tags_add(
     source: str = TagSource.MANUAL,
     confidence: float | None = None,
 ) -> TagListState:
-    """Append tags (and what they imply) to the end of the image's caption."""
-    image = lock_image(image_id)
-    current = _current_entries(image_id)
+    """Append tags (and what they imply) to the end of the session image's caption."""
+    image = lock_entry(session, image_id)
+    current = current_entries(image.pk)
     present = {tag_id for tag_id, _, _ in current}
     tags = tags_get_or_create(resolve_tag_names(names))
     added = [(tag.pk, source, confidence) for tag in tags.values() if tag.pk not in present]
@@ -69,35 +99,37 @@ def tags_add(
         for tag_id in implied_closure(tag_id for tag_id, _, _ in added)
         if tag_id not in present
     ]
-    after = obey_rules(image_id, current + added + implied)
+    after = obey_rules(image.session_id, current + added + implied)
     return rewrite_tag_list(image, actor=actor, before=current, after=after)
 
 
 @transaction.atomic
-def tags_remove(image_id: int, *, actor, names: Iterable[str]) -> TagListState:
-    """Remove tags from the image; names it does not have are ignored."""
-    image = lock_image(image_id)
-    current = _current_entries(image_id)
+def tags_remove(session: SessionRef, image_id: int, *, actor, names: Iterable[str]) -> TagListState:
+    """Remove tags from the session image; names it does not have are ignored."""
+    image = lock_entry(session, image_id)
+    current = current_entries(image.pk)
     doomed = set(Tag.objects.filter(name__in=resolve_tag_names(names)).values_list("pk", flat=True))
-    after = obey_rules(image_id, [entry for entry in current if entry[0] not in doomed])
+    after = obey_rules(image.session_id, [entry for entry in current if entry[0] not in doomed])
     return rewrite_tag_list(image, actor=actor, before=current, after=after)
 
 
 @transaction.atomic
-def tags_set(image_id: int, *, actor, names: Iterable[str], version: int) -> TagListState:
-    """Replace the image's tag list with `names` in that order.
+def tags_set(
+    session: SessionRef, image_id: int, *, actor, names: Iterable[str], version: int
+) -> TagListState:
+    """Replace the session image's tag list with `names` in that order.
 
     Raises StaleVersion (carrying the current state) when `version` is not the
-    image's current version: someone else edited it since the caller looked.
+    session image's current version: someone else edited it since the caller looked.
     """
-    image = lock_image(image_id)
+    image = lock_entry(session, image_id)
     if image.version != version:
-        current = image_tag_state(image_id)
+        current = _state_of(image)
         raise StaleVersion(
             f"image {image_id} changed since version {version} (now {image.version})",
             current=current.as_dict(),
         )
-    current = _current_entries(image_id)
+    current = current_entries(image.pk)
     kept = {tag_id: (source, confidence) for tag_id, source, confidence in current}
     tags = tags_get_or_create(resolve_tag_names(names))
     after: list[Entry] = [
@@ -110,55 +142,62 @@ def tags_set(image_id: int, *, actor, names: Iterable[str], version: int) -> Tag
         for tag_id in implied_closure(new_ids)
         if tag_id not in listed
     ]
-    return rewrite_tag_list(image, actor=actor, before=current, after=obey_rules(image_id, after))
+    after = obey_rules(image.session_id, after)
+    return rewrite_tag_list(image, actor=actor, before=current, after=after)
 
 
-def obey_rules(image_id: int, entries: list[Entry]) -> list[Entry]:
-    """The entries as the rules of the sessions holding the image want them (sessions_app.rules)."""
-    return apply_rules_to_ids(entries, image_rules(image_id), tag_id=lambda entry: entry[0])
+def obey_rules(session_id: int, entries: list[Entry]) -> list[Entry]:
+    """The entries as the session's rules want them (sessions_app.rules)."""
+    return apply_rules_to_ids(entries, session_rules(session_id), tag_id=lambda entry: entry[0])
 
 
-def lock_image(image_id: int) -> Image:
-    image = Image.objects.select_for_update().filter(pk=image_id).first()
-    if image is None:
-        raise NotFound(f"image {image_id} does not exist")
-    return image
+def lock_entry(session: SessionRef, image_id: int) -> SessionImage:
+    """The session's entry for the image, locked; NotFound when the session does not hold it."""
+    entry = (
+        SessionImage.objects.select_for_update()
+        .filter(session_id=_session_id(session), image_id=image_id)
+        .first()
+    )
+    if entry is None:
+        raise NotFound(f"image {image_id} is not in this session")
+    return entry
 
 
-def _current_entries(image_id: int) -> list[Entry]:
+def current_entries(entry_id: int) -> list[Entry]:
+    """The session image's (tag id, source, confidence) in caption order."""
     return list(
-        ImageTag.objects.filter(image_id=image_id)
+        SessionImageTag.objects.filter(entry_id=entry_id)
         .order_by("position", "id")
         .values_list("tag_id", "source", "confidence")
     )
 
 
 def rewrite_tag_list(
-    image: Image,
+    image: SessionImage,
     *,
     actor,
     before: list[Entry],
     after: list[Entry],
     annotate: dict[str, Any] | None = None,
 ) -> TagListState:
-    """Make the image's rows match `after`, then log the change where the image is shown.
+    """Make the session image's rows match `after`, then log the change in its session.
 
     `annotate` adds fields to the event payload (undo and redo mark what they reverse).
     """
     if before == after:
-        return image_tag_state(image.pk)
+        return _state_of(image)
     before_ids = {entry[0] for entry in before}
     after_ids = {entry[0] for entry in after}
     removed, added = before_ids - after_ids, after_ids - before_ids
-    ImageTag.objects.filter(image_id=image.pk, tag_id__in=removed).delete()
-    rows = {row.tag_id: row for row in ImageTag.objects.filter(image_id=image.pk)}
+    SessionImageTag.objects.filter(entry_id=image.pk, tag_id__in=removed).delete()
+    rows = {row.tag_id: row for row in SessionImageTag.objects.filter(entry_id=image.pk)}
     changed, created = [], []
     for position, (tag_id, source, confidence) in enumerate(after):
         row = rows.get(tag_id)
         if row is None:
             created.append(
-                ImageTag(
-                    image_id=image.pk,
+                SessionImageTag(
+                    entry_id=image.pk,
                     tag_id=tag_id,
                     position=position,
                     source=source,
@@ -169,12 +208,12 @@ def rewrite_tag_list(
         elif row.position != position:
             row.position = position
             changed.append(row)
-    ImageTag.objects.bulk_update(changed, ["position"])
-    ImageTag.objects.bulk_create(created)
+    SessionImageTag.objects.bulk_update(changed, ["position"])
+    SessionImageTag.objects.bulk_create(created)
     tag_counts_add({**dict.fromkeys(added, 1), **dict.fromkeys(removed, -1)})
     version_bump(image.pk)
 
-    state = image_tag_state(image.pk)
+    state = _state_of(image)
     names = dict(Tag.objects.filter(pk__in=before_ids | after_ids).values_list("pk", "name"))
     payload = {
         **state.as_dict(),
@@ -184,16 +223,12 @@ def rewrite_tag_list(
     }
     inverse = {
         "op": "restore_tags",
-        "image_id": image.pk,
+        "image_id": image.image_id,
         "entries": [[names[tag_id], source, confidence] for tag_id, source, confidence in before],
         "version": state.version,
     }
-    session_ids = SessionImage.objects.filter(image_id=image.pk).values_list(
-        "session_id", flat=True
+    event = append_event(
+        image.session_id, kind=Kind.TAGS_CHANGED, payload=payload, actor=actor, inverse=inverse
     )
-    for session_id in sorted(session_ids):
-        event = append_event(
-            session_id, kind=Kind.TAGS_CHANGED, payload=payload, actor=actor, inverse=inverse
-        )
-        state.seqs[session_id] = event.seq
+    state.seqs[image.session_id] = event.seq
     return state

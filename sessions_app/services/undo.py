@@ -14,10 +14,9 @@ from typing import Any
 
 from django.db import transaction
 
-from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import SessionEvent, SessionImage, TaggingSession
+from sessions_app.models import SessionEvent, SessionImage, SessionImageTag, TaggingSession
 from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.lists import (
     after_of,
@@ -30,10 +29,10 @@ from sessions_app.services.lists import (
 from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump
-from sessions_app.services.tagging import lock_image, rewrite_tag_list
-from sessions_app.sql import chunked
+from sessions_app.services.tagging import current_entries, lock_entry, rewrite_tag_list
+from sessions_app.sql import chunked, image_ids_of
 from tagger_project.errors import Conflict
-from tags.models import ImageTag, Tag
+from tags.models import Tag
 from tags.selectors import resolve_tag_map
 from tags.services import tags_get_or_create
 
@@ -100,11 +99,11 @@ def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, int]) 
 
 
 def _restore_tags(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
-    image = lock_image(inverse["image_id"])
+    image = lock_entry(session, inverse["image_id"])
     if image.version != inverse["version"]:
         raise Conflict(
-            f"image {image.pk} was changed by someone else since; undo refused",
-            details=[{"image_id": image.pk}],
+            f"image {image.image_id} was changed by someone else since; undo refused",
+            details=[{"image_id": image.image_id}],
         )
     names = [name for name, _, _ in inverse["entries"]]
     canonical = resolve_tag_map(names)
@@ -115,11 +114,7 @@ def _restore_tags(session: TaggingSession, actor, inverse: dict[str, Any], mark)
             for name, source, confidence in inverse["entries"]
         }.values()
     )
-    before = list(
-        ImageTag.objects.filter(image_id=image.pk)
-        .order_by("position", "id")
-        .values_list("tag_id", "source", "confidence")
-    )
+    before = current_entries(image.pk)
     rewrite_tag_list(image, actor=actor, before=before, after=after, annotate=mark)
 
 
@@ -141,8 +136,11 @@ def _restore_status(session: TaggingSession, actor, inverse: dict[str, Any], mar
 
 
 def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
-    """Reverse a batch: delete the rows it added, re-insert the rows it removed."""
-    image_ids = _lock_unchanged(inverse["versions"])
+    """Reverse a batch: delete the rows it added, re-insert the rows it removed.
+
+    The inverse names session images (their ids), as the batch wrote them.
+    """
+    image_ids = _lock_unchanged(session, inverse["versions"])
     canonical = resolve_tag_map(
         [row[1] for row in inverse["delete"]] + [row[1] for row in inverse["insert"]]
     )
@@ -151,8 +149,8 @@ def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark)
 
     deleted = _delete_rows(inverse["delete"], tag_of)
     inserted = [
-        ImageTag(
-            image_id=image_id,
+        SessionImageTag(
+            entry_id=image_id,
             tag=tag_of[name],
             position=position,
             source=source,
@@ -161,18 +159,18 @@ def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark)
         )
         for image_id, name, position, source, confidence in inverse["insert"]
     ]
-    ImageTag.objects.bulk_create(inserted, batch_size=500)
+    SessionImageTag.objects.bulk_create(inserted, batch_size=500)
     tag_counts_add(Counter(row.tag_id for row in inserted))
 
     new_versions = versions_bump(image_ids)
     append_event(
         session.pk,
         kind=Kind.BATCH_APPLIED,
-        payload={"image_ids": image_ids, **mark},
+        payload={"image_ids": sorted(image_ids_of(image_ids).values()), **mark},
         actor=actor,
         inverse={
             "op": "rows",
-            "delete": [[row.image_id, row.tag.name] for row in inserted],
+            "delete": [[row.entry_id, row.tag.name] for row in inserted],
             "insert": deleted,
             "versions": new_versions,
         },
@@ -187,19 +185,19 @@ def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
     deleted: list[list] = []
     for tag, image_ids in by_tag.items():
         for chunk in chunked(image_ids):
-            doomed = ImageTag.objects.filter(tag=tag, image_id__in=chunk)
-            found = list(doomed.values_list("image_id", "position", "source", "confidence"))
+            doomed = SessionImageTag.objects.filter(tag=tag, entry_id__in=chunk)
+            found = list(doomed.values_list("entry_id", "position", "source", "confidence"))
             deleted += [[image_id, tag.name, *rest] for image_id, *rest in found]
             doomed.delete()
             tag_counts_add({tag.pk: -len(found)})
     return deleted
 
 
-def _lock_unchanged(recorded: list[list[int]]) -> list[int]:
-    """Lock the images an inverse touches; refuse if any moved past its recorded version."""
+def _lock_unchanged(session: TaggingSession, recorded: list[list[int]]) -> list[int]:
+    """Lock the session images an inverse touches; refuse if any moved past its version."""
     versions = dict(map(tuple, recorded))
     image_ids = sorted(versions)
-    current = _lock_versions(image_ids)
+    current = _lock_versions(session, image_ids)
     moved_on = [image_id for image_id in image_ids if current.get(image_id) != versions[image_id]]
     if moved_on:
         raise Conflict(
@@ -209,18 +207,21 @@ def _lock_unchanged(recorded: list[list[int]]) -> list[int]:
     return image_ids
 
 
-def _lock_versions(image_ids: Sequence[int]) -> dict[int, int]:
+def _lock_versions(session: TaggingSession, entry_ids: Sequence[int]) -> dict[int, int]:
+    # Only this session's images: an inverse never reaches past its own session.
     versions: dict[int, int] = {}
-    for chunk in chunked(image_ids):
+    for chunk in chunked(entry_ids):
         versions.update(
-            Image.objects.select_for_update().filter(pk__in=chunk).values_list("pk", "version")
+            SessionImage.objects.select_for_update()
+            .filter(session=session, pk__in=chunk)
+            .values_list("pk", "version")
         )
     return versions
 
 
 def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
     """Put back each image's whole previous list (and the session's rules, when recorded)."""
-    image_ids = _lock_unchanged(inverse["versions"])
+    image_ids = _lock_unchanged(session, inverse["versions"])
     canonical = resolve_tag_map(inverse["tags"])
     tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
     with gc_paused():
@@ -236,7 +237,7 @@ def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark
         previous_rules = session_rules(session.pk)
         rules_save(session, TagRules(*(tuple(inverse["rules"][key]) for key in RULE_KEYS)))
     new_versions = versions_bump(image_ids)
-    payload: dict[str, Any] = {"image_ids": image_ids, **mark}
+    payload: dict[str, Any] = {"image_ids": sorted(image_ids_of(image_ids).values()), **mark}
     if previous_rules is not None:
         payload["rules"] = inverse["rules"]
     append_event(

@@ -9,8 +9,10 @@ const SUGGEST_DELAY_MS = 60;
 
 export class Panel {
   /** edits: {add(id, names), remove(id, names), reorder(id, names, version)}; onError(message). */
-  constructor(root, { edits, canEdit, onError }) {
+  constructor(root, { sessionId, edits, canEdit, onError }) {
     this.root = root;
+    // Tags are the session's own (issue 13): the image is read through its session.
+    this.sessionId = sessionId;
     this.edits = edits;
     this.canEdit = canEdit;
     this.onError = onError;
@@ -58,7 +60,7 @@ export class Panel {
     this._status(status);
     this._error("");
     try {
-      const data = await api(`/api/images/${id}`);
+      const data = await api(`/api/sessions/${this.sessionId}/images/${id}`);
       if (this.imageId !== id) return; // the person moved on meanwhile
       this.state = { version: data.version, tags: data.tags || [] };
       this.meta = data;

@@ -128,10 +128,10 @@ const edits = {
   remove: (imageId, names) => socket.edit("remove_tags", { image_id: imageId, tags: names }),
   // Reordering quotes the version it started from: a concurrent edit makes it 409.
   reorder: (imageId, names, version) =>
-    overHttp(api(`/api/images/${imageId}/tags`, { method: "PUT", body: { tags: names, version } })),
+    overHttp(api(`/api/sessions/${sessionId}/images/${imageId}/tags`, { method: "PUT", body: { tags: names, version } })),
 };
 
-const panel = new Panel($("panel"), { edits, canEdit: config.canEdit, onError: (m) => toast(m, "error") });
+const panel = new Panel($("panel"), { sessionId, edits, canEdit: config.canEdit, onError: (m) => toast(m, "error") });
 
 // --- data -------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ def dataset(session, alice):
     """The session with trigger word "mycat" and one stored image, a.png, tagged TAGS."""
     services.session_update(session, actor=alice, trigger_word="mycat")
     outcome = session_import_bytes(session, actor=alice, data=png_bytes(), original_name="a.png")
-    services.tags_add(outcome.image_id, actor=alice, names=TAGS)
+    services.tags_add(session, outcome.image_id, actor=alice, names=TAGS)
     return session
 
 

@@ -27,7 +27,7 @@ def dataset(session, alice):
         (jpeg_bytes((4, 5, 6)), "a.jpg", ["cat"]),
     ]:
         outcome = services.session_import_bytes(session, actor=alice, data=data, original_name=name)
-        services.tags_add(outcome.image_id, actor=alice, names=tags)
+        services.tags_add(session, outcome.image_id, actor=alice, names=tags)
     services.session_update(session, actor=alice, trigger_word="ohwx")
 
 

@@ -24,8 +24,9 @@ from datasets.exporting import (
 )
 from images.models import Image
 from sessions_app import services
+from sessions_app.models import SessionImageTag
 from tagger_project.errors import InvalidInput
-from tags.models import ImageTag, Tag, TagSource
+from tags.models import Tag, TagSource
 from tags.services import alias_create, implication_create, tag_set_category
 from tests.support.images import jpeg_bytes, png_bytes
 
@@ -41,7 +42,7 @@ def add_image(session, actor, data: bytes, name: str, tags: list[str]) -> Image:
     outcome = services.session_import_bytes(session, actor=actor, data=data, original_name=name)
     assert outcome.status == "imported", outcome
     if tags:
-        services.tags_add(outcome.image_id, actor=actor, names=tags)
+        services.tags_add(session, outcome.image_id, actor=actor, names=tags)
     return Image.objects.get(pk=outcome.image_id)
 
 
@@ -178,8 +179,8 @@ def test_tagger_json_document_is_complete(session, dataset, alice, tmp_path):
     implication_create(Tag.objects.get(name="cat"), implied=Tag.objects.create(name="animal"))
     alias_create(Tag.objects.create(name="unrelated"), name="elsewhere")
     services.session_image_set_status(session, actor=alice, image_id=second.pk, status="reviewed")
-    services.tags_add(fourth.pk, actor=alice, names=["rated"], source=TagSource.AUTOTAGGER)
-    ImageTag.objects.filter(image=fourth, tag__name="rated").update(confidence=0.75)
+    services.tags_add(session, fourth.pk, actor=alice, names=["rated"], source=TagSource.AUTOTAGGER)
+    SessionImageTag.objects.filter(entry__image=fourth, tag__name="rated").update(confidence=0.75)
 
     export_to_path(session, "json", tmp_path / "out")
     files = read_folder(tmp_path / "out")
@@ -274,7 +275,7 @@ def test_hydrus_sidecars_use_namespaces(session, dataset, tmp_path):
     tag_set_category(Tag.objects.get(name="red hair"), category="character")
     tag_set_category(Tag.objects.get(name="cat"), category="artist")
     tag_set_category(Tag.objects.get(name="hat (object)"), category="copyright")
-    services.tags_add(dataset[2].pk, actor=None, names=["re:zero"])
+    services.tags_add(session, dataset[2].pk, actor=None, names=["re:zero"])
     export_to_path(session, "hydrus", tmp_path / "out")
     files = read_folder(tmp_path / "out")
     assert files["a.png.txt"] == b"meta:1girl\ncharacter:red hair\nsmile\n"

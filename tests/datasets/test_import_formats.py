@@ -21,8 +21,8 @@ from datasets.services import tags_restore
 from images.models import Image
 from images.sidecars import parse_caption
 from sessions_app import services
-from sessions_app.models import SessionImage, TaggingSession
-from tags.models import ImageTag, Tag, TagAlias, TagImplication
+from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
+from tags.models import Tag, TagAlias, TagImplication
 from tags.services import alias_create, implication_create, tag_set_category, tags_get_or_create
 from tests.support.images import jpeg_bytes, png_bytes
 
@@ -49,7 +49,7 @@ def write(folder: Path, files: dict[str, bytes]) -> Path:
 
 
 def tags_of(image_id: int) -> list[tuple[str, str, str]]:
-    rows = ImageTag.objects.filter(image_id=image_id).order_by("position", "id")
+    rows = SessionImageTag.objects.filter(entry__image_id=image_id).order_by("position", "id")
     return list(rows.values_list("tag__name", "tag__category", "source"))
 
 
@@ -277,7 +277,7 @@ def test_import_kohya_json_folder(tmp_path, session) -> None:
     }
     again = run_import(folder, "--session", session.name)
     assert (again["imported"], again["duplicates"]) == (0, 2)
-    assert ImageTag.objects.count() == 7
+    assert SessionImageTag.objects.count() == 7
 
 
 def test_import_hydrus_zip_sets_categories_and_reports_bad_sidecars(tmp_path, session) -> None:
@@ -363,7 +363,7 @@ def build(owner, spec: dict) -> TaggingSession:
         outcome = services.session_import_bytes(
             session, actor=owner, data=data, original_name=f"img{index}.png"
         )
-        tags_restore(outcome.image_id, actor=owner, entries=image["tags"])
+        tags_restore(session, outcome.image_id, actor=owner, entries=image["tags"])
         if image["status"] != "todo":
             services.session_image_set_status(
                 session, actor=owner, image_id=outcome.image_id, status=image["status"]
@@ -384,7 +384,7 @@ def snapshot(session: TaggingSession) -> dict:
     entries = SessionImage.objects.filter(session=session).order_by("position", "id")
     images = []
     for entry in entries.select_related("image"):
-        rows = ImageTag.objects.filter(image=entry.image).order_by("position", "id")
+        rows = SessionImageTag.objects.filter(entry__image=entry.image).order_by("position", "id")
         images.append(
             (
                 entry.image.sha256,

@@ -22,8 +22,8 @@ from django.db.models import Count
 from PIL import Image as PILImage
 
 from images.models import Image
-from sessions_app.models import SessionEvent, SessionImage, TaggingSession
-from tags.models import ImageTag, Tag
+from sessions_app.models import SessionEvent, SessionImage, SessionImageTag, TaggingSession
+from tags.models import Tag
 from tests.support.samples import SAMPLES
 
 KILL_IMAGES = 60
@@ -82,9 +82,9 @@ def test_samples_import_with_exact_json(alice):
     assert SessionImage.objects.filter(session=session).count() == 8
     duck = Image.objects.get(original_name="automatic1111_cropped.png")
     assert duck.metadata["prompt"] == "photo of a duck"
-    assert list(duck.image_tags.values_list("tag__name", "source")) == [
-        ("photo of a duck", "prompt")
-    ]
+    assert list(
+        SessionImageTag.objects.filter(entry__image=duck).values_list("tag__name", "source")
+    ) == [("photo of a duck", "prompt")]
 
 
 def test_rerun_counts_what_is_there_as_duplicates(alice):
@@ -230,15 +230,22 @@ def test_killed_import_finishes_on_rerun_with_exact_counts(alice, kill_folder, m
         assert default_storage.exists(image.thumbnail.name), image.thumbnail.name
         index = int(image.original_name[3:6])
         expected = [f"subject {index}", "shared tag", "even" if index % 2 == 0 else "odd"]
-        assert list(image.image_tags.values_list("tag__name", flat=True)) == expected
+        assert (
+            list(
+                SessionImageTag.objects.filter(entry__image=image).values_list(
+                    "tag__name", flat=True
+                )
+            )
+            == expected
+        )
     # Content addressing: files written before a kill were reused, never copied.
     for root in ("originals", "thumbnails"):
         assert sum(1 for p in (media_root / root).rglob("*") if p.is_file()) == KILL_IMAGES
-    counts = Tag.objects.annotate(rows=Count("image_tags")).values_list(
+    counts = Tag.objects.annotate(rows=Count("entry_tags")).values_list(
         "name", "image_count", "rows"
     )
     assert all(count == rows for _, count, rows in counts)
     assert Tag.objects.get(name="shared tag").image_count == KILL_IMAGES
-    assert ImageTag.objects.count() == KILL_IMAGES * 3
+    assert SessionImageTag.objects.count() == KILL_IMAGES * 3
     seqs = list(session.events.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))

@@ -16,10 +16,10 @@ WORDY = [f"detailed {word} background element" for word in "abcdefghijklmnopqrst
 def _tag(session, ids, alice):
     session_services.session_update(session, actor=alice, trigger_word="ohwx")
     for image_id in ids[:4]:
-        session_services.tags_add(image_id, actor=alice, names=["cat", "whiskers"])
+        session_services.tags_add(session, image_id, actor=alice, names=["cat", "whiskers"])
     for image_id in ids[:3]:
-        session_services.tags_add(image_id, actor=alice, names=["indoors", "sitting"])
-    session_services.tags_add(ids[0], actor=alice, names=WORDY)
+        session_services.tags_add(session, image_id, actor=alice, names=["indoors", "sitting"])
+    session_services.tags_add(session, ids[0], actor=alice, names=WORDY)
 
 
 def test_insight_shows_tags_pruning_and_captions_to_fix(new_page, alice):

@@ -11,8 +11,9 @@ from PIL import ImageDraw
 from playwright.sync_api import expect
 
 from sessions_app import services as session_services
+from sessions_app.models import SessionImageTag
 from sessions_app.services.importing import session_import_bytes
-from tags.models import ImageTag, Tag
+from tags.models import Tag
 from tests.e2e.conftest import PHONE, off_loop, screenshot, serious_violations, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -54,7 +55,7 @@ def _stock(owner, name, count, members):
 
 def tag_names(image_id: int) -> list[str]:
     return list(
-        ImageTag.objects.filter(image_id=image_id)
+        SessionImageTag.objects.filter(entry__image_id=image_id)
         .order_by("position")
         .values_list("tag__name", flat=True)
     )
@@ -242,9 +243,9 @@ def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice,
     page.get_by_role("button", name="Apply to selection").click()
     expect(page.get_by_text("3 images changed.")).to_be_visible()
     sunset = Tag.objects.get(name="sunset")
-    assert set(ImageTag.objects.filter(tag=sunset).values_list("image_id", flat=True)) == set(
-        ids[1:4]
-    )
+    assert set(
+        SessionImageTag.objects.filter(tag=sunset).values_list("entry__image_id", flat=True)
+    ) == set(ids[1:4])
 
     # Sidebar: the session's tags with counts; clicking filters by one.
     page.locator("#tag-counts").get_by_role("button", name="sunset").click()

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from sessions_app import services as session_services
+from sessions_app.models import SessionImage
 
 
 @pytest.fixture
@@ -22,18 +23,26 @@ def test_changelist_search_and_filter_render(admin_client, session_images):
     assert admin_client.get(url, {"format__exact": "PNG"}).status_code == 200
 
 
-def test_change_page_shows_thumbnail_tags_in_order_and_metadata(admin_client, session_images, bob):
+def test_change_page_shows_thumbnail_metadata_and_each_sessions_tags_in_order(
+    admin_client, session, session_images, bob
+):
     image = session_images[0]
     image.metadata = {"prompt": "a <cat>", "seed": 42}
     image.save(update_fields=["metadata"])
-    session_services.tags_add(image.pk, actor=bob, names=["zebra", "apple", "mango"])
+    session_services.tags_add(session, image.pk, actor=bob, names=["zebra", "apple", "mango"])
     page = admin_client.get(reverse("admin:images_image_change", args=[image.pk]))
     assert page.status_code == 200
     html = page.content.decode()
     assert '<img src="/media/thumbnails/test/cat0.png"' in html
-    assert html.index("zebra") < html.index("apple") < html.index("mango")
     assert "&quot;prompt&quot;: &quot;a &lt;cat&gt;&quot;" in html  # pretty-printed, escaped
     assert 'name="original_name"' not in html  # no editable fields
+    # The file has no caption of its own: the tags are the session image's.
+    assert "zebra" not in html
+    entry = SessionImage.objects.get(session=session, image=image)
+    page = admin_client.get(reverse("admin:sessions_app_sessionimage_change", args=[entry.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.index("zebra") < html.index("apple") < html.index("mango")
 
 
 def test_images_cannot_be_added_changed_or_deleted(admin_client, session_images):

@@ -10,8 +10,13 @@ from django.db.models import F
 
 from live.hub import get_hub
 from sessions_app import services
-from sessions_app.models import ClientConnection, SessionEvent, SessionImage, TaggingSession
-from tags.models import ImageTag
+from sessions_app.models import (
+    ClientConnection,
+    SessionEvent,
+    SessionImage,
+    SessionImageTag,
+    TaggingSession,
+)
 from tests.support.ws import (
     communicator,
     events_until,
@@ -27,7 +32,7 @@ db = database_sync_to_async
 
 def tag_names(image_id: int) -> list[str]:
     return list(
-        ImageTag.objects.filter(image_id=image_id)
+        SessionImageTag.objects.filter(entry__image_id=image_id)
         .order_by("position")
         .values_list("tag__name", flat=True)
     )
@@ -88,7 +93,7 @@ async def test_bad_bearer_token_is_anonymous_even_with_a_cookie(session, bob):
 
 async def test_hello_replays_the_log_after_last_seq(session, session_images, bob):
     for index in range(5):
-        await db(services.tags_add)(session_images[0].pk, actor=bob, names=[f"t{index}"])
+        await db(services.tags_add)(session, session_images[0].pk, actor=bob, names=[f"t{index}"])
     current = await db(last_seq)(session.pk)
     comm, welcome = await joined(session.pk, bob, last_seq=2)
     assert welcome["seq"] == current
@@ -110,7 +115,7 @@ async def test_resync_when_the_log_cannot_bridge_the_gap(
     comm, _ = await joined(session.pk, bob, last_seq=asked)
     assert (await frame_of_type(comm, "resync"))["seq"] == current
     # Live from here on, without the old events.
-    state = await db(services.tags_add)(session_images[0].pk, actor=bob, names=["cat"])
+    state = await db(services.tags_add)(session, session_images[0].pk, actor=bob, names=["cat"])
     events = await events_until(comm, state.seqs[session.pk])
     assert [event["seq"] for event in events] == [current + 1]
     await comm.disconnect()
@@ -127,7 +132,7 @@ async def test_lost_broadcast_is_filled_from_the_log(session, session_images, bo
         SessionEvent.objects.create(session=session, seq=seq, kind="note", payload={})
 
     await db(log_without_broadcast)()
-    state = await db(services.tags_add)(session_images[0].pk, actor=bob, names=["cat"])
+    state = await db(services.tags_add)(session, session_images[0].pk, actor=bob, names=["cat"])
     events = await events_until(comm, state.seqs[session.pk])
     assert [(e["seq"], e["kind"]) for e in events] == [
         (welcome["seq"] + 1, "note"),
@@ -272,7 +277,7 @@ async def test_edit_of_an_image_outside_the_session_is_not_found(session, sessio
         }
     )
     assert (await frame_of_type(comm, "error"))["code"] == "invalid_tag"
-    assert await db(ImageTag.objects.count)() == 0
+    assert await db(SessionImageTag.objects.count)() == 0
     await comm.disconnect()
 
 
@@ -283,7 +288,7 @@ async def test_edits_from_other_doors_reach_the_socket_in_order(
 
     def burst():
         return [
-            services.tags_add(image.pk, actor=bob, names=[f"n{i}"]).seqs[session.pk]
+            services.tags_add(session, image.pk, actor=bob, names=[f"n{i}"]).seqs[session.pk]
             for i, image in enumerate(session_images * 3)
         ]
 
@@ -298,8 +303,8 @@ async def test_edits_from_other_doors_reach_the_socket_in_order(
 
 async def test_undo_and_redo_are_acked_and_reach_everyone(session, session_images, alice, bob):
     image_id = session_images[0].pk
-    await db(services.tags_add)(image_id, actor=bob, names=["a"])
-    await db(services.tags_add)(image_id, actor=bob, names=["b"])
+    await db(services.tags_add)(session, image_id, actor=bob, names=["a"])
+    await db(services.tags_add)(session, image_id, actor=bob, names=["b"])
     watcher, _ = await joined(session.pk, alice, last_seq=await db(last_seq)(session.pk))
     editor, _ = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
 
@@ -340,8 +345,8 @@ async def test_undo_after_someone_elses_edit_is_refused_and_changes_nothing(
     session, session_images, alice, bob
 ):
     image_id = session_images[0].pk
-    await db(services.tags_add)(image_id, actor=bob, names=["mine"])
-    await db(services.tags_add)(image_id, actor=alice, names=["hers"])
+    await db(services.tags_add)(session, image_id, actor=bob, names=["mine"])
+    await db(services.tags_add)(session, image_id, actor=alice, names=["hers"])
     comm, _ = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
     before = await db(last_seq)(session.pk)
     await comm.send_json_to({"type": "edit", "id": 3, "op": "undo"})
@@ -400,7 +405,7 @@ async def test_bad_frames_get_errors_and_the_connection_stays(
     await comm.send_json_to({"type": "ping"})
     assert (await frame_of_type(comm, "pong"))["type"] == "pong"
     assert await db(last_seq)(session.pk) == before
-    assert await db(ImageTag.objects.count)() == 0
+    assert await db(SessionImageTag.objects.count)() == 0
     await comm.disconnect()
 
 
@@ -418,7 +423,7 @@ async def test_edit_before_hello_is_refused(session, session_images, bob):
     )
     error = await frame_of_type(comm, "error")
     assert (error["code"], error["id"]) == ("hello_required", "e")
-    assert await db(ImageTag.objects.count)() == 0
+    assert await db(SessionImageTag.objects.count)() == 0
     await comm.disconnect()
 
 

@@ -15,8 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from sessions_app import services
-from sessions_app.models import ClientConnection, SessionEvent, TaggingSession
-from tags.models import ImageTag
+from sessions_app.models import ClientConnection, SessionEvent, SessionImageTag, TaggingSession
 from tests.support.images import make_image
 from tests.support.workers import ROOT, workers
 from tests.support.ws import events_in, token_for
@@ -96,7 +95,7 @@ async def test_two_workers_serve_one_session_through_redis(
         for client in (first, second):
             await client.until_acks(10)
             await client.ws.close()
-    assert await db(ImageTag.objects.count)() == 20
+    assert await db(SessionImageTag.objects.count)() == 20
 
 
 async def test_sigterm_sends_shutdown_and_1012_and_clients_resume_on_another_worker(
@@ -224,7 +223,7 @@ async def test_fifty_clients_forty_edits_each_lose_and_repeat_nothing(session, a
     for client in clients:
         assert client.seqs == expected_seqs
         assert all(seq is not None for seq in client.acks.values())
-    rows = await db(list)(ImageTag.objects.values_list("tag__name", "image_id"))
+    rows = await db(list)(SessionImageTag.objects.values_list("tag__name", "entry__image_id"))
     assert sorted(rows) == sorted((f"c{c}e{e}", image_id) for (c, e), image_id in plan.items())
     logged = await db(list)(
         SessionEvent.objects.filter(session=session, seq__gt=base).values_list("seq", flat=True)

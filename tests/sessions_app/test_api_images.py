@@ -2,17 +2,16 @@ import pytest
 
 from images.models import Image
 from sessions_app import services
-from sessions_app.models import SessionEvent, SessionImage
-from tags.models import ImageTag
+from sessions_app.models import SessionEvent, SessionImage, SessionImageTag
 from tests.support.api import ApiClient, error_of
 
 
 @pytest.fixture
-def tagged(session_images, alice):
+def tagged(session, session_images, alice):
     """cat0: red hair, smile · cat1: red hair, blurry · cat2: untagged."""
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=alice, names=["red hair", "smile"])
-    services.tags_add(second.pk, actor=alice, names=["red hair", "blurry"])
+    services.tags_add(session, first.pk, actor=alice, names=["red hair", "smile"])
+    services.tags_add(session, second.pk, actor=alice, names=["red hair", "blurry"])
     return session_images
 
 
@@ -136,22 +135,27 @@ def test_list_items_leave_the_metadata_to_the_image_endpoint(session, tagged, as
     (item,) = as_(carol).get(f"/sessions/{session.pk}/images", q="smile").json()["items"]
     assert "metadata" not in item
     assert item["id"] == image.pk and item["original_name"] == "cat0.png"
-    assert as_(carol).get(f"/images/{image.pk}").json()["metadata"] == {"prompt": "a cat, red hair"}
+    assert as_(carol).get(f"/sessions/{session.pk}/images/{image.pk}").json()["metadata"] == {
+        "prompt": "a cat, red hair"
+    }
 
 
 def test_image_detail_visible_to_members_only(session, tagged, as_, carol, dave):
     image = tagged[0]
-    body = as_(carol).get(f"/images/{image.pk}").json()
+    body = as_(carol).get(f"/sessions/{session.pk}/images/{image.pk}").json()
     assert set(body) >= {"id", "width", "height", "status", "version", "tags", "metadata"}
     assert [tag["name"] for tag in body["tags"]] == ["red hair", "smile"]
-    assert error_of(as_(dave).get(f"/images/{image.pk}"))["code"] == "not_found"
-    assert as_(carol).get("/images/999999").status_code == 404
+    assert (
+        error_of(as_(dave).get(f"/sessions/{session.pk}/images/{image.pk}"))["code"] == "not_found"
+    )
+    assert as_(carol).get(f"/sessions/{session.pk}/images/999999").status_code == 404
 
 
 def test_add_and_remove_tags_appends_an_event(session, tagged, as_, bob, carol):
     image = tagged[0]
     response = as_(bob).post(
-        f"/images/{image.pk}/tags", {"add": ["Blue_Eyes"], "remove": ["smile"]}
+        f"/sessions/{session.pk}/images/{image.pk}/tags",
+        {"add": ["Blue_Eyes"], "remove": ["smile"]},
     )
     assert response.status_code == 200
     body = response.json()
@@ -169,30 +173,43 @@ def test_viewer_and_outsider_cannot_edit_tags(session, tagged, as_, request, who
     image = tagged[0]
     client = as_(request.getfixturevalue(who))
     before = SessionEvent.objects.count()
-    assert client.post(f"/images/{image.pk}/tags", {"add": ["x"]}).status_code == status
-    assert client.put(f"/images/{image.pk}/tags", {"tags": ["x"], "version": 1}).status_code == (
-        status
+    assert (
+        client.post(f"/sessions/{session.pk}/images/{image.pk}/tags", {"add": ["x"]}).status_code
+        == status
     )
+    assert client.put(
+        f"/sessions/{session.pk}/images/{image.pk}/tags", {"tags": ["x"], "version": 1}
+    ).status_code == (status)
     assert SessionEvent.objects.count() == before
-    assert not ImageTag.objects.filter(image=image, tag__name="x").exists()
+    assert not SessionImageTag.objects.filter(entry__image=image, tag__name="x").exists()
 
 
 def test_invalid_tag_name_changes_nothing(session, tagged, as_, bob):
     image = tagged[0]
-    response = as_(bob).post(f"/images/{image.pk}/tags", {"add": ["ok", "bad\u0007"]})
+    response = as_(bob).post(
+        f"/sessions/{session.pk}/images/{image.pk}/tags", {"add": ["ok", "bad\u0007"]}
+    )
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid_tag"
-    assert as_(bob).post(f"/images/{image.pk}/tags", {"add": "red"}).status_code == 422
-    assert Image.objects.get(pk=image.pk).version == 1
+    assert (
+        as_(bob).post(f"/sessions/{session.pk}/images/{image.pk}/tags", {"add": "red"}).status_code
+        == 422
+    )
+    assert SessionImage.objects.get(session=session, image=image).version == 1
 
 
 def test_set_tags_with_version_and_409_when_stale(session, tagged, as_, bob):
     image = tagged[0]
     client = as_(bob)
-    ok = client.put(f"/images/{image.pk}/tags", {"tags": ["smile", "red hair"], "version": 1})
+    ok = client.put(
+        f"/sessions/{session.pk}/images/{image.pk}/tags",
+        {"tags": ["smile", "red hair"], "version": 1},
+    )
     assert ok.status_code == 200
     assert [tag["name"] for tag in ok.json()["tags"]] == ["smile", "red hair"]
-    stale = client.put(f"/images/{image.pk}/tags", {"tags": ["cat"], "version": 1})
+    stale = client.put(
+        f"/sessions/{session.pk}/images/{image.pk}/tags", {"tags": ["cat"], "version": 1}
+    )
     assert stale.status_code == 409
     error = error_of(stale)
     assert error["code"] == "stale_version"
@@ -256,7 +273,7 @@ def test_session_tag_counts(session, tagged, as_, carol, bob):
         ("blurry", 1),
         ("smile", 1),
     ]
-    as_(bob).post(f"/images/{tagged[2].pk}/tags", {"add": ["smile"]})
+    as_(bob).post(f"/sessions/{session.pk}/images/{tagged[2].pk}/tags", {"add": ["smile"]})
     body = client.get(f"/sessions/{session.pk}/tags").json()
     assert ("smile", 2) in [(t["name"], t["count"]) for t in body["items"]]
 
@@ -338,7 +355,7 @@ def test_export_streams_a_zip_or_json(session, as_, bob, carol, dave):
 
     _upload(as_(bob), session, [("a.png", png_bytes())])
     image_id = SessionImage.objects.get(session=session).image_id
-    as_(bob).post(f"/images/{image_id}/tags", {"add": ["red hair", "smile"]})
+    as_(bob).post(f"/sessions/{session.pk}/images/{image_id}/tags", {"add": ["red hair", "smile"]})
     response = as_(carol).get(f"/sessions/{session.pk}/export", format="kohya")
     assert response.status_code == 200
     assert response.streaming

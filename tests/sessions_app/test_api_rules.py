@@ -1,9 +1,9 @@
 import pytest
 
 from sessions_app import services
-from sessions_app.models import SessionRules
+from sessions_app.models import SessionImageTag, SessionRules
 from tags.clip_tokens import clip_token_count
-from tags.models import ImageTag, Tag
+from tags.models import Tag
 from tests.support.api import error_of
 
 ORDER = ["character", "copyright", "artist", "general", "meta"]
@@ -14,16 +14,18 @@ def tagged(session, session_images, alice):
     Tag.objects.create(name="saber", category="character")
     Tag.objects.create(name="highres", category="meta")
     first, second, third = session_images
-    services.tags_add(first.pk, actor=alice, names=["smile", "saber", "highres"])
-    services.tags_add(second.pk, actor=alice, names=["smile", "blurry"], source="autotagger")
-    services.tags_add(third.pk, actor=alice, names=["smile"])
+    services.tags_add(session, first.pk, actor=alice, names=["smile", "saber", "highres"])
+    services.tags_add(
+        session, second.pk, actor=alice, names=["smile", "blurry"], source="autotagger"
+    )
+    services.tags_add(session, third.pk, actor=alice, names=["smile"])
     return session_images
 
 
 def state(images) -> list[list[tuple]]:
     return [
         list(
-            ImageTag.objects.filter(image=image)
+            SessionImageTag.objects.filter(entry__image=image)
             .order_by("position", "id")
             .values_list("tag__name", "position", "source", "confidence")
         )
@@ -127,8 +129,8 @@ def test_undo_with_nothing_to_undo_or_redo_answers_409(session, as_, bob):
 
 def test_undo_refused_when_someone_else_edited_since(session, tagged, as_, alice, bob):
     image = tagged[2]
-    as_(bob).post(f"/images/{image.pk}/tags", {"add": ["tree"]})
-    services.tags_add(image.pk, actor=alice, names=["sky"])
+    as_(bob).post(f"/sessions/{session.pk}/images/{image.pk}/tags", {"add": ["tree"]})
+    services.tags_add(session, image.pk, actor=alice, names=["sky"])
     response = as_(bob).post(f"/sessions/{session.pk}/undo")
     assert response.status_code == 409
     assert "changed by someone else" in error_of(response)["message"]
@@ -198,7 +200,7 @@ def test_pruning_lists_tags_on_most_images(session, tagged, as_, carol):
 
 def test_caption_stats_count_clip_tokens_of_the_exported_caption(session, tagged, as_, carol):
     long_names = [f"very long descriptive tag number {i}" for i in range(15)]
-    services.tags_add(tagged[0].pk, actor=carol, names=long_names)
+    services.tags_add(session, tagged[0].pk, actor=carol, names=long_names)
     body = as_(carol).get(f"/sessions/{session.pk}/stats/images", max_tags=1).json()
     assert (body["total_images"], body["too_few_tags"], body["over_token_limit"]) == (3, 1, 1)
     by_id = {item["image_id"]: item for item in body["items"]}

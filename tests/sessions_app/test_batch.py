@@ -2,16 +2,16 @@ import pytest
 from django.utils import timezone
 
 from sessions_app import services
-from sessions_app.models import SessionEvent
+from sessions_app.models import SessionEvent, SessionImage, SessionImageTag
 from sessions_app.services.undo import operation_undo
 from tagger_project.errors import InvalidInput
-from tags.models import ImageTag, Tag, TagSource
+from tags.models import Tag, TagSource
 from tags.services import implication_create
 from tests.support.images import make_image
 
 
 def tag_names(image) -> list[str]:
-    rows = ImageTag.objects.filter(image=image).order_by("position", "id")
+    rows = SessionImageTag.objects.filter(entry__image=image).order_by("position", "id")
     return list(rows.values_list("tag__name", flat=True))
 
 
@@ -20,7 +20,7 @@ def count_of(name: str) -> int:
 
 
 def real_count(name: str) -> int:
-    return ImageTag.objects.filter(tag__name=name).count()
+    return SessionImageTag.objects.filter(tag__name=name).count()
 
 
 def ids(images) -> list[int]:
@@ -29,7 +29,7 @@ def ids(images) -> list[int]:
 
 def test_batch_add_appends_where_missing(session, session_images, bob):
     first, second, third = session_images
-    services.tags_add(first.pk, actor=bob, names=["a", "b"])
+    services.tags_add(session, first.pk, actor=bob, names=["a", "b"])
     result = services.batch_apply(session, actor=bob, image_ids=ids(session_images), add=["b", "c"])
     assert tag_names(first) == ["a", "b", "c"]
     assert tag_names(second) == ["b", "c"]
@@ -46,17 +46,16 @@ def test_batch_add_bumps_versions_and_logs_one_event(session, session_images, bo
     event = SessionEvent.objects.get(session=session, seq=result.seq)
     assert event.kind == "batch.applied"
     assert event.payload["image_ids"] == sorted(ids(session_images[:2]))
+    versions = dict(SessionImage.objects.filter(session=session).values_list("image", "version"))
     for image in session_images[:2]:
-        image.refresh_from_db()
-        assert image.version == 1
-    session_images[2].refresh_from_db()
-    assert session_images[2].version == 0
+        assert versions[image.pk] == 1
+    assert versions[session_images[2].pk] == 0
 
 
 def test_batch_add_applies_implications(session, session_images, bob):
     implication_create(Tag.objects.create(name="cat ears"), implied=Tag.objects.create(name="ears"))
     services.batch_apply(session, actor=bob, image_ids=ids(session_images), add=["cat ears"])
-    rows = ImageTag.objects.filter(image=session_images[0]).order_by("position")
+    rows = SessionImageTag.objects.filter(entry__image=session_images[0]).order_by("position")
     assert [(row.tag.name, row.source) for row in rows] == [
         ("cat ears", TagSource.MANUAL),
         ("ears", TagSource.IMPLICATION),
@@ -66,7 +65,7 @@ def test_batch_add_applies_implications(session, session_images, bob):
 
 def test_batch_remove(session, session_images, bob):
     for image in session_images:
-        services.tags_add(image.pk, actor=bob, names=["a", "b", "c"])
+        services.tags_add(session, image.pk, actor=bob, names=["a", "b", "c"])
     result = services.batch_apply(
         session, actor=bob, image_ids=ids(session_images[:2]), remove=["b"]
     )
@@ -78,8 +77,8 @@ def test_batch_remove(session, session_images, bob):
 
 def test_batch_replace_keeps_position_and_drops_duplicates(session, session_images, bob):
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=bob, names=["a", "old", "c"])
-    services.tags_add(second.pk, actor=bob, names=["new", "old"])
+    services.tags_add(session, first.pk, actor=bob, names=["a", "old", "c"])
+    services.tags_add(session, second.pk, actor=bob, names=["new", "old"])
     result = services.batch_apply(
         session, actor=bob, image_ids=ids(session_images), replace=("old", "new")
     )
@@ -109,7 +108,7 @@ def test_batch_with_a_bad_tag_changes_nothing(session, session_images, bob):
             session, actor=bob, image_ids=ids(session_images), add=["fine", "bad\x00"]
         )
     assert session.events.count() == before
-    assert not ImageTag.objects.exists()
+    assert not SessionImageTag.objects.exists()
 
 
 def test_batch_spans_chunks(session, alice, bob):
@@ -125,12 +124,12 @@ def test_batch_spans_chunks(session, alice, bob):
 def test_rows_written_by_raw_sql_carry_the_orms_timestamps(session, session_images, bob):
     """Batch adds and undo restores insert rows in raw SQL; the ORM must find them by value."""
     before = timezone.now()
-    services.tags_add(session_images[0].pk, actor=bob, names=["a"])
+    services.tags_add(session, session_images[0].pk, actor=bob, names=["a"])
     services.batch_apply(session, actor=bob, image_ids=ids(session_images), add=["c"])
     services.batch_apply(session, actor=bob, image_ids=ids(session_images), remove=["a"])
     operation_undo(session, actor=bob)  # puts "a" back through lists_write
     assert sorted(real_count(name) for name in ("a", "c")) == [1, 3]
-    stamps = set(ImageTag.objects.values_list("created_at", flat=True))
+    stamps = set(SessionImageTag.objects.values_list("created_at", flat=True))
     assert all(before <= stamp <= timezone.now() for stamp in stamps)
-    found = ImageTag.objects.filter(created_at__in=stamps)
-    assert found.count() == ImageTag.objects.count() == 4
+    found = SessionImageTag.objects.filter(created_at__in=stamps)
+    assert found.count() == SessionImageTag.objects.count() == 4

@@ -1,4 +1,4 @@
-"""tags.captions: images' tags kept per process by version, and every writer moving it.
+"""sessions_app.captions: images' tags kept per process by version, and every writer moving it.
 
 Outside a test transaction (transaction=True): inside one, nothing is kept.
 Each edit below goes through the service the API, the consumer and the
@@ -11,36 +11,43 @@ from django.db import transaction
 from datasets.services import tags_restore
 from images.models import Image
 from sessions_app import services
+from sessions_app.captions import image_captions
+from sessions_app.models import SessionImage, SessionImageTag
 from sessions_app.rules import rules_from_input
 from sessions_app.services.rules import rules_apply
 from sessions_app.services.undo import operation_redo, operation_undo
-from tags.captions import image_captions
-from tags.models import ImageTag, Tag
+from tags.models import Tag
 from tags.services import tag_set_category
 from tests.support.images import make_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def truth(image: Image) -> tuple[int, list[dict]]:
+def entry_of(image: Image, session=None) -> SessionImage:
+    """The image's session image (in `session`, else the only session holding it)."""
+    entries = SessionImage.objects.filter(image=image)
+    return entries.get(session=session) if session is not None else entries.get()
+
+
+def truth(image: Image, session=None) -> tuple[int, list[dict]]:
     """What the database holds, read without the cache."""
-    image.refresh_from_db()
-    rows = ImageTag.objects.filter(image=image).order_by("position", "id")
+    entry = entry_of(image, session)
+    rows = SessionImageTag.objects.filter(entry=entry).order_by("position", "id")
     tags = rows.values_list("tag__name", "tag__category", "source")
-    return image.version, [{"name": n, "category": c, "source": s} for n, c, s in tags]
+    return entry.version, [{"name": n, "category": c, "source": s} for n, c, s in tags]
 
 
-def cached(image: Image) -> tuple[int, list[dict]]:
-    image.refresh_from_db()
-    return image_captions([(image.pk, image.version)])[image.pk]
+def cached(image: Image, session=None) -> tuple[int, list[dict]]:
+    entry = entry_of(image, session)
+    return image_captions([(entry.pk, entry.version)])[entry.pk]
 
 
 @pytest.fixture
 def pair(session, bob):
     images = [make_image(color=(i, 9, 9), name=f"p{i}.png") for i in range(2)]
     services.session_images_add(session, actor=bob, images=images)
-    services.tags_add(images[0].pk, actor=bob, names=["kitty", "smile", "blurry"])
-    services.tags_add(images[1].pk, actor=bob, names=["smile"])
+    services.tags_add(session, images[0].pk, actor=bob, names=["kitty", "smile", "blurry"])
+    services.tags_add(session, images[1].pk, actor=bob, names=["smile"])
     return images
 
 
@@ -49,10 +56,14 @@ def tag(name: str) -> Tag:
 
 
 EDITS = {
-    "add": lambda s, u, a, b: services.tags_add(a.pk, actor=u, names=["tree"]),
-    "remove": lambda s, u, a, b: services.tags_remove(a.pk, actor=u, names=["smile"]),
+    "add": lambda s, u, a, b: services.tags_add(s, a.pk, actor=u, names=["tree"]),
+    "remove": lambda s, u, a, b: services.tags_remove(s, a.pk, actor=u, names=["smile"]),
     "set": lambda s, u, a, b: services.tags_set(
-        a.pk, actor=u, names=["blurry", "kitty"], version=Image.objects.get(pk=a.pk).version
+        s,
+        a.pk,
+        actor=u,
+        names=["blurry", "kitty"],
+        version=entry_of(a).version,
     ),
     "batch add": lambda s, u, a, b: services.batch_apply(
         s, actor=u, image_ids=[a.pk, b.pk], add=["tree"]
@@ -71,7 +82,7 @@ EDITS = {
     ),
     "undo": lambda s, u, a, b: operation_undo(s, actor=u),
     "restore": lambda s, u, a, b: tags_restore(
-        a.pk, actor=u, entries=[("tree", "caption", None), ("kitty", "caption", None)]
+        s, a.pk, actor=u, entries=[("tree", "caption", None), ("kitty", "caption", None)]
     ),
 }
 
@@ -86,7 +97,7 @@ def test_every_edit_is_seen(session, pair, bob, edit):
 
 
 def test_an_undo_then_a_redo_are_seen(session, pair, bob):
-    services.tags_remove(pair[0].pk, actor=bob, names=["kitty"])
+    services.tags_remove(session, pair[0].pk, actor=bob, names=["kitty"])
     cached(pair[0])
     operation_undo(session, actor=bob)
     assert cached(pair[0]) == truth(pair[0])
@@ -96,17 +107,33 @@ def test_an_undo_then_a_redo_are_seen(session, pair, bob):
 
 def test_a_held_image_costs_only_the_vocabulary_read(pair, django_assert_num_queries):
     first = cached(pair[0])
-    version = Image.objects.get(pk=pair[0].pk).version
+    entry = entry_of(pair[0])
     with django_assert_num_queries(1):
-        assert image_captions([(pair[0].pk, version)])[pair[0].pk] == first
+        assert image_captions([(entry.pk, entry.version)])[entry.pk] == first
 
 
-def test_an_older_version_is_read_again_and_answered_as_it_is_now(pair, bob):
-    old_version = Image.objects.get(pk=pair[0].pk).version
-    services.tags_add(pair[0].pk, actor=bob, names=["tree"])
+def test_an_older_version_is_read_again_and_answered_as_it_is_now(session, pair, bob):
+    entry = entry_of(pair[0])
+    services.tags_add(session, pair[0].pk, actor=bob, names=["tree"])
     # The caller read the image before the edit: the answer carries the version
     # its tags belong to, not the caller's.
-    assert image_captions([(pair[0].pk, old_version)])[pair[0].pk] == truth(pair[0])
+    assert image_captions([(entry.pk, entry.version)])[entry.pk] == truth(pair[0])
+
+
+def test_the_same_image_in_two_sessions_is_cached_per_session(session, pair, bob, dave):
+    other = services.session_create(owner=dave, name="Other")
+    services.session_images_add(other, actor=dave, images=[pair[0]])
+    services.tags_add(other, pair[0].pk, actor=dave, names=["tree"])
+    assert cached(pair[0], session) == truth(pair[0], session)
+    assert (
+        cached(pair[0], other)
+        == truth(pair[0], other)
+        == (
+            1,
+            [{"name": "tree", "category": "general", "source": "manual"}],
+        )
+    )
+    assert [t["name"] for t in cached(pair[0], session)[1]] == ["kitty", "smile", "blurry"]
 
 
 def test_answers_are_copies(pair):
@@ -120,17 +147,18 @@ def test_answers_are_copies(pair):
 def test_untagged_and_deleted_images(session, bob):
     bare = make_image(name="bare.png")
     services.session_images_add(session, actor=bob, images=[bare])
-    assert image_captions([(bare.pk, 0), (10**9, 0)]) == {bare.pk: (0, [])}
+    entry = entry_of(bare)
+    assert image_captions([(entry.pk, 0), (10**9, 0)]) == {entry.pk: (0, [])}
 
 
-def test_nothing_is_kept_from_inside_a_transaction(pair, bob):
+def test_nothing_is_kept_from_inside_a_transaction(session, pair, bob):
     """An edit that rolls back leaves the version where it was; a later edit moves
     it to the same number with other tags."""
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.tags_add(pair[0].pk, actor=bob, names=["draft"])
+        services.tags_add(session, pair[0].pk, actor=bob, names=["draft"])
         assert [t["name"] for t in cached(pair[0])[1]][-1] == "draft"
         raise RuntimeError("roll back")
-    services.tags_add(pair[0].pk, actor=bob, names=["final"])
+    services.tags_add(session, pair[0].pk, actor=bob, names=["final"])
     assert cached(pair[0]) == truth(pair[0])
 
 
@@ -139,7 +167,7 @@ def test_entries_are_left_untracked_by_the_garbage_collector(pair):
     dicts or lists made those pauses 5-10 ms inside page requests."""
     import gc
 
-    from tags import captions
+    from sessions_app import captions
 
     cached(pair[0])
     gc.collect()

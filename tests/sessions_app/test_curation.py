@@ -1,28 +1,29 @@
 import pytest
 
 from sessions_app import services
+from sessions_app.models import SessionImageTag
 from tagger_project.errors import Conflict, InvalidInput
-from tags.models import ImageTag, Tag, TagAlias, TagImplication
+from tags.models import Tag, TagAlias, TagImplication
 from tags.selectors import resolve_tag_names
 from tags.services import alias_create, implication_create
 
 
 def tag_names(image) -> list[str]:
-    rows = ImageTag.objects.filter(image=image).order_by("position", "id")
+    rows = SessionImageTag.objects.filter(entry__image=image).order_by("position", "id")
     return list(rows.values_list("tag__name", flat=True))
 
 
 def test_merge_keeps_positions_and_removes_duplicates(session, session_images, bob):
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=bob, names=["a", "kitty", "c"])
-    services.tags_add(second.pk, actor=bob, names=["cat", "b", "kitty"])
+    services.tags_add(session, first.pk, actor=bob, names=["a", "kitty", "c"])
+    services.tags_add(session, second.pk, actor=bob, names=["cat", "b", "kitty"])
     kitty, cat = Tag.objects.get(name="kitty"), Tag.objects.get(name="cat")
     before = session.events.count()
     services.tag_merge(kitty, actor=bob, into=cat)
     assert tag_names(first) == ["a", "cat", "c"]
     assert tag_names(second) == ["cat", "b"]
     cat.refresh_from_db()
-    assert cat.image_count == ImageTag.objects.filter(tag=cat).count() == 2
+    assert cat.image_count == SessionImageTag.objects.filter(tag=cat).count() == 2
     assert not Tag.objects.filter(name="kitty").exists()
     assert resolve_tag_names(["kitty"]) == ["cat"]
     assert session.events.count() == before + 1
@@ -45,7 +46,7 @@ def test_merge_into_itself_is_refused(db, bob):
 
 
 def test_rename_keeps_old_name_as_alias(session, session_images, bob):
-    services.tags_add(session_images[0].pk, actor=bob, names=["kity"])
+    services.tags_add(session, session_images[0].pk, actor=bob, names=["kity"])
     tag = Tag.objects.get(name="kity")
     services.tag_rename(tag, actor=bob, new_name="Kitty")
     assert tag_names(session_images[0]) == ["kitty"]
@@ -74,7 +75,7 @@ def test_implication_cycle_is_refused(db):
 
 
 def test_alias_of_a_used_tag_is_refused(session, session_images, bob):
-    services.tags_add(session_images[0].pk, actor=bob, names=["kitty"])
+    services.tags_add(session, session_images[0].pk, actor=bob, names=["kitty"])
     cat = Tag.objects.create(name="cat")
     with pytest.raises(Conflict):
         alias_create(cat, name="kitty")

@@ -45,9 +45,9 @@ def test_no_service_names_a_kind_by_its_bare_string():
 
 def test_capture_events_hands_back_what_the_calls_inside_appended(session, session_images, bob):
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=bob, names=["outside"])
+    services.tags_add(session, first.pk, actor=bob, names=["outside"])
     with capture_events() as outer:
-        services.tags_add(first.pk, actor=bob, names=["cat"])
+        services.tags_add(session, first.pk, actor=bob, names=["cat"])
         with capture_events() as inner:
             services.session_image_set_status(
                 session, actor=bob, image_id=second.pk, status="tagged"

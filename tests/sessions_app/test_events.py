@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from sessions_app import services
 from sessions_app.events import group_name
-from tags.models import ImageTag
+from sessions_app.models import SessionImage, SessionImageTag
 
 
 async def drain(layer, channel, wait: float = 0.3) -> list[dict]:
@@ -45,7 +45,9 @@ def test_edit_is_broadcast_after_commit(session, session_images, bob):
     states = []
     messages = listen_while(
         session,
-        lambda: states.append(services.tags_add(session_images[0].pk, actor=bob, names=["cat"])),
+        lambda: states.append(
+            services.tags_add(session, session_images[0].pk, actor=bob, names=["cat"])
+        ),
     )
     (message,) = messages
     assert message["type"] == "session.event"
@@ -64,14 +66,14 @@ def test_rolled_back_edit_is_neither_logged_nor_broadcast(session, session_image
 
     def failing_caller():
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.tags_add(session_images[0].pk, actor=bob, names=["cat"])
+            services.tags_add(session, session_images[0].pk, actor=bob, names=["cat"])
             raise RuntimeError("the caller fails after the service")
 
     assert listen_while(session, failing_caller) == []
     assert session.events.count() == last_seq
     session.refresh_from_db()
     assert session.last_seq == last_seq
-    assert not ImageTag.objects.exists()
+    assert not SessionImageTag.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -83,7 +85,7 @@ def test_concurrent_editors_of_one_image_lose_nothing(session, session_images, a
     def edit(user, prefix):
         try:
             for index in range(15):
-                services.tags_add(image.pk, actor=user, names=[f"{prefix}{index}"])
+                services.tags_add(session, image.pk, actor=user, names=[f"{prefix}{index}"])
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:
@@ -95,9 +97,8 @@ def test_concurrent_editors_of_one_image_lose_nothing(session, session_images, a
     for thread in threads:
         thread.join()
     assert errors == []
-    assert ImageTag.objects.filter(image=image).count() == 30
-    image.refresh_from_db()
-    assert image.version == 30
+    assert SessionImageTag.objects.filter(entry__image=image).count() == 30
+    assert SessionImage.objects.get(image=image).version == 30
     seqs = list(session.events.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
 

@@ -18,11 +18,11 @@ from datasets.importing_pipeline import candidate_files, import_files
 from images import storage
 from images.models import Image
 from images.processing import process_image_bytes
-from sessions_app.models import ImageStatus, SessionEvent, SessionImage
+from sessions_app.models import ImageStatus, SessionEvent, SessionImage, SessionImageTag
 from sessions_app.services import session_create, session_import_bytes, tags_add, tags_remove
 from sessions_app.services.importing import ImportItem, session_import_batch
 from sessions_app.sql import rows_insert
-from tags.models import ImageTag, Tag, TagSource
+from tags.models import Tag, TagSource
 from tags.services import alias_create, implication_create
 from tests.support.samples import SAMPLES
 
@@ -60,7 +60,7 @@ def png_claiming(width: int, height: int) -> bytes:
 
 
 def tags_of(image_id: int) -> list[tuple[str, str]]:
-    rows = ImageTag.objects.filter(image_id=image_id).order_by("position", "id")
+    rows = SessionImageTag.objects.filter(entry__image_id=image_id).order_by("position", "id")
     return list(rows.values_list("tag__name", "source"))
 
 
@@ -159,8 +159,8 @@ def test_bomb_limit_comes_from_settings(session, alice, settings):
 def test_prompt_tags_are_not_added_to_an_image_that_has_tags(session, alice, bob):
     data = (SAMPLES / "generation-metadata" / "fooocus1_cropped.png").read_bytes()
     first = session_import_bytes(session, actor=alice, data=data, original_name="fish.png")
-    tags_remove(first.image_id, actor=bob, names=["a smiling goldfish"])
-    tags_add(first.image_id, actor=bob, names=["goldfish"])
+    tags_remove(session, first.image_id, actor=bob, names=["a smiling goldfish"])
+    tags_add(session, first.image_id, actor=bob, names=["goldfish"])
     again = session_import_bytes(session, actor=alice, data=data, original_name="fish again.png")
     assert again.status == "duplicate"
     assert tags_of(first.image_id) == [("goldfish", TagSource.MANUAL)]
@@ -330,7 +330,8 @@ def test_new_image_tags_resolve_aliases_and_follow_implications(session, alice, 
     ]
     counts = dict(Tag.objects.values_list("name", "image_count"))
     assert counts == {"cat": 1, "cat ears": 1, "animal ears": 1}
-    assert image.version == 0  # its initial state: the first edit makes it 1
+    # Its initial state: the first edit makes it 1.
+    assert SessionImage.objects.get(session=session, image=image).version == 0
 
 
 def caption_item(data: bytes, name: str, caption: str) -> ImportItem:
@@ -384,9 +385,11 @@ def test_new_images_rows_are_the_rows_the_orm_writes(session, alice):
     )
     after = timezone.now()
     a_id, b_id = (o.image_id for o in outcomes)
-    tags = ImageTag.objects.order_by("image_id", "position")
+    tags = SessionImageTag.objects.order_by("entry__image_id", "position")
     assert list(
-        tags.values_list("image_id", "tag__name", "position", "source", "confidence", "added_by")
+        tags.values_list(
+            "entry__image_id", "tag__name", "position", "source", "confidence", "added_by"
+        )
     ) == [
         (a_id, "cat", 0, TagSource.CAPTION, None, alice.pk),
         (a_id, "dog", 1, TagSource.CAPTION, None, alice.pk),

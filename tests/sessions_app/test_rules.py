@@ -3,12 +3,12 @@ import pytest
 from datasets.importing_pipeline import candidate_files, import_files
 from images.models import Image
 from sessions_app import services
-from sessions_app.models import SessionEvent, SessionRules
-from sessions_app.rules import TagRules, apply_rules, image_rules, rules_from_input, session_rules
+from sessions_app.models import SessionEvent, SessionImageTag, SessionRules
+from sessions_app.rules import TagRules, apply_rules, rules_from_input, session_rules
 from sessions_app.services.rules import rules_apply, rules_preview
 from sessions_app.services.undo import operation_redo, operation_undo
 from tagger_project.errors import Conflict, InvalidInput
-from tags.models import ImageTag, Tag, TagSource
+from tags.models import Tag, TagSource
 from tags.normalize import InvalidTagName
 from tags.services import alias_create, implication_create
 from tests.support.images import png_bytes
@@ -18,22 +18,26 @@ CATEGORIES = {"saber": "character", "fate": "copyright", "wlop": "artist", "high
 
 def full_state(images) -> dict[int, list[tuple]]:
     """Every row of the images as undo must restore it: positions, sources, confidences."""
-    rows = ImageTag.objects.filter(image__in=images).order_by("image_id", "position", "id")
+    rows = SessionImageTag.objects.filter(entry__image__in=images).order_by(
+        "entry__image_id", "position", "id"
+    )
     state: dict[int, list[tuple]] = {image.pk: [] for image in images}
     for image_id, *rest in rows.values_list(
-        "image_id", "tag__name", "position", "source", "confidence"
+        "entry__image_id", "tag__name", "position", "source", "confidence"
     ):
         state[image_id].append(tuple(rest))
     return state
 
 
-def names_of(image) -> list[str]:
-    rows = ImageTag.objects.filter(image=image).order_by("position", "id")
+def names_of(image, session=None) -> list[str]:
+    rows = SessionImageTag.objects.filter(entry__image=image).order_by("position", "id")
+    if session is not None:
+        rows = rows.filter(entry__session=session)
     return list(rows.values_list("tag__name", flat=True))
 
 
 def counts_are_true() -> bool:
-    return all(tag.image_count == tag.image_tags.count() for tag in Tag.objects.all())
+    return all(tag.image_count == tag.entry_tags.count() for tag in Tag.objects.all())
 
 
 @pytest.fixture
@@ -42,12 +46,14 @@ def tagged(session, session_images, alice):
     for name, category in CATEGORIES.items():
         Tag.objects.create(name=name, category=category)
     first, second, third = session_images
-    services.tags_add(first.pk, actor=alice, names=["smile", "saber", "highres", "wlop"])
+    services.tags_add(session, first.pk, actor=alice, names=["smile", "saber", "highres", "wlop"])
     services.tags_add(
-        second.pk, actor=alice, names=["fate", "blurry", "smile"], source="autotagger"
+        session, second.pk, actor=alice, names=["fate", "blurry", "smile"], source="autotagger"
     )
-    ImageTag.objects.filter(image=second, tag__name="blurry").update(confidence=0.4, position=7)
-    services.tags_add(third.pk, actor=alice, names=["smile"])
+    SessionImageTag.objects.filter(entry__image=second, tag__name="blurry").update(
+        confidence=0.4, position=7
+    )
+    services.tags_add(session, third.pk, actor=alice, names=["smile"])
     return session_images
 
 
@@ -137,7 +143,7 @@ def test_apply_is_one_event_and_undo_restores_exact_state(session, tagged, bob):
 
 def test_undo_of_apply_refused_when_someone_edited_since(session, tagged, alice, bob):
     rules_apply(session, actor=bob, rules=rules_from_input(category_order=ORDER))
-    services.tags_add(tagged[0].pk, actor=alice, names=["new"])
+    services.tags_add(session, tagged[0].pk, actor=alice, names=["new"])
     after, events = full_state(tagged), session.events.count()
     with pytest.raises(Conflict, match="changed by someone else"):
         operation_undo(session, actor=bob)
@@ -148,16 +154,18 @@ def test_undo_of_apply_refused_when_someone_edited_since(session, tagged, alice,
 def test_rules_apply_on_every_edit(session, tagged, bob):
     rules_apply(session, actor=bob, rules=rules_from_input(blacklist=["ugly"], pinned=["solo"]))
     image = tagged[2]
-    services.tags_add(image.pk, actor=bob, names=["ugly", "tree", "solo"])
+    services.tags_add(session, image.pk, actor=bob, names=["ugly", "tree", "solo"])
     assert names_of(image) == ["solo", "smile", "tree"]
-    state = services.tags_set(image.pk, actor=bob, names=["tree", "solo", "ugly"], version=2)
+    state = services.tags_set(
+        session, image.pk, actor=bob, names=["tree", "solo", "ugly"], version=2
+    )
     assert [tag["name"] for tag in state.tags] == ["solo", "tree"]
 
 
 def test_implied_blacklisted_tag_is_not_added(session, tagged, bob):
     implication_create(Tag.objects.create(name="cat ears"), implied=Tag.objects.create(name="ears"))
     rules_apply(session, actor=bob, rules=rules_from_input(blacklist=["ears"]))
-    services.tags_add(tagged[2].pk, actor=bob, names=["cat ears"])
+    services.tags_add(session, tagged[2].pk, actor=bob, names=["cat ears"])
     services.batch_apply(session, actor=bob, image_ids=[tagged[1].pk], add=["cat ears", "ears"])
     assert names_of(tagged[2]) == ["smile", "cat ears"]
     assert "ears" not in names_of(tagged[1])
@@ -176,14 +184,19 @@ def test_batch_places_added_tags_by_the_rules_and_undo_is_exact(session, tagged,
     assert counts_are_true()
 
 
-def test_image_in_two_sessions_obeys_both_blacklists(session, tagged, alice, bob):
+def test_image_in_two_sessions_obeys_each_sessions_rules_in_its_own_list(
+    session, tagged, alice, bob
+):
+    """Each session's rules apply to its own images only (no "oldest session wins")."""
     other = services.session_create(owner=alice, name="Other")
     services.session_images_add(other, actor=alice, images=[tagged[2]])
     rules_apply(session, actor=alice, rules=rules_from_input(blacklist=["a"]))
     rules_apply(other, actor=alice, rules=rules_from_input(blacklist=["b"], pinned=["c"]))
-    assert image_rules(tagged[2].pk) == TagRules(("a", "b"), ("c",), ())
-    services.tags_add(tagged[2].pk, actor=alice, names=["a", "b", "c"])
-    assert names_of(tagged[2]) == ["c", "smile"]
+    services.tags_add(session, tagged[2].pk, actor=alice, names=["a", "b", "c"])
+    services.tags_add(other, tagged[2].pk, actor=alice, names=["a", "b", "c"])
+    assert names_of(tagged[2], session) == ["smile", "b", "c"]
+    assert names_of(tagged[2], other) == ["c", "a"]
+    assert counts_are_true()
 
 
 def test_accept_source_makes_tags_manual_and_undo_restores(session, tagged, bob):
@@ -191,7 +204,7 @@ def test_accept_source_makes_tags_manual_and_undo_restores(session, tagged, bob)
     ids = [image.pk for image in tagged]
     result = services.batch_apply(session, actor=bob, image_ids=ids, accept_source="autotagger")
     assert result.changed_image_ids == [tagged[1].pk]
-    rows = ImageTag.objects.filter(image=tagged[1])
+    rows = SessionImageTag.objects.filter(entry__image=tagged[1])
     assert set(rows.values_list("source", "confidence")) == {(TagSource.MANUAL, None)}
     operation_undo(session, actor=bob)
     assert full_state(tagged) == before
@@ -265,6 +278,7 @@ def test_restored_backup_lists_obey_the_rules_too(session, tagged, alice):
     SessionRules.objects.create(session=session, blacklist=["bad"], pinned=["solo"])
     image = tagged[2]
     tags_restore(
+        session,
         image.pk,
         actor=alice,
         entries=[("tree", "caption", None), ("bad", "caption", None), ("solo", "prompt", 0.5)],

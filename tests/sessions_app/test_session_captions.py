@@ -6,8 +6,6 @@ wrote them, and no door reaches a session image through a session the caller
 is not a member of. dave plays eve: a user who is no member of alice's session.
 """
 
-import pytest
-
 from sessions_app.models import SessionEvent
 from tests.support.api import ApiClient
 from tests.support.images import png_bytes
@@ -27,7 +25,6 @@ def _tag_names(body: dict) -> list[str]:
     return [tag["name"] for tag in body["tags"]]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: tag rows still hang on images.Image")
 def test_a_copy_in_another_session_gets_its_own_empty_caption(session, as_, alice, dave):
     alice_client, eve_client = as_(alice), as_(dave)
     content = png_bytes((10, 20, 30))

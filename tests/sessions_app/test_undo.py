@@ -1,26 +1,26 @@
 import pytest
 
 from sessions_app import services
-from sessions_app.models import SessionImage
+from sessions_app.models import SessionImage, SessionImageTag
 from sessions_app.services.undo import operation_redo, operation_undo, undo_stacks
 from tagger_project.errors import Conflict
-from tags.models import ImageTag, Tag
+from tags.models import Tag
 
 
 def tag_state(image) -> list[tuple[str, int, str]]:
-    rows = ImageTag.objects.filter(image=image).order_by("position", "id")
+    rows = SessionImageTag.objects.filter(entry__image=image).order_by("position", "id")
     return list(rows.values_list("tag__name", "position", "source"))
 
 
 def counts_are_true() -> bool:
-    return all(tag.image_count == tag.image_tags.count() for tag in Tag.objects.all())
+    return all(tag.image_count == tag.entry_tags.count() for tag in Tag.objects.all())
 
 
 def test_undo_and_redo_of_a_tag_edit(session, session_images, bob):
     image = session_images[0]
-    services.tags_add(image.pk, actor=bob, names=["a", "b"])
+    services.tags_add(session, image.pk, actor=bob, names=["a", "b"])
     before = tag_state(image)
-    services.tags_set(image.pk, actor=bob, names=["b", "c"], version=1)
+    services.tags_set(session, image.pk, actor=bob, names=["b", "c"], version=1)
     after = tag_state(image)
     undo_event = operation_undo(session, actor=bob)
     assert undo_event.payload["undo_of"] == undo_event.seq - 1
@@ -32,8 +32,8 @@ def test_undo_and_redo_of_a_tag_edit(session, session_images, bob):
 
 def test_undo_walks_back_through_own_operations_only(session, session_images, alice, bob):
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=bob, names=["mine"])
-    services.tags_add(second.pk, actor=alice, names=["hers"])
+    services.tags_add(session, first.pk, actor=bob, names=["mine"])
+    services.tags_add(session, second.pk, actor=alice, names=["hers"])
     services.session_image_set_status(session, actor=bob, image_id=second.pk, status="tagged")
     operation_undo(session, actor=bob)
     assert SessionImage.objects.get(session=session, image=second).status == "todo"
@@ -48,8 +48,8 @@ def test_undo_conflicting_with_someone_elses_later_edit_is_refused(
     session, session_images, alice, bob
 ):
     image = session_images[0]
-    services.tags_add(image.pk, actor=bob, names=["mine"])
-    services.tags_add(image.pk, actor=alice, names=["hers"])
+    services.tags_add(session, image.pk, actor=bob, names=["mine"])
+    services.tags_add(session, image.pk, actor=alice, names=["hers"])
     seq_before = session.events.count()
     with pytest.raises(Conflict, match="changed by someone else"):
         operation_undo(session, actor=bob)
@@ -59,17 +59,17 @@ def test_undo_conflicting_with_someone_elses_later_edit_is_refused(
 
 def test_new_operation_clears_redo(session, session_images, bob):
     image = session_images[0]
-    services.tags_add(image.pk, actor=bob, names=["a"])
+    services.tags_add(session, image.pk, actor=bob, names=["a"])
     operation_undo(session, actor=bob)
-    services.tags_add(image.pk, actor=bob, names=["b"])
+    services.tags_add(session, image.pk, actor=bob, names=["b"])
     with pytest.raises(Conflict, match="nothing to redo"):
         operation_redo(session, actor=bob)
 
 
 def test_batch_undo_restores_exact_previous_state(session, session_images, bob):
     ids = [image.pk for image in session_images]
-    services.tags_add(ids[0], actor=bob, names=["x", "old", "y"])
-    services.tags_add(ids[1], actor=bob, names=["old", "new", "z"])
+    services.tags_add(session, ids[0], actor=bob, names=["x", "old", "y"])
+    services.tags_add(session, ids[1], actor=bob, names=["old", "new", "z"])
     before = {image.pk: tag_state(image) for image in session_images}
     services.batch_apply(
         session, actor=bob, image_ids=ids, add=["added"], remove=["z"], replace=("old", "new")
@@ -89,7 +89,7 @@ def test_batch_undo_restores_exact_previous_state(session, session_images, bob):
 def test_batch_undo_refused_when_an_image_changed_since(session, session_images, alice, bob):
     ids = [image.pk for image in session_images]
     services.batch_apply(session, actor=bob, image_ids=ids, add=["added"])
-    services.tags_add(ids[2], actor=alice, names=["later"])
+    services.tags_add(session, ids[2], actor=alice, names=["later"])
     with pytest.raises(Conflict, match="1 of the images"):
         operation_undo(session, actor=bob)
-    assert ImageTag.objects.filter(tag__name="added").count() == 3
+    assert SessionImageTag.objects.filter(tag__name="added").count() == 3

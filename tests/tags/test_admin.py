@@ -5,8 +5,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from sessions_app import services as session_services
-from sessions_app.models import SessionEvent
-from tags.models import ImageTag, Tag, TagAlias, TagImplication
+from sessions_app.models import SessionEvent, SessionImageTag
+from tags.models import Tag, TagAlias, TagImplication
 from tags.services import implication_create
 
 CHANGELIST = reverse("admin:tags_tag_changelist")
@@ -22,8 +22,8 @@ def admin_client(client, staff):
 def tagged(session, session_images, alice):
     """cat0: [cat, kitty, sitting], cat1: [kitty, cat]."""
     first, second, _ = session_images
-    session_services.tags_add(first.pk, actor=alice, names=["cat", "kitty", "sitting"])
-    session_services.tags_add(second.pk, actor=alice, names=["kitty", "cat"])
+    session_services.tags_add(session, first.pk, actor=alice, names=["cat", "kitty", "sitting"])
+    session_services.tags_add(session, second.pk, actor=alice, names=["kitty", "cat"])
     return session_images
 
 
@@ -174,7 +174,7 @@ def test_merge_action_shows_form_then_merges_through_service(admin_client, sessi
     assert TagAlias.objects.get(name="kitty").tag == cat
     first = tagged[0]
     assert list(
-        ImageTag.objects.filter(image=first)
+        SessionImageTag.objects.filter(entry__image=first)
         .order_by("position")
         .values_list("tag__name", flat=True)
     ) == ["cat", "sitting"]

@@ -7,11 +7,11 @@ from tests.support.api import ApiClient, error_of
 
 
 @pytest.fixture
-def vocabulary(session_images, alice):
+def vocabulary(session, session_images, alice):
     first, second, third = session_images
-    services.tags_add(first.pk, actor=alice, names=["hat", "hair", "hand"])
-    services.tags_add(second.pk, actor=alice, names=["hair", "hand"])
-    services.tags_add(third.pk, actor=alice, names=["hair"])
+    services.tags_add(session, first.pk, actor=alice, names=["hat", "hair", "hand"])
+    services.tags_add(session, second.pk, actor=alice, names=["hair", "hand"])
+    services.tags_add(session, third.pk, actor=alice, names=["hair"])
     Tag.objects.filter(name="hat").update(category="meta")
     alias_create(Tag.objects.get(name="hand"), name="hazard hand")
     return session_images

@@ -91,7 +91,7 @@ def test_a_rolled_back_rename_is_never_shown():
 def test_pages_show_renames_and_categories(session, bob):
     image = make_image(name="a.png")
     services.session_images_add(session, actor=bob, images=[image])
-    services.tags_add(image.pk, actor=bob, names=["kity", "smile"])
+    services.tags_add(session, image.pk, actor=bob, names=["kity", "smile"])
     assert page_tags(session) == [[("kity", "general"), ("smile", "general")]]
     services.tag_rename(Tag.objects.get(name="kity"), actor=bob, new_name="kitty")
     tag_set_category(Tag.objects.get(name="smile"), category="meta")
@@ -103,7 +103,7 @@ def test_a_merge_between_the_two_reads_shows_the_merged_tag(session, bob):
     leaves a row whose tag is gone: the page reads its tags again, joined."""
     image = make_image(name="a.png")
     services.session_images_add(session, actor=bob, images=[image])
-    services.tags_add(image.pk, actor=bob, names=["kitty", "smile"])
+    services.tags_add(session, image.pk, actor=bob, names=["kitty", "smile"])
     kitty, cat = Tag.objects.get(name="kitty"), Tag.objects.create(name="cat")
     merged = []
 
@@ -141,7 +141,7 @@ def test_session_tag_counts_follow_category_changes(session, bob):
     """Cached per session seq, which a category change does not move."""
     image = make_image(name="a.png")
     services.session_images_add(session, actor=bob, images=[image])
-    services.tags_add(image.pk, actor=bob, names=["smile"])
+    services.tags_add(session, image.pk, actor=bob, names=["smile"])
     session.refresh_from_db()
     assert selectors.session_tag_counts(session, limit=10)[0]["category"] == "general"
     tag_set_category(Tag.objects.get(name="smile"), category="meta")

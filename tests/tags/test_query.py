@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from images.models import Image
 from sessions_app import services
-from sessions_app.models import SessionImage
-from tags.models import ImageTag, Tag
+from sessions_app.models import SessionImage, SessionImageTag
+from sessions_app.selectors import SESSION_TAG_ROWS
+from tags.models import Tag
 from tags.query import (
     MAX_TERMS,
     And,
@@ -121,7 +122,8 @@ def test_well_formed_queries_parse(terms, joins):
 def _matching(session, text: str, wanted: int | None = None, plan: Plan | None = None) -> list[str]:
     where, params = compile_query(
         parse(text),
-        image_column="si.image_id",
+        tag_rows=SESSION_TAG_ROWS,
+        image_column="si.id",
         status_column="si.status",
         statuses=["todo", "tagged"],
         wanted=wanted,
@@ -141,8 +143,8 @@ def _matching(session, text: str, wanted: int | None = None, plan: Plan | None =
 
 def test_compiled_queries_match(session, session_images, alice):
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=alice, names=["red", "blue"])
-    services.tags_add(second.pk, actor=alice, names=["red"])
+    services.tags_add(session, first.pk, actor=alice, names=["red", "blue"])
+    services.tags_add(session, second.pk, actor=alice, names=["red"])
     assert _matching(session, "red, -blue") == ["cat1.png"]
     assert _matching(session, "blue | untagged") == ["cat0.png", "cat2.png"]
     assert _matching(session, "tags:2") == ["cat0.png"]
@@ -151,18 +153,20 @@ def test_compiled_queries_match(session, session_images, alice):
     assert _matching(session, "tags:>=0") == ["cat0.png", "cat1.png", "cat2.png"]
     assert _matching(session, "source:manual, -(red:1.1)") == []
     with pytest.raises(QueryError):
-        compile_query(parse("status:todo"), image_column="image_id")
+        compile_query(parse("status:todo"), tag_rows=SESSION_TAG_ROWS, image_column="id")
 
 
 @pytest.mark.parametrize("text", ["red", "red, blue", "red, -blue", "blue, red | untagged"])
 def test_every_plan_of_an_and_matches_the_same_images(session, session_images, alice, text):
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=alice, names=["red", "blue"])
-    services.tags_add(second.pk, actor=alice, names=["red"])
-    driven, _ = compile_query(parse(text), image_column="si.image_id", wanted=None)
+    services.tags_add(session, first.pk, actor=alice, names=["red", "blue"])
+    services.tags_add(session, second.pk, actor=alice, names=["red"])
+    driven, _ = compile_query(
+        parse(text), tag_rows=SESSION_TAG_ROWS, image_column="si.id", wanted=None
+    )
     # Every match wanted: the rarest tag's list drives (no unary + to stop it).
-    assert "si.image_id IN (SELECT" in driven
-    assert "+si.image_id" not in driven
+    assert "si.id IN (SELECT" in driven
+    assert "+si.id" not in driven
     expected = _matching(session, text, wanted=None)
     assert _matching(session, text, wanted=1) == expected
     for plan in PLANS:
@@ -218,15 +222,15 @@ def test_both_plans_match_the_same_images_for_every_kind_of_term(
     session, session_images, alice, text
 ):
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=alice, names=["red", "blue"])
-    services.tags_add(second.pk, actor=alice, names=["red"])
+    services.tags_add(session, first.pk, actor=alice, names=["red", "blue"])
+    services.tags_add(session, second.pk, actor=alice, names=["red"])
     assert _matching(session, text, wanted=None) == _matching(session, text, wanted=1)
 
 
 def test_every_plan_matches_for_every_kind_of_term(session, session_images, alice):
     first, second, _ = session_images
-    services.tags_add(first.pk, actor=alice, names=["red", "blue"])
-    services.tags_add(second.pk, actor=alice, names=["red"])
+    services.tags_add(session, first.pk, actor=alice, names=["red", "blue"])
+    services.tags_add(session, second.pk, actor=alice, names=["red"])
     for text in ["red, -blue", "red, nobody", "status:todo, -(red:1.1)", "tags:>0, red"]:
         expected = _matching(session, text, wanted=None)
         for plan in PLANS:
@@ -285,7 +289,7 @@ def test_every_plan_matches_what_the_query_means(session, six_images, alice, tag
     with transaction.atomic():
         for image, names in zip(six_images, taggings, strict=True):
             if names:
-                services.tags_add(image.pk, actor=alice, names=sorted(names))
+                services.tags_add(session, image.pk, actor=alice, names=sorted(names))
         found = {
             (wanted, plan): _matching(session, text, wanted=wanted, plan=plan)
             for wanted, plan in [(None, None), (0, None), (1, None), (51, None)]
@@ -336,7 +340,7 @@ def _bench_statistics() -> None:
     tables = {
         Image._meta.db_table: 100_000,
         SessionImage._meta.db_table: 100_000,
-        ImageTag._meta.db_table: 2_500_000,
+        SessionImageTag._meta.db_table: 2_500_000,
     }
     per_key = {"session_id": 100_000, "tag_id": 50}
     with connection.cursor() as cursor:
@@ -344,7 +348,7 @@ def _bench_statistics() -> None:
         for table, rows in tables.items():
             cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl = %s", [table])
             cursor.execute("INSERT INTO sqlite_stat1 VALUES (%s, NULL, %s)", [table, str(rows)])
-            lead = {**per_key, "image_id": 25 if table == ImageTag._meta.db_table else 1}
+            lead = {**per_key, "entry_id": 25, "image_id": 1}
             cursor.execute(f"PRAGMA index_list({connection.ops.quote_name(table)})")
             for index in [row[1] for row in cursor.fetchall()]:
                 cursor.execute(f"PRAGMA index_info({connection.ops.quote_name(index)})")
@@ -357,29 +361,33 @@ def _bench_statistics() -> None:
         cursor.execute("ANALYZE sqlite_schema")  # reload the statistics
 
 
-def _bench_shaped(images: list[Image], alice) -> str:
+def _bench_shaped(session, images: list[Image], alice) -> str:
     """Tag the six images and give compile_query the bench's numbers; the query to run.
 
-    The plan depends only on the tags' counts and the highest image id, never on
+    The plan depends only on the tags' counts and the highest session image id, never on
     the rows themselves, so six images can stand for a library of 100k in which
     red is common, blue rare and green middling.
     """
     for index, image in enumerate(images):
         names = ["red", "blue"] if index % 2 else ["red", "green"] if index == 0 else ["red"]
-        services.tags_add(image.pk, actor=alice, names=names)
-    assert Image.objects.aggregate(top=Max("id"))["top"] < 100_000
+        services.tags_add(session, image.pk, actor=alice, names=names)
+    assert SessionImage.objects.aggregate(top=Max("id"))["top"] < 100_000
     far = make_image(name="far.png")
-    Image.objects.filter(pk=far.pk).update(id=100_000)
+    other = services.session_create(owner=alice, name="far")
+    services.session_images_add(other, actor=alice, images=[far])
+    SessionImage.objects.filter(image=far).update(id=100_000)
     for name, count in {"red": 30_000, "blue": 5_000, "green": 10_000}.items():
         Tag.objects.filter(name=name).update(image_count=count)
     return "red, blue, -green"
 
 
 def test_a_long_walk_tests_the_rarest_tag_against_its_list(session, six_images, alice):
-    text = _bench_shaped(six_images, alice)
-    listed, _ = compile_query(parse(text), image_column="si.image_id", wanted=51)
+    text = _bench_shaped(session, six_images, alice)
+    listed, _ = compile_query(
+        parse(text), tag_rows=SESSION_TAG_ROWS, image_column="si.id", wanted=51
+    )
     # blue, the rarest, is tested against its list; red and -green are probed as before.
-    assert "+si.image_id IN (SELECT image_id FROM" in listed
+    assert "+si.id IN (SELECT entry_id FROM" in listed
     assert listed.count("NOT (EXISTS") == 1
     assert listed.count("EXISTS") == 2
     expected = ["img1.png", "img3.png", "img5.png"]
@@ -389,8 +397,10 @@ def test_a_long_walk_tests_the_rarest_tag_against_its_list(session, six_images, 
 def test_the_listed_walk_keeps_to_session_order(session, six_images, alice):
     if connection.vendor != "sqlite":
         pytest.skip("the unary + is a hint to SQLite's planner; PostgreSQL costs the IN itself")
-    text = _bench_shaped(six_images, alice)
-    listed, params = compile_query(parse(text), image_column="si.image_id", wanted=51)
+    text = _bench_shaped(session, six_images, alice)
+    listed, params = compile_query(
+        parse(text), tag_rows=SESSION_TAG_ROWS, image_column="si.id", wanted=51
+    )
     _bench_statistics()
     plan = _page_plan(session, listed, params)
     order = _order_index()
@@ -398,5 +408,7 @@ def test_the_listed_walk_keeps_to_session_order(session, six_images, alice):
     assert "LIST SUBQUERY" in plan  # blue's images, read once
     assert "USE TEMP B-TREE FOR ORDER BY" not in plan
     # The same statistics make SQLite drive from an IN without the +, and sort.
-    driven, params = compile_query(parse(text), image_column="si.image_id", wanted=None)
+    driven, params = compile_query(
+        parse(text), tag_rows=SESSION_TAG_ROWS, image_column="si.id", wanted=None
+    )
     assert "USE TEMP B-TREE FOR ORDER BY" in _page_plan(session, driven, params)

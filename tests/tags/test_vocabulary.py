@@ -121,9 +121,9 @@ def test_autocomplete_knows_the_vocabulary_by_popularity(db) -> None:
 
 
 def test_reimport_updates_category_and_popularity_but_keeps_usage(
-    db, session_images, alice
+    db, session, session_images, alice
 ) -> None:
-    session_services.tags_add(session_images[0].pk, actor=alice, names=["hatsune miku"])
+    session_services.tags_add(session, session_images[0].pk, actor=alice, names=["hatsune miku"])
     tag = Tag.objects.get(name="hatsune miku")
     vocabulary_import(read_vocabulary(TAGCOMPLETE).rows)
     again = vocabulary_import(read_vocabulary(TAGCOMPLETE.replace(b"150000", b"7")).rows)
@@ -134,9 +134,9 @@ def test_reimport_updates_category_and_popularity_but_keeps_usage(
 
 
 def test_an_alias_that_is_a_tag_in_use_is_reported_and_left_alone(
-    db, session_images, alice
+    db, session, session_images, alice
 ) -> None:
-    session_services.tags_add(session_images[0].pk, actor=alice, names=["miku"])
+    session_services.tags_add(session, session_images[0].pk, actor=alice, names=["miku"])
     result = vocabulary_import(read_vocabulary(TAGCOMPLETE).rows)
     assert problems(result) == [(2, "alias 'miku' is a tag on images; merge it instead")]
     assert Tag.objects.get(name="miku").image_count == 1

@@ -1,0 +1,167 @@
+"""Each session owns its captions (issue 13): tag rows move from the image to the session image.
+
+Every session holding an image gets a copy of that image's tag rows
+(positions, sources, confidences, who and when) and the image's version, in
+set-based statements (INSERT … SELECT), so a 100,000-image × 25-tag library
+moves in seconds (bench/migration_bench.py). The indexes and constraints are
+built after the copy: filling a table is cheaper than keeping its indexes
+up to date row by row. Tag counts are recounted over the new rows: a tag's
+`image_count` is how many session images carry it. tags 0006 and images 0002
+then drop the old table and column.
+
+Tags of an image no session holds have nowhere to go and are not copied.
+"""
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+
+
+def copy_tag_rows(apps, schema_editor):
+    """Each session image gets its image's tag rows and version; tag counts follow."""
+    quote = schema_editor.connection.ops.quote_name
+    entry_tag = quote(apps.get_model("sessions_app", "SessionImageTag")._meta.db_table)
+    entry = quote(apps.get_model("sessions_app", "SessionImage")._meta.db_table)
+    image_tag = quote(apps.get_model("tags", "ImageTag")._meta.db_table)
+    image = quote(apps.get_model("images", "Image")._meta.db_table)
+    tag = quote(apps.get_model("tags", "Tag")._meta.db_table)
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {entry_tag}"
+            " (entry_id, tag_id, position, source, confidence, added_by_id, created_at)"
+            " SELECT si.id, it.tag_id, it.position, it.source, it.confidence, it.added_by_id,"
+            f" it.created_at FROM {entry} si JOIN {image_tag} it ON it.image_id = si.image_id"
+            # In the order the caption index will hold them: the pages' reads stay local.
+            " ORDER BY si.id, it.position, it.id"
+        )
+        cursor.execute(
+            f"UPDATE {entry} SET version = COALESCE((SELECT i.version FROM {image} i"
+            f" WHERE i.id = {entry}.image_id), 0)"
+        )
+        cursor.execute(
+            f"UPDATE {tag} SET image_count = (SELECT COUNT(*) FROM {entry_tag} x"
+            f" WHERE x.tag_id = {tag}.id)"
+        )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("sessions_app", "0005_covering_page_indexes"),
+        ("tags", "0005_vocabulary_generation"),
+        ("images", "0001_initial"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="sessionimage",
+            name="version",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.CreateModel(
+            name="SessionImageTag",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("caption", "caption file"),
+                            ("prompt", "embedded prompt"),
+                            ("implication", "Implication"),
+                            ("rule", "Rule"),
+                            ("suggestion", "vocabulary suggestion"),
+                            ("autotagger", "auto-tagger"),
+                        ],
+                        default="manual",
+                        max_length=16,
+                    ),
+                ),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tags",
+                        to="sessions_app.sessionimage",
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entry_tags",
+                        to="tags.tag",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["entry", "position", "id"],
+            },
+        ),
+        migrations.RunPython(copy_tag_rows, migrations.RunPython.noop, elidable=False),
+        migrations.AddIndex(
+            model_name="sessionimagetag",
+            index=models.Index(fields=["tag", "entry"], name="entrytag_tag_entry_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="sessionimagetag",
+            index=models.Index(
+                fields=["entry", "position", "id", "tag", "source"], name="entrytag_caption_idx"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="sessionimagetag",
+            constraint=models.UniqueConstraint(fields=("entry", "tag"), name="entrytag_unique"),
+        ),
+        migrations.AddConstraint(
+            model_name="sessionimagetag",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "source__in",
+                        [
+                            "manual",
+                            "caption",
+                            "prompt",
+                            "implication",
+                            "rule",
+                            "suggestion",
+                            "autotagger",
+                        ],
+                    )
+                ),
+                name="entrytag_source_known",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="sessionimagetag",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("confidence__isnull", True),
+                    models.Q(("confidence__gte", 0), ("confidence__lte", 1)),
+                    _connector="OR",
+                ),
+                name="entrytag_confidence_range",
+            ),
+        ),
+    ]
