@@ -82,9 +82,7 @@ def _apply(session: TaggingSession, user, edit: Edit) -> None:
     elif isinstance(edit, RemoveTags):
         services.tags_remove(session, edit.image_id, actor=user, names=edit.tags)
     elif isinstance(edit, SetTags):
-        services.tags_set(
-            session, edit.image_id, actor=user, names=edit.tags, version=edit.version
-        )
+        services.tags_set(session, edit.image_id, actor=user, names=edit.tags, version=edit.version)
 
 
 def clients_overview() -> dict[str, Any]:

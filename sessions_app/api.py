@@ -208,9 +208,7 @@ def image_tags_edit(request: HttpRequest, session_id: Id, image_id: Id, payload:
     require_role(request.auth, session_id, Role.EDITOR)
     state = None
     if payload.remove:
-        state = services.tags_remove(
-            session_id, image_id, actor=request.auth, names=payload.remove
-        )
+        state = services.tags_remove(session_id, image_id, actor=request.auth, names=payload.remove)
     if payload.add or state is None:
         seqs = state.seqs if state else {}
         state = services.tags_add(session_id, image_id, actor=request.auth, names=payload.add)

@@ -518,8 +518,9 @@ def compile_query(
     """Turn a parsed query into a WHERE fragment and its parameters, over SQL columns.
 
     `tag_rows` says where the tag rows are; `image_column` / `status_column`
-    name the outer query's columns (e.g. `si.id`, matched against the rows' key). `wanted`: how many rows the caller reads in order (a page
-    plus one), or None for all of them; it decides how an AND reads its rarest
+    name the outer query's columns (e.g. `si.id`, matched against the rows'
+    key). `wanted`: how many rows the caller reads in order (a page plus one),
+    or None for all of them; it decides how an AND reads its rarest
     tag, never what matches. `plan` forces that plan (for tests and benchmarks
     that compare them); None chooses the cheapest. One query resolves aliases
     and looks the tags up; unknown tags match nothing.

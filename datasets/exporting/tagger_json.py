@@ -30,8 +30,7 @@ from django.utils import timezone
 from datasets.exporting.base import Entry, ExportOptions, ExportReport
 from datasets.exporting.documents import NamedRows, images_then_document
 from datasets.exporting.rows import ExportRow
-from sessions_app.models import TaggingSession
-from sessions_app.models import SessionImageTag
+from sessions_app.models import SessionImageTag, TaggingSession
 from tags.models import Tag, TagAlias, TagImplication
 
 DOCUMENT_NAME = "tagger.json"
