@@ -2,8 +2,9 @@
 
 A WD14 tagger's outputs are sigmoid probabilities in [0, 1]. Sixteen-bit
 steps keep every score within 7.7e-6 of what the model said (float16 would
-be ~5e-4 near 1, where the character threshold lives), and most scores are
-near zero, so their high bytes compress away: ~10,800 tags take ~21.7 KB raw.
+be ~5e-4 near 1, where the character threshold lives). Most scores are near
+zero, so zlib takes part of their high bytes away: 10,861 tags, 21.7 KB raw,
+stored in ~15.6 KB on the bench model's (mostly near-zero) scores.
 """
 
 import zlib
