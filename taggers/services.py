@@ -13,6 +13,8 @@ from taggers.preprocessing import prepare_image
 from taggers.runtime import Tagger, run_batch
 from taggers.scores import decode_scores, encode_scores
 
+LOOKUP_SLICE = 900
+
 
 @dataclass
 class Predictions:
@@ -39,13 +41,13 @@ def predictions_for(images: Sequence[Image], tagger: Tagger) -> Predictions:
 
     Each batch is stored as it completes, so work done survives an interrupted
     call; a concurrent call for the same images stores each prediction once.
+    Every score comes back in memory (43 KB an image for 10,861 tags): pass a
+    job's chunk of images, not a whole library.
     """
     row = tagger_model_row(tagger)
     result = Predictions()
     wanted = {image.pk: image for image in images}
-    for image_id, blob in Prediction.objects.filter(tagger=row, image_id__in=wanted).values_list(
-        "image_id", "scores"
-    ):
+    for image_id, blob in _stored(row, list(wanted)):
         result.scores[image_id] = decode_scores(blob, row.tag_count)
     missing = [image for image_id, image in wanted.items() if image_id not in result.scores]
     for batch_images, batch in _batches(missing, tagger, result.failed):
@@ -56,6 +58,14 @@ def predictions_for(images: Sequence[Image], tagger: Tagger) -> Predictions:
             result.scores[image.pk] = decode_scores(blob, row.tag_count)
         result.inferred += len(batch_images)
     return result
+
+
+def _stored(row: TaggerModel, image_ids: list[int]) -> Iterator[tuple[int, bytes]]:
+    # In slices, so no database meets more bound parameters than it accepts.
+    for start in range(0, len(image_ids), LOOKUP_SLICE):
+        yield from Prediction.objects.filter(
+            tagger=row, image_id__in=image_ids[start : start + LOOKUP_SLICE]
+        ).values_list("image_id", "scores")
 
 
 def _batches(

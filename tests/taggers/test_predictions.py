@@ -9,10 +9,11 @@ from PIL import Image as PILImage
 from images.services import image_process_bytes, image_store
 from sessions_app import services as session_services
 from taggers.models import Prediction, TaggerModel
-from taggers.scores import STEPS
+from taggers.scores import STEPS, encode_scores
 from taggers.selection import SelectionOptions, select_tags
 from taggers.selectors import tagger_named
-from taggers.services import predictions_for
+from taggers.services import LOOKUP_SLICE, predictions_for, tagger_model_row
+from tests.support.images import make_image
 from tests.support.taggers import expected_scores, write_tagger
 from tests.taggers.reference_preprocessing import reference_prepare
 
@@ -143,3 +144,15 @@ def test_scores_are_stored_compactly(models_dir, images):
     predictions_for(images[:1], tagger)
     blob = bytes(Prediction.objects.get().scores)
     assert len(blob) < 4 * tagger.signature.tag_count  # under float32 size even for 13 tags
+
+
+def test_many_stored_predictions_are_read_in_slices(models_dir, django_assert_num_queries):
+    tagger = tagger_named(write_tagger(models_dir / "wd-tiny").name)
+    row = tagger_model_row(tagger)
+    many = [make_image(color=(i % 256, i // 256, 0), name=f"m{i}.png") for i in range(950)]
+    blob = encode_scores(np.linspace(0, 1, 13, dtype=np.float32))
+    Prediction.objects.bulk_create(Prediction(image=i, tagger=row, scores=blob) for i in many)
+    assert len(many) > LOOKUP_SLICE
+    with django_assert_num_queries(3):  # the model row, then two slices
+        result = predictions_for(many, tagger)
+    assert result.inferred == 0 and len(result.scores) == 950
