@@ -11,7 +11,7 @@
 
 Grammar (the comma binds loosest, so `a | b, c` is `(a | b) AND c`):
 
-    query  := or (',' or)*
+    query  := or (',' or)* [',']      (one trailing comma is allowed)
     or     := unary ('|' unary)*
     unary  := '-' unary | WORD | STRING
 
@@ -223,6 +223,8 @@ class _Parser:
         items = [self.disjunction()]
         while self.current.kind == "comma":
             self.advance()
+            if self.current.kind == "end":
+                break  # a caption pasted as it was written often ends "1girl, smile,"
             items.append(self.disjunction())
         if self.current.kind != "end":
             raise QueryError(f"unexpected {self.current.text!r}", self.current.pos)

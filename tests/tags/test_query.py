@@ -60,11 +60,17 @@ def test_names_are_normalized_and_quotes_allow_special_names():
     assert parse("   ") is None
 
 
+def test_a_trailing_comma_is_accepted():
+    # kohya captions often end with one; pasted into the filter it means nothing more.
+    assert parse("1girl,") == TagTerm("1girl", 0)
+    assert parse("1girl, smile , ") == parse("1girl, smile")
+
+
 @pytest.mark.parametrize(
     ("text", "position"),
     [
         (",a", 0),
-        ("a,", 2),
+        ("a,,", 2),
         ("a | ", 4),
         ("a b | c", None),
         ('a "b"', 2),
