@@ -75,6 +75,27 @@ export class Panel {
     }
   }
 
+  /** A tag's category changed (in the admin): its chip takes the new colour. */
+  recolour(name, category) {
+    const tag = this.state?.tags.find((t) => t.name === name);
+    if (!tag) return;
+    tag.category = category;
+    this.render();
+  }
+
+  /** Show nothing: the filter matches no image. */
+  close() {
+    this.imageId = null;
+    this.state = null;
+    this.pending = [];
+    this.el.body.hidden = true;
+    this.el.empty.hidden = false;
+    this.el.empty.textContent = "No image matches the filter.";
+    this.el.image.removeAttribute("src");
+    this.el.chips.replaceChildren();
+    this._closeList();
+  }
+
   /** A tags.changed event from anyone: take the server's list if it is newer. */
   applyTags(imageId, payload, seq) {
     this.appliedSeq = Math.max(this.appliedSeq, seq || 0);
@@ -109,7 +130,14 @@ export class Panel {
   render() {
     const byName = new Map((this.state?.tags || []).map((t) => [t.name, t]));
     const items = this.names().map((name, index) => this._chip(name, byName.get(name), index));
+    // Re-rendering must not drop the keyboard: a chip that had focus keeps it.
+    const focused = this.el.chips.contains(document.activeElement) ? document.activeElement.closest(".chip") : null;
     this.el.chips.replaceChildren(...items);
+    if (focused) this._chipNamed(focused.dataset.name)?.focus();
+  }
+
+  _chipNamed(name) {
+    return this.el.chips.querySelector(`.chip[data-name="${CSS.escape(name)}"]`);
   }
 
   focusInput() {
@@ -153,8 +181,14 @@ export class Panel {
       this._dropPending(entry);
       if (this.imageId === imageId) {
         this.render();
-        this._error(exc.message);
-        if (exc.status === 409 || exc.code === "stale_version") this.open(imageId);
+        if (exc.status === 409 || exc.code === "stale_version") {
+          // Reload what the server holds first: open() clears the message, and
+          // the person must still read why their change did not stick.
+          await this.open(imageId);
+          if (this.imageId === imageId) this._error(STALE_MESSAGE);
+        } else {
+          this._error(exc.message);
+        }
       }
     }
   }
@@ -259,7 +293,7 @@ export class Panel {
     list.addEventListener("mousedown", (ev) => ev.preventDefault()); // keep focus in the input
     list.addEventListener("click", (ev) => {
       const opt = ev.target.closest("[role=option]");
-      if (opt) this._accept(opt.dataset.name);
+      if (opt) this._accept(withLastToken(this.el.input.value, opt.dataset.name));
     });
     promptAdd.addEventListener("click", () => {
       const tokens = promptTokens(this.el.promptText.textContent);
@@ -283,8 +317,7 @@ export class Panel {
       const j = i + (ev.key === "ArrowLeft" ? -1 : 1);
       if (j < 0 || j >= names.length) return;
       [names[i], names[j]] = [names[j], names[i]];
-      this.reorder(names).then(() => this.el.chips.querySelector(`[data-name="${CSS.escape(name)}"]`)?.focus());
-      this.el.chips.children[j]?.focus();
+      this.reorder(names); // render() keeps the focus on the moved chip
     }
   }
 
@@ -298,11 +331,11 @@ export class Panel {
       this._activate((this.active - 1 + this.suggestions.length) % this.suggestions.length);
     } else if (ev.key === "Enter") {
       ev.preventDefault();
-      const picked = open && this.active >= 0 ? this.suggestions[this.active].name : this.el.input.value;
-      this._accept(picked);
+      const value = this.el.input.value;
+      this._accept(open && this.active >= 0 ? withLastToken(value, this.suggestions[this.active].name) : value);
     } else if (ev.key === "Tab" && open && this.active >= 0) {
       ev.preventDefault();
-      this.el.input.value = this.suggestions[this.active].name;
+      this.el.input.value = withLastToken(this.el.input.value, this.suggestions[this.active].name);
       this._closeList();
     } else if (ev.key === "Escape") {
       if (open) {
@@ -327,7 +360,8 @@ export class Panel {
   }
 
   async _suggest() {
-    const prefix = this.el.input.value.trim().toLowerCase();
+    // Several tags may be typed at once: suggest for the one being typed.
+    const prefix = lastToken(this.el.input.value).toLowerCase();
     this.suggestAbort?.abort();
     if (!prefix) return this._closeList();
     const abort = new AbortController();
@@ -382,6 +416,21 @@ export class Panel {
     this.el.input.setAttribute("aria-expanded", "false");
     this.el.input.removeAttribute("aria-activedescendant");
   }
+}
+
+const STALE_MESSAGE =
+  "Someone else changed this image meanwhile, so your change was not saved. Its tags are shown as they are now; try again.";
+
+/** The tag being typed: the text after the last comma. */
+export function lastToken(text) {
+  return String(text).split(",").pop().trim();
+}
+
+/** The input with its last token replaced by a picked suggestion. */
+export function withLastToken(text, name) {
+  const parts = String(text).split(",");
+  parts[parts.length - 1] = ` ${name}`;
+  return parts.join(",").trim();
 }
 
 /** Several tags may be typed at once, separated by commas. */

@@ -24,17 +24,21 @@ const filterInput = $("filter-input");
 const statusFilter = $("status-filter");
 const filterError = $("filter-error");
 
+// The filter the grid shows: what was applied, not what the box holds while
+// someone types (a batch on "all matching" must hit the images on screen).
+let applied = { q: "", status: "" };
+
 function currentQuery() {
-  const q = filterInput.value.trim();
-  const status = statusFilter.value;
+  const q = applied.q.replace(/,\s*$/, "");
+  const status = applied.status;
   if (!status) return q;
   return q ? `${q}, status:${status}` : `status:${status}`;
 }
 
-/** Terms of the filter as name → "included" | "excluded" (for the sidebar). */
+/** Terms of the applied filter as name → "included" | "excluded" (for the sidebar). */
 function activeTerms() {
   const terms = new Map();
-  for (const raw of filterInput.value.split(",")) {
+  for (const raw of applied.q.split(",")) {
     const term = raw.trim();
     if (!term) continue;
     if (term.startsWith("-")) terms.set(term.slice(1).trim(), "excluded");
@@ -136,8 +140,8 @@ const panel = new Panel($("panel"), { edits, canEdit: config.canEdit, onError: (
 async function loadImages() {
   const token = ++loadToken;
   filterError.hidden = true;
-  const q = filterInput.value.trim();
-  const query = { q, status: statusFilter.value, limit: PAGE_SIZE };
+  applied = { q: filterInput.value.trim(), status: statusFilter.value };
+  const query = { ...applied, limit: PAGE_SIZE };
   let cursor = null;
   let first = true;
   try {
@@ -150,13 +154,14 @@ async function loadImages() {
         first = false;
         markFirstPaint();
         if (current === null) openImage(config.initialImage ?? items[0]?.id ?? null);
-        else grid.setCurrent(current);
+        else if (grid.get(current)) grid.setCurrent(current);
       } else {
         grid.appendItems(items);
       }
       cursor = page.next_cursor || null;
       updateCount(Boolean(cursor));
     } while (cursor);
+    leaveExcludedImage();
   } catch (exc) {
     if (token !== loadToken) return;
     if (exc.status === 400 || exc.status === 422) {
@@ -167,8 +172,23 @@ async function loadImages() {
     }
     if (first) grid.setItems([]);
     updateCount(false);
+    leaveExcludedImage();
   }
   sidebar.render();
+}
+
+/** The panel never shows (and edits) an image the filter excludes: the first match takes its place. */
+function leaveExcludedImage() {
+  if (current === null || grid.get(current)) return;
+  const first = grid.items[0]?.id;
+  if (first !== undefined) return openImage(first);
+  current = null;
+  grid.setCurrent(null);
+  panel.close();
+  socket.focus(null);
+  const url = new URL(location.href);
+  url.searchParams.delete("image");
+  history.replaceState(null, "", url);
 }
 
 function updateCount(more) {
@@ -209,6 +229,10 @@ function applyEvent(frame) {
       break;
     case "images.added":
       if (!filterInput.value.trim() && !statusFilter.value) loadImages();
+      sidebar.refreshSoon();
+      break;
+    case "tag.recategorized":
+      panel.recolour(p.tag, p.to);
       sidebar.refreshSoon();
       break;
     case "batch.applied":
@@ -304,7 +328,10 @@ $("filter-form").addEventListener("submit", (ev) => {
   batch.clear();
   loadImages();
 });
-statusFilter.addEventListener("change", () => loadImages());
+statusFilter.addEventListener("change", () => {
+  batch.clear();
+  loadImages();
+});
 $("filter-clear").addEventListener("click", () => {
   filterInput.value = "";
   statusFilter.value = "";
