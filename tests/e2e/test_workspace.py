@@ -88,7 +88,7 @@ def test_sign_in_create_session_and_upload_with_one_bad_file(new_page, alice):
     sign_in(page, "alice")
     page.get_by_label("New session name").fill("Holiday")
     page.get_by_role("button", name="Create session").click()
-    expect(page.get_by_role("link", name="Holiday")).to_be_visible()
+    expect(page.get_by_role("link", name="Holiday", exact=True)).to_be_visible()
 
     page.get_by_label("Create session").count()  # the form stays usable after a reload
     page.get_by_label("Upload images to Holiday").set_input_files(
