@@ -5,8 +5,9 @@
 import { api } from "./api.js";
 
 export class Batch {
-  constructor({ sessionId, grid, currentQuery, onDone, onError, elements }) {
+  constructor({ sessionId, grid, currentQuery, onDone, onError, onChange, elements }) {
     this.sessionId = sessionId;
+    this.onChange = onChange || (() => {});
     this.grid = grid;
     this.currentQuery = currentQuery;
     this.onDone = onDone;
@@ -47,6 +48,7 @@ export class Batch {
 
   selectAll() {
     this.allMatching = true;
+    this.query = this.currentQuery(); // the filter applied now, whatever is typed later
     this.ids.clear();
     this.render();
   }
@@ -69,6 +71,12 @@ export class Batch {
       : "No selection";
     form.hidden = n === 0;
     this.grid.refreshTiles();
+    this.onChange();
+  }
+
+  /** Remove one tag from every selected image (the sidebar's × in a selection). */
+  async removeTag(name) {
+    await this._send({ add: [], remove: [name] });
   }
 
   async apply() {
@@ -83,15 +91,22 @@ export class Batch {
       if (!target) return this.onError("Type the tag to replace it with.");
       body.replace = { from: name, to: target };
     }
-    body.selection = this.allMatching ? { q: this.currentQuery() } : { image_ids: [...this.ids] };
+    if (await this._send(body)) {
+      tag.value = "";
+      to.value = "";
+    }
+  }
+
+  async _send(body) {
+    body.selection = this.allMatching ? { q: this.query ?? this.currentQuery() } : { image_ids: [...this.ids] };
     try {
       const result = await api(`/api/sessions/${this.sessionId}/batch`, { method: "POST", body });
       const changed = result?.changed ?? result?.count ?? result?.images_changed ?? 0;
-      tag.value = "";
-      to.value = "";
       this.onDone(`${changed.toLocaleString()} image${changed === 1 ? "" : "s"} changed.`);
+      return true;
     } catch (exc) {
       this.onError(exc.message);
+      return false;
     }
   }
 

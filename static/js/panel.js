@@ -8,10 +8,14 @@ const SUGGEST_LIMIT = 8;
 const SUGGEST_DELAY_MS = 60;
 
 export class Panel {
-  /** edits: {add(id, names), remove(id, names), reorder(id, names, version)}; onError(message). */
-  constructor(root, { edits, canEdit, onError }) {
+  /**
+   * edits: {add(id, names), remove(id, names), reorder(id, names, version)}; onError(message);
+   * onNext(): Enter in the empty tag box goes on to the next image (as in taggui).
+   */
+  constructor(root, { edits, canEdit, onError, onNext }) {
     this.root = root;
     this.edits = edits;
+    this.onNext = onNext || (() => {});
     this.canEdit = canEdit;
     this.onError = onError;
     this.imageId = null;
@@ -44,6 +48,7 @@ export class Panel {
       this.el.input.placeholder = "Viewers cannot edit tags";
       for (const b of this.el.statusButtons) b.disabled = true;
       this.el.promptAdd.hidden = true;
+      root.querySelector("#copy-previous").hidden = true;
     }
   }
 
@@ -329,6 +334,17 @@ export class Panel {
     } else if (ev.key === "ArrowUp" && open) {
       ev.preventDefault();
       this._activate((this.active - 1 + this.suggestions.length) % this.suggestions.length);
+    } else if (ev.key === "Enter" && !open && !this.el.input.value.trim()) {
+      // The keyboard's fast path: type tags, Enter on an empty box for the next image.
+      ev.preventDefault();
+      this.onNext();
+    } else if (ev.key === "Backspace" && !this.el.input.value && this.canEdit) {
+      // Backspace on the empty box takes back the last tag (as a chip input does).
+      const last = this.names().at(-1);
+      if (last !== undefined) {
+        ev.preventDefault();
+        this.remove(last);
+      }
     } else if (ev.key === "Enter") {
       ev.preventDefault();
       const value = this.el.input.value;

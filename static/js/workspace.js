@@ -7,6 +7,7 @@ import { Grid } from "./grid.js";
 import { installShortcuts } from "./keys.js";
 import { Panel } from "./panel.js";
 import { Presence } from "./presence.js";
+import { Preview } from "./preview.js";
 import { Sidebar } from "./sidebar.js";
 import { EditRefused, LiveSocket } from "./socket.js";
 
@@ -64,6 +65,7 @@ function toggleTerm(name, exclude) {
 const presence = new Presence($("presence"), { me: config.username, onChange: () => grid?.refreshTiles() });
 
 let batch = null;
+let sidebar = null;
 const selectClick = (id, ev) => batch.click(id, ev);
 const grid = new Grid($("grid"), $("grid-spacer"), {
   onOpen: (id) => openImage(id),
@@ -77,6 +79,7 @@ batch = new Batch({
   sessionId,
   grid,
   currentQuery,
+  onChange: () => sidebar?.render(),
   onDone: (message) => {
     toast(message, "success");
     sidebar.refreshSoon();
@@ -95,7 +98,29 @@ batch = new Batch({
 });
 if (!config.canEdit) $("batch-bar").classList.add("read-only");
 
-const sidebar = new Sidebar($("tag-counts"), { sessionId, onToggleTerm: toggleTerm, activeTerms });
+/** What the sidebar counts: the selection, else the filtered grid, else (null) the session. */
+function tagScope() {
+  const n = batch.count();
+  if (n) {
+    const items = batch.allMatching ? grid.items : grid.items.filter((it) => batch.has(it.id));
+    return { label: `In the ${n.toLocaleString()} selected image${n === 1 ? "" : "s"}`, items, selection: true };
+  }
+  if (applied.q || applied.status) {
+    const shown = grid.items.length;
+    return { label: `In the ${shown.toLocaleString()} image${shown === 1 ? "" : "s"} the filter shows`, items: grid.items };
+  }
+  return null;
+}
+
+sidebar = new Sidebar($("tag-counts"), {
+  sessionId,
+  onToggleTerm: toggleTerm,
+  activeTerms,
+  scope: tagScope,
+  onRemoveFromSelection: config.canEdit ? (name) => batch.removeTag(name) : null,
+  search: $("tag-search"),
+  scopeLabel: $("tag-scope"),
+});
 
 const socket = new LiveSocket(sessionId, {
   lastSeq: config.lastSeq,
@@ -133,7 +158,38 @@ const edits = {
     overHttp(api(`/api/images/${imageId}/tags`, { method: "PUT", body: { tags: names, version } })),
 };
 
-const panel = new Panel($("panel"), { edits, canEdit: config.canEdit, onError: (m) => toast(m, "error") });
+const panel = new Panel($("panel"), {
+  edits,
+  canEdit: config.canEdit,
+  onError: (m) => toast(m, "error"),
+  onNext: () => openImage(grid.neighbour(current, 1)),
+});
+
+const preview = new Preview($("preview"), {
+  onStep: (delta) => {
+    const id = grid.neighbour(current, delta);
+    if (id !== null) openImage(id);
+  },
+});
+const showPreview = () => current !== null && preview.show(current, grid.get(current)?.name);
+$("preview-open").addEventListener("click", showPreview);
+
+/** Add the previous image's tags, in its order, to this one: one undoable edit. */
+async function copyPrevious() {
+  if (current === null || !config.canEdit) return;
+  const previous = grid.neighbour(current, -1);
+  if (previous === null) return toast("This is the first image: there is no previous one to copy from.");
+  const imageId = current;
+  try {
+    const data = await api(`/api/images/${previous}`);
+    const names = (data.tags || []).map((t) => t.name);
+    if (!names.length) return toast("The previous image has no tags to copy.");
+    if (imageId === current) await panel.add(names);
+  } catch (exc) {
+    toast(exc.message, "error");
+  }
+}
+$("copy-previous").addEventListener("click", copyPrevious);
 
 // --- data -------------------------------------------------------------------------
 
@@ -148,7 +204,13 @@ async function loadImages() {
     do {
       const page = await api(`/api/sessions/${sessionId}/images`, { query: { ...query, cursor } });
       if (token !== loadToken) return;
-      const items = (page.items || []).map((it) => ({ id: it.id, status: it.status, name: it.original_name || it.name }));
+      const items = (page.items || []).map((it) => ({
+        id: it.id,
+        status: it.status,
+        name: it.original_name || it.name,
+        size: it.byte_size,
+        tags: it.tags || [],
+      }));
       if (first) {
         grid.setItems(items);
         first = false;
@@ -210,6 +272,7 @@ function openImage(id) {
   batch.setAnchor(id);
   grid.setCurrent(id);
   panel.open(id, { status: grid.get(id)?.status });
+  if (preview.isOpen) preview.show(id, grid.get(id)?.name);
   socket.focus(id);
   const url = new URL(location.href);
   url.searchParams.set("image", id);
@@ -221,6 +284,7 @@ function applyEvent(frame) {
   switch (frame.kind) {
     case "tags.changed":
       panel.applyTags(Number(p.image_id), p, frame.seq);
+      if (p.tags) grid.update(Number(p.image_id), { tags: p.tags });
       sidebar.refreshSoon();
       break;
     case "image.status":
@@ -240,12 +304,20 @@ function applyEvent(frame) {
     case "tag.renamed":
     case "tags.merged":
       if (current !== null && (!p.image_ids || p.image_ids.includes(current))) reloadPanel();
+      // Counts over a filter or a selection come from the grid's copy of the tags.
+      if (tagScope()) reloadGridSoon();
       sidebar.refreshSoon();
       break;
     default:
       break;
   }
   panel.seen(frame.seq);
+}
+
+let reloadTimer = 0;
+function reloadGridSoon() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => loadImages(), 300);
 }
 
 function reloadPanel() {
@@ -323,6 +395,15 @@ function showConnection(state, { queued = 0, reason = "", retryInMs = 0 } = {}) 
 
 // --- wiring ---------------------------------------------------------------------------
 
+const tileSize = $("tile-size");
+const savedSize = Number(localStorage.getItem("tagger.tileSize"));
+if (savedSize >= Number(tileSize.min) && savedSize <= Number(tileSize.max)) tileSize.value = String(savedSize);
+grid.setTileSize(Number(tileSize.value));
+tileSize.addEventListener("input", () => {
+  grid.setTileSize(Number(tileSize.value));
+  localStorage.setItem("tagger.tileSize", tileSize.value);
+});
+
 $("filter-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   batch.clear();
@@ -353,10 +434,12 @@ installShortcuts({
   undo: () => reverse("undo"),
   redo: () => reverse("redo"),
   toggleSelect: () => current !== null && batch.click(current, null),
+  copyPrevious,
+  preview: showPreview,
   help: () => help.showModal(),
 });
 
-window.tagger = { grid, panel, socket, presence, batch }; // for tests and the benchmark
+window.tagger = { grid, panel, socket, presence, batch, preview }; // for tests and the benchmark
 socket.connect();
 loadImages();
 sidebar.load();

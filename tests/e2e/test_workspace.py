@@ -247,7 +247,7 @@ def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice,
     )
 
     # Sidebar: the session's tags with counts; clicking filters by one.
-    page.locator("#tag-counts").get_by_role("button", name="sunset").click()
+    page.locator("#tag-counts").get_by_role("button", name="sunset 3", exact=True).click()
     expect(page.locator(".tile")).to_have_count(3)
 
     screenshot(page, "workspace-1280x800")
