@@ -35,6 +35,9 @@ export class Panel {
       prompt: root.querySelector("#prompt"),
       promptText: root.querySelector("#prompt-text"),
       promptAdd: root.querySelector("#prompt-add"),
+      negativeTitle: root.querySelector("#negative-title"),
+      negativeText: root.querySelector("#negative-text"),
+      generation: root.querySelector("#generation"),
       statusButtons: [...root.querySelectorAll(".status-btn")],
     };
     this.suggestions = [];
@@ -237,9 +240,26 @@ export class Panel {
   }
 
   _prompt(metadata) {
-    const prompt = typeof metadata.prompt === "string" ? metadata.prompt.trim() : "";
-    this.el.prompt.hidden = !prompt;
+    const text = (key) => (typeof metadata[key] === "string" ? metadata[key].trim() : "");
+    const prompt = text("prompt");
+    const negative = text("negative_prompt");
     this.el.promptText.textContent = prompt;
+    this.el.promptAdd.hidden = !prompt || !this.canEdit;
+    this.el.negativeTitle.hidden = this.el.negativeText.hidden = !negative;
+    this.el.negativeText.textContent = negative;
+    // The settings a person re-creates an image with, as the A1111 dataset tag editor shows them.
+    const rows = GENERATION_FIELDS.filter(([key]) => metadata[key] !== null && metadata[key] !== undefined && metadata[key] !== "");
+    this.el.generation.replaceChildren(
+      ...rows.flatMap(([key, label]) => {
+        const dt = document.createElement("dt");
+        dt.textContent = label;
+        const dd = document.createElement("dd");
+        dd.textContent = String(metadata[key]);
+        return [dt, dd];
+      }),
+    );
+    this.el.generation.hidden = !rows.length;
+    this.el.prompt.hidden = !prompt && !negative && !rows.length;
   }
 
   _status(status) {
@@ -433,6 +453,15 @@ export class Panel {
     this.el.input.removeAttribute("aria-activedescendant");
   }
 }
+
+const GENERATION_FIELDS = [
+  ["model", "Model"],
+  ["model_hash", "Model hash"],
+  ["sampler", "Sampler"],
+  ["steps", "Steps"],
+  ["cfg_scale", "CFG scale"],
+  ["seed", "Seed"],
+];
 
 const STALE_MESSAGE =
   "Someone else changed this image meanwhile, so your change was not saved. Its tags are shown as they are now; try again.";

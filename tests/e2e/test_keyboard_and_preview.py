@@ -183,3 +183,52 @@ def test_large_preview_zooms_pans_fits_and_goes_full_screen(new_page, alice):
     assert wait_for(lambda: scale() > 0)
     screenshot(page, "preview-390x844")
     assert page.errors == []
+
+
+def a1111_png(parameters: str) -> bytes:
+    """A PNG carrying AUTOMATIC1111's `parameters` text chunk."""
+    import io
+
+    from PIL import Image as PILImage
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", parameters)
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (64, 48), (120, 80, 160)).save(buffer, "PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def test_the_panel_shows_the_full_generation_metadata(new_page, alice):
+    from sessions_app.services.importing import session_import_bytes
+
+    session, _ = stocked_session(alice, count=0)
+    parameters = (
+        "1girl, smile\nNegative prompt: lowres, blurry\n"
+        "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 64x48, "
+        "Model hash: abc123, Model: sd15"
+    )
+    outcome = off_loop(
+        session_import_bytes,
+        session,
+        actor=alice,
+        data=a1111_png(parameters),
+        original_name="g.png",
+    )
+    page = open_workspace(new_page, "alice", session, outcome.image_id)
+    section = page.get_by_role("region", name="Generation prompt")
+    expect(section.locator("#prompt-text")).to_have_text("1girl, smile")
+    expect(section.get_by_role("paragraph").filter(has_text="lowres")).to_have_text(
+        "lowres, blurry"
+    )
+    settings = section.locator("#generation")
+    for label, value in (
+        ("Model", "sd15"),
+        ("Sampler", "Euler a"),
+        ("Steps", "20"),
+        ("Seed", "1234"),
+    ):
+        expect(settings.locator(f"dt:text-is('{label}') + dd")).to_have_text(value)
+    screenshot(page, "workspace-metadata-1280x800")
+    assert not serious_violations(page)
+    assert page.errors == []

@@ -50,9 +50,11 @@ def test_owner_sets_the_caption_style_and_rules_in_the_settings_page(new_page, a
     # The insight page now knows the trigger word.
     page.reload()
     expect(page.get_by_label("Trigger word")).to_have_value("ohwx")
+    page.evaluate("() => window.scrollTo(0, 0)")  # a reload keeps the scroll
     screenshot(page, "settings-1280x800")
     assert not serious_violations(page)
     page.set_viewport_size(PHONE)
+    page.evaluate("() => window.scrollTo(0, 0)")
     screenshot(page, "settings-390x844")
     page.goto(f"/sessions/{session.pk}/insight/")
     expect(page.locator("main")).not_to_contain_text("No trigger word is set")
