@@ -4,6 +4,9 @@
 
 import { api } from "./api.js";
 
+const SUGGEST_LIMIT = 8;
+const SUGGEST_DELAY_MS = 80;
+
 export class Batch {
   constructor({ sessionId, grid, currentQuery, onDone, onError, onChange, elements }) {
     this.sessionId = sessionId;
@@ -110,6 +113,25 @@ export class Batch {
     }
   }
 
+  _suggestSoon(box) {
+    clearTimeout(this.suggestTimer);
+    this.suggestTimer = setTimeout(() => this._suggest(box.value.trim().toLowerCase()), SUGGEST_DELAY_MS);
+  }
+
+  async _suggest(prefix) {
+    const list = document.getElementById("batch-suggestions");
+    this.suggestAbort?.abort();
+    if (!prefix || !list) return;
+    const abort = new AbortController();
+    this.suggestAbort = abort;
+    try {
+      const page = await api("/api/tags", { query: { prefix, limit: SUGGEST_LIMIT }, signal: abort.signal });
+      list.replaceChildren(...(page.items || []).map((t) => new Option(t.name, t.name)));
+    } catch (exc) {
+      if (exc.name !== "AbortError") list.replaceChildren();
+    }
+  }
+
   _wire() {
     const { form, op, to, selectAll, selectNone, selectMode } = this.el;
     selectMode.addEventListener("click", () => {
@@ -124,6 +146,8 @@ export class Batch {
       to.hidden = op.value !== "replace";
     });
     selectAll.addEventListener("click", () => this.selectAll());
+    // The batch boxes complete tag names too (the browser's own list, from the vocabulary).
+    for (const box of [this.el.tag, to]) box.addEventListener("input", () => this._suggestSoon(box));
     selectNone.addEventListener("click", () => this.clear());
   }
 }

@@ -238,6 +238,9 @@ def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice,
     page.locator(f"#tile-{ids[1]}").click(modifiers=["Control"])
     page.locator(f"#tile-{ids[3]}").click(modifiers=["Shift"])
     expect(page.locator("#selection-count")).to_have_text("3 selected")
+    page.get_by_label("Batch tag").press_sequentially("red h", delay=20)
+    # The batch box completes from the vocabulary too.
+    expect(page.locator("#batch-suggestions option[value='red hair']")).to_have_count(1)
     page.get_by_label("Batch tag").fill("sunset")
     page.get_by_role("button", name="Apply to selection").click()
     expect(page.get_by_text("3 images changed.")).to_be_visible()
