@@ -118,6 +118,11 @@ def test_tag_list_counts_the_filter_and_the_selection_and_searches(new_page, ali
     page.get_by_label("Search tags").fill("zzz")
     expect(sidebar).to_contain_text("No tag here contains")
     page.get_by_label("Search tags").fill("")
+    # Wildcards in the filter: any tag whose name fits.
+    filter_box.fill("*hair")
+    filter_box.press("Enter")
+    expect(page.locator(".tile")).to_have_count(2)  # blue hair left cat1 above
+    expect(count_of("red hair")).to_have_text("2")
     screenshot(page, "workspace-tags-1280x800")
     assert not serious_violations(page)
     assert page.errors == []
