@@ -22,6 +22,7 @@ export class Sidebar {
     this.scopeLabel = scopeLabel;
     this.timer = 0;
     this.tags = []; // the whole session's counts, as the server last said
+    this.stale = false; // the session changed while a selection or filter was counted
     list.addEventListener("click", (ev) => {
       const remove = ev.target.closest("button[data-remove]");
       if (remove) return this.onRemoveFromSelection?.(remove.dataset.remove);
@@ -44,11 +45,20 @@ export class Sidebar {
   /** Recount soon, folding a burst of events into one request (or one count). */
   refreshSoon(query) {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => (this.scope() ? this.render() : this.load(query)), 400);
+    this.timer = setTimeout(() => {
+      if (!this.scope()) return this.load(query);
+      // Counted from the grid for now; the session's own counts are due once the scope ends.
+      this.stale = true;
+      this.render();
+    }, 400);
   }
 
   render() {
     const scope = this.scope();
+    if (!scope && this.stale) {
+      this.stale = false;
+      return this.load();
+    }
     const all = scope ? countTags(scope.items) : this.tags;
     if (this.scopeLabel) this.scopeLabel.textContent = scope ? scope.label : "In the whole session";
     const needle = (this.search?.value || "").trim().toLowerCase();
