@@ -58,6 +58,7 @@ def steps_of(path: Path) -> dict[str, float]:
     """Each step of one file's processing, timed alone (ms of CPU)."""
     from images import png_pixels
     from images.metadata import read_generation_metadata
+    from images.processing import THUMBNAIL_REDUCING_GAP
     from images.sidecars import read_sidecar_caption
 
     row: dict[str, float] = {}
@@ -81,7 +82,7 @@ def steps_of(path: Path) -> dict[str, float]:
         im.draft("RGB", box)
     _, row["decode (JPEG: draft to thumb box; PNG: Pillow)"] = cpu_ms(im.load)
     _, row["reduce + resize to the thumbnail"] = cpu_ms(
-        lambda: im.thumbnail((THUMB, THUMB), reducing_gap=2.0)
+        lambda: im.thumbnail((THUMB, THUMB), reducing_gap=THUMBNAIL_REDUCING_GAP)
     )
     _, row["encode the thumbnail (JPEG)"] = cpu_ms(
         lambda: im.convert("RGB").save(io.BytesIO(), "JPEG", quality=85)

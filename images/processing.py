@@ -48,6 +48,10 @@ ACCEPTED_FORMATS: dict[str, _Kind] = {
     "AVIF": _Kind("AVIF", ".avif", "image/avif"),
 }
 THUMBNAIL_FORMATS = {"JPEG": ".jpg", "WEBP": ".webp"}
+# reduce() by box averaging while the image stays at least this many times the
+# thumbnail, then BICUBIC: 1.0 instead of Pillow's 2.0 halves a 1 MP PNG's
+# resize (2.2 -> 1.1 ms); a box average at 1x is still fully anti-aliased.
+THUMBNAIL_REDUCING_GAP = 1.0
 _THUMBNAIL_QUALITY = 85
 
 # What Pillow raises on malformed data, besides UnidentifiedImageError.
@@ -352,7 +356,7 @@ def _thumbnail(im: ImageFile.ImageFile, size: int) -> Image.Image:
     work = _flatten_palette(im)
     # Pillow's default filter (BICUBIC, after a box reduce()): at 256 px it looks
     # like LANCZOS and resizes ~1.5x faster (0.7 vs 1.0 ms for a drafted 1 MP JPEG).
-    work.thumbnail((size, size))
+    work.thumbnail((size, size), reducing_gap=THUMBNAIL_REDUCING_GAP)
     return _to_rgb(work)
 
 
