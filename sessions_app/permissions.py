@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from images.models import Image
 from sessions_app.models import Role, SessionImage, SessionMember, TaggingSession
+from sessions_app.sql import member_role
 from tagger_project.errors import NotFound, PermissionDenied
 
 # Each role can do everything the roles before it can.
@@ -29,9 +30,7 @@ def role_of(user, session: TaggingSession | int) -> str | None:
     if user_id is None:
         return None
     session_id = session if isinstance(session, int) else session.pk
-    # A one-row read on the (session, user) unique index; no ordering to add.
-    roles = SessionMember.objects.filter(session_id=session_id, user_id=user_id)
-    return next(iter(roles.values_list("role", flat=True)[:1]), None)
+    return member_role(session_id, user_id)
 
 
 def has_role(role: str | None, needed: str) -> bool:
