@@ -6,7 +6,9 @@ Measures, inside headless Chromium (performance.now), against a live
 * time to first grid paint: navigation start → the first animation frame
   after the first page of images is in the grid (target < 1.5 s);
 * Enter on a new tag → its chip painted (target < 100 ms), and → the chip
-  confirmed by the server (ack and event back over the socket).
+  confirmed by the server (ack and event back over the socket);
+* next image shown: `j` → the panel names the next image, its picture is
+  decoded and its chips are painted (target < 50 ms).
 
 Baselines from the same run: the same workspace with an empty session, the
 browser's first-contentful-paint of that page, and the floor of "keydown →
@@ -55,6 +57,27 @@ async (name) => {
   const shown = await waitFor("");
   const confirmed = await waitFor(":not(.pending)");
   return [shown - t0, confirmed - t0];
+}
+"""
+
+NEXT_IMAGE_JS = """
+async () => {
+  const { panel, grid } = window.tagger;
+  const caption = document.getElementById("panel-caption");
+  const image = document.getElementById("panel-image");
+  const before = panel.imageId;
+  const shown = () => panel.imageId !== before && panel.state
+    && caption.textContent.startsWith(grid.get(panel.imageId)?.name || "\u0000");
+  const t0 = performance.now();
+  document.dispatchEvent(new KeyboardEvent("keydown", {key: "j", bubbles: true}));
+  await new Promise((resolve) => {
+    if (shown()) return resolve();
+    const obs = new MutationObserver(() => { if (shown()) { obs.disconnect(); resolve(); } });
+    obs.observe(caption, {childList: true, characterData: true, subtree: true});
+  });
+  await image.decode().catch(() => {});
+  await new Promise((resolve) => requestAnimationFrame(resolve));
+  return performance.now() - t0;
 }
 """
 
@@ -193,6 +216,8 @@ def main() -> None:
             page.wait_for_function("() => document.getElementById('panel-caption').textContent")
             enter = [page.evaluate(ENTER_TO_CHIP_JS, f"bench tag {i}") for i in range(options.tags)]
             floor = [page.evaluate(FRAME_FLOOR_JS) for _ in range(options.tags)]
+            page.locator("#grid").focus()
+            nexts = [page.evaluate(NEXT_IMAGE_JS) for _ in range(options.tags)]
             browser.close()
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -203,12 +228,13 @@ def main() -> None:
 
     med = statistics.median
     rows = [
-        ("first grid paint, 10k-image session", med(b[0] for b in big), 1500),
+        (f"first grid paint, {options.images:,}-image session", med(b[0] for b in big), 1500),
         ("  baseline: first grid paint, empty session", med(e[0] for e in empty), None),
-        ("  baseline: first contentful paint, 10k page", med(b[1] for b in big), None),
+        ("  baseline: first contentful paint, same page", med(b[1] for b in big), None),
         ("Enter on a new tag → chip painted", med(e[0] for e in enter), 100),
         ("  baseline: keydown → next frame, no work", med(floor), None),
         ("Enter on a new tag → chip confirmed by server", med(e[1] for e in enter), None),
+        ("next image shown (j → picture and chips painted)", med(nexts), 50),
     ]
     print(
         f"\nworkspace_bench: {options.images:,} images, {options.runs} loads, "
@@ -222,6 +248,7 @@ def main() -> None:
         max(e[0] for e in enter),
         max(floor),
         max(e[1] for e in enter),
+        max(nexts),
     ]
     for (label, value, target), worst in zip(rows, maxima, strict=True):
         verdict = "" if target is None else ("ok" if value < target else "MISSED")

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from sessions_app.services import tag_merge, tag_rename
+from sessions_app.services import tag_merge, tag_recategorize, tag_rename
 from tagger_project.admin_errors import DomainErrorsAsMessages, as_validation_error
 from tagger_project.admin_readonly import ReadOnlyAdmin
 from tagger_project.errors import DomainError
@@ -144,7 +144,8 @@ class TagAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
             return
         current = Tag.objects.get(pk=obj.pk)
         if "category" in form.changed_data:
-            services.tag_set_category(current, category=data["category"])
+            # Through sessions_app: open workspaces hear of it, as they do of a merge.
+            tag_recategorize(current, actor=request.user, category=data["category"])
         if "description" in form.changed_data:
             services.tag_set_description(current, description=data["description"])
 

@@ -158,12 +158,23 @@ def session_images(
 def session_upload(request: HttpRequest, session_id: Id, files: list[UploadedFile] = File(...)):
     """Upload image files into the session (multipart field `files`); one result per file."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    _check_pixels(files)
+    images, captions = _pair_captions(files)
+    _check_pixels(images)
     outcomes = [
         services.session_import_bytes(
-            session, actor=request.auth, data=upload.read(), original_name=upload.name or "upload"
+            session,
+            actor=request.auth,
+            data=upload.read(),
+            original_name=upload.name or "upload",
+            **_caption_of(upload, captions),
         )
-        for upload in files
+        for upload in images
+    ]
+    outcomes += [
+        services.ImportOutcome(
+            "skipped", name, reason="a caption file needs its image (same name) in the same upload"
+        )
+        for name in captions
     ]
     items = [
         {"name": o.original_name, "status": o.status, "image_id": o.image_id, "reason": o.reason}
@@ -176,6 +187,26 @@ def session_upload(request: HttpRequest, session_id: Id, files: list[UploadedFil
         "duplicates": statuses.count("duplicate"),
         "skipped": statuses.count("skipped"),
     }
+
+
+CAPTION_SUFFIX = ".txt"
+
+
+def _pair_captions(files: list[UploadedFile]) -> tuple[list[UploadedFile], dict[str, UploadedFile]]:
+    """Split an upload into images and the `.txt` captions sent beside them, by file name."""
+    images = [f for f in files if not (f.name or "").lower().endswith(CAPTION_SUFFIX)]
+    captions = {f.name: f for f in files if (f.name or "").lower().endswith(CAPTION_SUFFIX)}
+    return images, captions
+
+
+def _caption_of(image: UploadedFile, captions: dict[str, UploadedFile]) -> dict:
+    """The caption of `image` (removed from `captions`), as session_import_bytes takes it."""
+    stem = (image.name or "").rsplit(".", 1)[0]
+    for name in list(captions):
+        if name.rsplit(".", 1)[0] == stem:
+            caption = captions.pop(name)
+            return {"caption": caption.read(), "caption_name": name}
+    return {}
 
 
 def _check_pixels(files: list[UploadedFile]) -> None:

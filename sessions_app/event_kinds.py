@@ -27,6 +27,7 @@ class Kind(StrEnum):
     RULES_APPLIED = "rules.applied"
     TAG_RENAMED = "tag.renamed"
     TAGS_MERGED = "tags.merged"
+    TAG_RECATEGORIZED = "tag.recategorized"
 
 
 # --- payloads ---------------------------------------------------------------------------
@@ -99,6 +100,7 @@ class RulesApplied(Reversal):
 # "from" is a keyword, so these two use the functional form.
 TagRenamed = TypedDict("TagRenamed", {"from": str, "to": str})
 TagsMerged = TypedDict("TagsMerged", {"from": str, "to": str})
+TagRecategorized = TypedDict("TagRecategorized", {"tag": str, "from": str, "to": str})
 
 
 # --- inverses ---------------------------------------------------------------------------
@@ -166,6 +168,7 @@ KINDS: dict[str, EventKind] = {
         EventKind(Kind.RULES_APPLIED, RulesApplied, ("lists",)),
         EventKind(Kind.TAG_RENAMED, TagRenamed),
         EventKind(Kind.TAGS_MERGED, TagsMerged),
+        EventKind(Kind.TAG_RECATEGORIZED, TagRecategorized),
     )
 }
 

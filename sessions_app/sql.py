@@ -239,8 +239,7 @@ def member_role(session_id: int, user_id: int) -> str | None:
     """The user's role in the session, or None: every request to a session's images asks.
 
     Raw: the ORM spent ~0.3 ms building this one-row read on the (session,
-    user) unique index, which bench/api_bench.py's page reads show (+0.4-0.5
-    ms median on each of them when it went through the ORM).
+    user) unique index, and bench/api_bench.py's page reads ask it each time.
     """
     table = connection.ops.quote_name(SessionMember._meta.db_table)
     with connection.cursor() as cursor:

@@ -21,6 +21,7 @@ from sessions_app.api import curation_router, images_router, sessions_router
 from sessions_app.api_rules import router as rules_router
 from tagger_project.errors import DomainError
 from tagger_project.uploads import UploadTooLarge
+from taggers.api import router as taggers_router
 from tags.api import router as tags_router
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ api.add_router("/images", images_router)
 api.add_router("/tags", tags_router)
 api.add_router("/tags", curation_router)
 api.add_router("/stats", stats_router)
+api.add_router("/taggers", taggers_router)
 
 
 def error_response(status: int, code: str, message: str, details: list[Any] | None = None):

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "live",
     "datasets",
     "accounts",
+    "taggers",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,9 @@ else:
 # --- Files ----------------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "/media/"
+# WD14-family tagger models the operator brings: one subfolder per model, each
+# holding model.onnx and selected_tags.csv. Nothing is downloaded at run time.
+TAGGER_MODELS_DIR = Path(env_str("TAGGER_MODELS_DIR", str(BASE_DIR / "var" / "tagger-models")))
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 # WhiteNoise warns on every request cycle when STATIC_ROOT is missing (before collectstatic).

@@ -28,6 +28,8 @@ urlpatterns = [
     path("sessions/", pages.sessions_list, name="sessions-list"),
     path("sessions/<int:session_id>/", pages.workspace, name="workspace"),
     path("sessions/<int:session_id>/insight/", pages.insight, name="insight"),
+    path("sessions/<int:session_id>/settings/", pages.settings_page, name="session-settings"),
+    path("sessions/<int:session_id>/sharing/", pages.sharing_page, name="session-sharing"),
 ]
 
 # Stored originals and thumbnails in development (static() is empty when DEBUG is off).

@@ -8,10 +8,11 @@
     source:prompt              has at least one tag from that source
     untagged                   has no tags at all
     "a | b"                    quoted tag name (for names with | or a leading -)
+    *hair  long*  *hair*       any tag whose name matches (`*`: any run of characters)
 
 Grammar (the comma binds loosest, so `a | b, c` is `(a | b) AND c`):
 
-    query  := or (',' or)*
+    query  := or (',' or)* [',']      (one trailing comma is allowed)
     or     := unary ('|' unary)*
     unary  := '-' unary | WORD | STRING
 
@@ -90,6 +91,14 @@ class TagTerm:
 
 
 @dataclass(frozen=True)
+class TagPattern:
+    """A name with `*` wildcards (`*hair`, `long*`, `*hair*`): any tag whose name matches."""
+
+    pattern: str  # normalized; `*` stands for any run of characters
+    pos: int
+
+
+@dataclass(frozen=True)
 class StatusIs:
     value: str
     pos: int
@@ -131,7 +140,7 @@ class And:
     pos: int
 
 
-Node = TagTerm | StatusIs | TagCount | SourceIs | Untagged | Not | Or | And
+Node = TagTerm | TagPattern | StatusIs | TagCount | SourceIs | Untagged | Not | Or | And
 
 
 # --- tokenizer --------------------------------------------------------------
@@ -232,6 +241,8 @@ class _Parser:
         items = [self.disjunction()]
         while self.current.kind == "comma":
             self.advance()
+            if self.current.kind == "end":
+                break  # a caption pasted as it was written often ends "1girl, smile,"
             items.append(self.disjunction())
         if self.current.kind != "end":
             raise QueryError(f"unexpected {self.current.text!r}", self.current.pos)
@@ -273,7 +284,9 @@ class _Parser:
             return Untagged(token.pos)
         match = _FILTER.match(token.text)
         if match is None:
-            return TagTerm(_normalized(token.text, token.pos), token.pos)
+            name = _normalized(token.text, token.pos)
+            # Quoted, a `*` is part of a name; bare, it is a wildcard (as in hydrus and boorus).
+            return TagPattern(name, token.pos) if "*" in name else TagTerm(name, token.pos)
         field, value = match.group(1).lower(), match.group(2).strip()
         if field == "tags":
             count = _COUNT.match(value)
@@ -425,6 +438,10 @@ class _Compiler:
         return _joined(" AND ", parts)
 
     def field_filter(self, node: Node) -> Sql:
+        if isinstance(node, TagPattern):
+            tag = connection.ops.quote_name(Tag._meta.db_table)
+            named = f" AND x.tag_id IN (SELECT t.id FROM {tag} t WHERE t.name LIKE %s ESCAPE '!')"
+            return f"EXISTS ({self.rows(named)})", [like_pattern(node.pattern)]
         if isinstance(node, Untagged):
             return f"NOT EXISTS ({self.rows()})", []
         if isinstance(node, SourceIs):
@@ -460,6 +477,12 @@ class _Compiler:
                 share = min(1.0, self.tags[term.name].image_count / self.universe)
                 density *= 1.0 - share if negated else share
         return plan_for(rarest.image_count, density, self.wanted, self.universe)
+
+
+def like_pattern(pattern: str) -> str:
+    """A `*` pattern as SQL LIKE's (with `!` escaping LIKE's own % and _)."""
+    escaped = pattern.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return escaped.replace("*", "%")
 
 
 def _joined(glue: str, parts: list[Sql]) -> Sql:

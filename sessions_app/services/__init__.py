@@ -1,7 +1,7 @@
 """Every change to sessions and the tags on images goes through these functions."""
 
 from sessions_app.services.batch import BatchResult, batch_apply
-from sessions_app.services.curation import tag_merge, tag_rename
+from sessions_app.services.curation import tag_merge, tag_recategorize, tag_rename
 from sessions_app.services.importing import (
     ImportOutcome,
     session_import_bytes,
@@ -40,6 +40,7 @@ __all__ = [
     "session_member_remove",
     "session_update",
     "tag_merge",
+    "tag_recategorize",
     "tag_rename",
     "tags_add",
     "tags_remove",

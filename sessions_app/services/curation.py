@@ -1,4 +1,4 @@
-"""Vocabulary curation that changes tags on images: rename and merge.
+"""Vocabulary curation that changes what sessions show: rename, merge, category.
 
 These touch every session that shows an affected image, so each such
 session gets an event (clients refetch what they show).
@@ -13,7 +13,7 @@ from sessions_app.services.tag_writer import tag_counts_add, versions_bump_tagge
 from tagger_project.errors import Conflict, InvalidInput
 from tags.models import Tag, TagAlias, TagImplication
 from tags.normalize import normalize_tag_name
-from tags.services import implied_closure
+from tags.services import implied_closure, tag_set_category
 
 
 def _sessions_showing(tag: Tag) -> list[int]:
@@ -52,6 +52,21 @@ def tag_rename(tag: Tag, *, actor, new_name: str) -> Tag:
         payload={"from": old_name, "to": new_name},
         actor=actor,
     )
+    return tag
+
+
+@transaction.atomic
+def tag_recategorize(tag: Tag, *, actor, category: str) -> Tag:
+    """Change a tag's category and tell the sessions showing it (their chips change colour)."""
+    previous = tag.category
+    tag = tag_set_category(tag, category=category)
+    if tag.category != previous:
+        _log(
+            _sessions_showing(tag),
+            kind=Kind.TAG_RECATEGORIZED,
+            payload={"tag": tag.name, "from": previous, "to": tag.category},
+            actor=actor,
+        )
     return tag
 
 

@@ -16,6 +16,7 @@ merged into the image's tags. "skipped" files were refused with a reason.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from django.utils import timezone
 from images.models import Image
 from images.processing import ImageRejected, ProcessedImage
 from images.services import display_name, image_files_store, image_process_bytes, image_store
+from images.sidecars import CaptionError, parse_caption
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import ImageStatus, SessionImage, SessionImageTag, TaggingSession
@@ -84,22 +86,41 @@ class ImportItem:
 
 
 def session_import_bytes(
-    session: TaggingSession, *, actor, data: bytes, original_name: str
+    session: TaggingSession,
+    *,
+    actor,
+    data: bytes,
+    original_name: str,
+    caption: bytes | None = None,
+    caption_name: str = "caption.txt",
 ) -> ImportOutcome:
     """Check, store and add one uploaded image to the session, with its prompt tags.
 
+    `caption` is the content of the `.txt` uploaded beside it: its tags become
+    the image's (source "caption"), as an import of a folder does.
     A file that is not an acceptable image is not an error: the outcome says
     "skipped" with the reason, so a multi-file upload reports per file.
     """
     try:
         processed = image_process_bytes(data)
+        if caption is not None:
+            processed = _with_caption_tags(processed, parse_caption(caption, filename=caption_name))
     except ImageRejected as rejected:
         return ImportOutcome("skipped", original_name, reason=rejected.reason)
+    except CaptionError as error:
+        return ImportOutcome("skipped", original_name, reason=error.reason)
     # Files before the transaction: the database's write lock is not held during file I/O.
     image_files_store(processed)
     return session_import_processed(
         session, actor=actor, processed=processed, original_name=original_name
     )
+
+
+def _with_caption_tags(processed: ProcessedImage, sidecar) -> ProcessedImage:
+    # Generation infotext in a .txt says nothing the image's own metadata does not.
+    if sidecar.kind != "tags":
+        return processed
+    return dataclasses.replace(processed, caption_tokens=sidecar.tags)
 
 
 def session_import_processed(

@@ -6,6 +6,8 @@ the undo stack and clears the redo stack; an undo (an event whose payload has
 `undo_of`) moves it to the redo stack; a redo (`redo_of`) moves it back.
 Undo applies the inverse only if nobody has changed the affected images
 since: otherwise it is refused with the reason, never clobbering their work.
+One's own undos and redos since do not count as changes: each leaves an image
+as it was before the operation it reversed (see `own_reversals`).
 """
 
 from collections import Counter
@@ -93,14 +95,74 @@ def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, int]) 
     apply = _APPLIERS.get(inverse.get("op", ""))
     if apply is None:
         raise Conflict(f"event #{seq} ({event.kind}) cannot be undone")
-    apply(session, actor, inverse, mark)
+    apply(session, actor, inverse, mark, own_reversals(session, actor, after_seq=seq))
     # Without the inverse: a bulk operation's can be megabytes, and callers want the event.
     return SessionEvent.objects.filter(session=session).defer("inverse").order_by("-seq").first()
 
 
-def _restore_tags(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
+Settled = dict[tuple[int, int], int]
+
+
+def own_reversals(session: TaggingSession, actor, *, after_seq: int) -> Settled:
+    """(image, version) left by the actor's undos and redos after `after_seq` → equal older version.
+
+    Every change moves an image's version by one, so an undo or redo X of an
+    operation T leaves the image as it stood at T's recorded version minus one.
+    Walking back through these from the current version reaches the version an
+    older operation recorded only if nobody else changed the image in between.
+    """
+    reversals = list(
+        SessionEvent.objects.filter(
+            session=session,
+            actor=actor,
+            seq__gt=after_seq,
+            inverse__isnull=False,
+            payload__in_session=session.pk,
+        ).values_list("payload__undo_of", "payload__redo_of", *_VERSION_KEYS)
+    )
+    targets = {undo_of or redo_of for undo_of, redo_of, *_ in reversals} - {None}
+    target_versions = {
+        seq: _versions_of(*keys)
+        for seq, *keys in SessionEvent.objects.filter(session=session, seq__in=targets).values_list(
+            "seq", *_VERSION_KEYS
+        )
+    }
+    settled: Settled = {}
+    for undo_of, redo_of, *keys in reversals:
+        before = target_versions.get(undo_of or redo_of, {})
+        for image_id, version in _versions_of(*keys).items():
+            if image_id in before:
+                settled[(image_id, version)] = before[image_id] - 1
+    return settled
+
+
+_VERSION_KEYS = ("inverse__image_id", "inverse__version", "inverse__versions")
+
+
+def _versions_of(image_id, version, versions) -> dict[int, int]:
+    """The image versions an inverse recorded (one image's, or a batch's pairs)."""
+    if versions:
+        return {int(i): int(v) for i, v in versions}
+    if image_id is not None and version is not None:
+        return {int(image_id): int(version)}
+    return {}
+
+
+def _unchanged_since(image_id: int, current: int | None, recorded: int, settled: Settled) -> bool:
+    """Whether the image still stands as `recorded` left it, one's own reversals aside."""
+    seen = set()
+    while current is not None and current != recorded and current not in seen:
+        seen.add(current)
+        current = settled.get((image_id, current))
+    return current == recorded
+
+
+def _restore_tags(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
     image = lock_entry(session, inverse["image_id"])
-    if image.version != inverse["version"]:
+    # Settled versions of a tag edit are keyed by its image id, as its inverse records.
+    if not _unchanged_since(image.image_id, image.version, inverse["version"], settled):
         raise Conflict(
             f"image {image.image_id} was changed by someone else since; undo refused",
             details=[{"image_id": image.image_id}],
@@ -118,7 +180,9 @@ def _restore_tags(session: TaggingSession, actor, inverse: dict[str, Any], mark)
     rewrite_tag_list(image, actor=actor, before=before, after=after, annotate=mark)
 
 
-def _restore_status(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
+def _restore_status(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
     entry = SessionImage.objects.select_for_update().get(
         session=session, image_id=inverse["image_id"]
     )
@@ -135,12 +199,14 @@ def _restore_status(session: TaggingSession, actor, inverse: dict[str, Any], mar
     )
 
 
-def _restore_rows(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
+def _restore_rows(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
     """Reverse a batch: delete the rows it added, re-insert the rows it removed.
 
     The inverse names session images (their ids), as the batch wrote them.
     """
-    image_ids = _lock_unchanged(session, inverse["versions"])
+    image_ids = _lock_unchanged(session, inverse["versions"], settled)
     canonical = resolve_tag_map(
         [row[1] for row in inverse["delete"]] + [row[1] for row in inverse["insert"]]
     )
@@ -193,12 +259,18 @@ def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
     return deleted
 
 
-def _lock_unchanged(session: TaggingSession, recorded: list[list[int]]) -> list[int]:
+def _lock_unchanged(
+    session: TaggingSession, recorded: list[list[int]], settled: Settled
+) -> list[int]:
     """Lock the session images an inverse touches; refuse if any moved past its version."""
     versions = dict(map(tuple, recorded))
     image_ids = sorted(versions)
     current = _lock_versions(session, image_ids)
-    moved_on = [image_id for image_id in image_ids if current.get(image_id) != versions[image_id]]
+    moved_on = [
+        image_id
+        for image_id in image_ids
+        if not _unchanged_since(image_id, current.get(image_id), versions[image_id], settled)
+    ]
     if moved_on:
         raise Conflict(
             f"{len(moved_on)} of the images were changed by someone else since; undo refused",
@@ -219,9 +291,11 @@ def _lock_versions(session: TaggingSession, entry_ids: Sequence[int]) -> dict[in
     return versions
 
 
-def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark) -> None:
+def _restore_lists(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
     """Put back each image's whole previous list (and the session's rules, when recorded)."""
-    image_ids = _lock_unchanged(session, inverse["versions"])
+    image_ids = _lock_unchanged(session, inverse["versions"], settled)
     canonical = resolve_tag_map(inverse["tags"])
     tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
     with gc_paused():
@@ -242,7 +316,7 @@ def _restore_lists(session: TaggingSession, actor, inverse: dict[str, Any], mark
         payload["rules"] = inverse["rules"]
     append_event(
         session.pk,
-        kind=Kind.RULES_APPLIED if previous_rules is not None else "batch.applied",
+        kind=Kind.RULES_APPLIED if previous_rules is not None else Kind.BATCH_APPLIED,
         payload=payload,
         actor=actor,
         inverse=lists_inverse(before, after_of(targets), new_versions, rules=previous_rules),

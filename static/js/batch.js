@@ -4,9 +4,13 @@
 
 import { api } from "./api.js";
 
+const SUGGEST_LIMIT = 8;
+const SUGGEST_DELAY_MS = 80;
+
 export class Batch {
-  constructor({ sessionId, grid, currentQuery, onDone, onError, elements }) {
+  constructor({ sessionId, grid, currentQuery, onDone, onError, onChange, elements }) {
     this.sessionId = sessionId;
+    this.onChange = onChange || (() => {});
     this.grid = grid;
     this.currentQuery = currentQuery;
     this.onDone = onDone;
@@ -47,6 +51,7 @@ export class Batch {
 
   selectAll() {
     this.allMatching = true;
+    this.query = this.currentQuery(); // the filter applied now, whatever is typed later
     this.ids.clear();
     this.render();
   }
@@ -69,6 +74,12 @@ export class Batch {
       : "No selection";
     form.hidden = n === 0;
     this.grid.refreshTiles();
+    this.onChange();
+  }
+
+  /** Remove one tag from every selected image (the sidebar's × in a selection). */
+  async removeTag(name) {
+    await this._send({ add: [], remove: [name] });
   }
 
   async apply() {
@@ -83,15 +94,41 @@ export class Batch {
       if (!target) return this.onError("Type the tag to replace it with.");
       body.replace = { from: name, to: target };
     }
-    body.selection = this.allMatching ? { q: this.currentQuery() } : { image_ids: [...this.ids] };
+    if (await this._send(body)) {
+      tag.value = "";
+      to.value = "";
+    }
+  }
+
+  async _send(body) {
+    body.selection = this.allMatching ? { q: this.query ?? this.currentQuery() } : { image_ids: [...this.ids] };
     try {
       const result = await api(`/api/sessions/${this.sessionId}/batch`, { method: "POST", body });
       const changed = result?.changed ?? result?.count ?? result?.images_changed ?? 0;
-      tag.value = "";
-      to.value = "";
       this.onDone(`${changed.toLocaleString()} image${changed === 1 ? "" : "s"} changed.`);
+      return true;
     } catch (exc) {
       this.onError(exc.message);
+      return false;
+    }
+  }
+
+  _suggestSoon(box) {
+    clearTimeout(this.suggestTimer);
+    this.suggestTimer = setTimeout(() => this._suggest(box.value.trim().toLowerCase()), SUGGEST_DELAY_MS);
+  }
+
+  async _suggest(prefix) {
+    const list = document.getElementById("batch-suggestions");
+    this.suggestAbort?.abort();
+    if (!prefix || !list) return;
+    const abort = new AbortController();
+    this.suggestAbort = abort;
+    try {
+      const page = await api("/api/tags", { query: { prefix, limit: SUGGEST_LIMIT }, signal: abort.signal });
+      list.replaceChildren(...(page.items || []).map((t) => new Option(t.name, t.name)));
+    } catch (exc) {
+      if (exc.name !== "AbortError") list.replaceChildren();
     }
   }
 
@@ -109,6 +146,8 @@ export class Batch {
       to.hidden = op.value !== "replace";
     });
     selectAll.addEventListener("click", () => this.selectAll());
+    // The batch boxes complete tag names too (the browser's own list, from the vocabulary).
+    for (const box of [this.el.tag, to]) box.addEventListener("input", () => this._suggestSoon(box));
     selectNone.addEventListener("click", () => this.clear());
   }
 }

@@ -1,12 +1,13 @@
 // Virtualized thumbnail grid: only the rows on screen (plus a small margin)
 // are in the DOM, so 10,000 images scroll as smoothly as 10.
 
-const MIN_TILE = 132;
+export const DEFAULT_TILE = 132;
+const NAMES_FROM = 100; // narrower tiles show only the picture and its status
 const GAP = 8;
 const OVERSCAN_ROWS = 2;
 
 export class Grid {
-  /** items: [{id, status, name}]; callbacks: onOpen, onSelectClick(id, event), badgesFor(id), isSelected, selectMode. */
+  /** items: [{id, status, name, size, tags}]; callbacks: onOpen, onSelectClick(id, event), badgesFor(id), isSelected, selectMode. */
   constructor(scroller, spacer, { onOpen, onSelectClick, badgesFor, isSelected, selectMode }) {
     this.scroller = scroller;
     this.spacer = spacer;
@@ -20,12 +21,21 @@ export class Grid {
     this.current = null;
     this.tiles = new Map(); // index → element on screen
     this.cols = 1;
-    this.tile = MIN_TILE;
+    this.minTile = DEFAULT_TILE;
+    this.tile = DEFAULT_TILE;
     this.frame = 0;
     scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.layout()).observe(scroller);
     scroller.addEventListener("click", (ev) => this._click(ev));
     scroller.addEventListener("keydown", (ev) => this._key(ev));
+  }
+
+  /** The smallest tile width (the size slider); columns fill the width from there. */
+  setTileSize(px) {
+    this.minTile = px;
+    this.layout();
+    const i = this.indexOf.get(this.current);
+    if (i !== undefined) this.scrollToIndex(i);
   }
 
   setItems(items) {
@@ -94,7 +104,7 @@ export class Grid {
 
   layout() {
     const width = this.scroller.clientWidth - GAP * 2;
-    const cols = Math.max(1, Math.floor((width + GAP) / (MIN_TILE + GAP)));
+    const cols = Math.max(1, Math.floor((width + GAP) / (this.minTile + GAP)));
     const tile = Math.max(40, Math.floor((width - GAP * (cols - 1)) / cols));
     if (cols !== this.cols || tile !== this.tile) this._clear(); // positions changed
     this.cols = cols;
@@ -149,7 +159,11 @@ export class Grid {
     const row = Math.floor(i / this.cols);
     const col = i % this.cols;
     el.style.cssText = `width:${this.tile}px;height:${this.tile}px;transform:translate(${GAP + col * (this.tile + GAP)}px,${GAP + row * (this.tile + GAP)}px)`;
-    el.innerHTML = '<img alt="" decoding="async" loading="lazy" draggable="false"><span class="tile-status"></span><span class="tile-check" aria-hidden="true">✓</span><span class="tile-badges"></span>';
+    el.classList.toggle("with-info", this.tile >= NAMES_FROM);
+    el.innerHTML =
+      '<img alt="" decoding="async" loading="lazy" draggable="false"><span class="tile-status"></span>' +
+      '<span class="tile-check" aria-hidden="true">✓</span><span class="tile-badges"></span>' +
+      '<span class="tile-info"><span class="tile-name"></span> <span class="tile-meta"></span></span>';
     this._fill(el, this.items[i]);
     return el;
   }
@@ -161,9 +175,15 @@ export class Grid {
     const img = el.firstChild;
     const src = `/api/images/${item.id}/thumbnail`;
     if (img.getAttribute("src") !== src) img.src = src;
-    img.alt = item.name || `Image ${item.id}`;
-    el.setAttribute("aria-label", `${item.name || `Image ${item.id}`}, ${item.status || "todo"}`);
+    // The tile is named by what it shows: with its words on, the picture needs no alt.
+    const words = this.tile >= NAMES_FROM;
+    img.alt = words ? "" : item.name || `Image ${item.id}`;
+    const tagCount = item.tags ? item.tags.length : null;
+    const meta = [item.size ? formatBytes(item.size) : "", tagCount === null ? "" : `${tagCount} tag${tagCount === 1 ? "" : "s"}`];
+    const metaText = meta.filter(Boolean).join(" · ");
     el.querySelector(".tile-status").textContent = item.status || "todo";
+    el.querySelector(".tile-name").textContent = item.name || `Image ${item.id}`;
+    el.querySelector(".tile-meta").textContent = metaText;
     const selected = this.isSelected(item.id);
     el.setAttribute("aria-selected", String(selected));
     el.classList.toggle("selected", selected);
@@ -211,6 +231,19 @@ export class Grid {
       if (this.current != null) this.onSelectClick(this.current, ev);
     }
   }
+}
+
+/** Bytes in the units a file manager shows (1 KB = 1024 bytes). */
+export function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 /** A stable hue per user name, for avatars everyone sees in the same color. */

@@ -2,7 +2,19 @@
 
 const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
 
-export function installShortcuts({ next, prev, focusTags, focusFilter, setStatus, undo, redo, toggleSelect, help }) {
+export function installShortcuts({
+  next,
+  prev,
+  focusTags,
+  focusFilter,
+  setStatus,
+  undo,
+  redo,
+  toggleSelect,
+  copyPrevious,
+  preview,
+  help,
+}) {
   const statuses = { 1: "todo", 2: "tagged", 3: "reviewed", 4: "skipped" };
   document.addEventListener("keydown", (ev) => {
     const target = ev.target;
@@ -32,12 +44,14 @@ export function installShortcuts({ next, prev, focusTags, focusFilter, setStatus
       z: undo,
       Z: redo,
       x: toggleSelect,
+      c: copyPrevious,
+      f: preview,
       "?": help,
     };
     if (key in statuses) {
       ev.preventDefault();
       setStatus(statuses[key]);
-    } else if (actions[key]) {
+    } else if (typeof actions[key] === "function") {
       ev.preventDefault();
       if (ev.repeat && (key === "z" || key === "Z")) return;
       actions[key]();

@@ -8,12 +8,16 @@ const SUGGEST_LIMIT = 8;
 const SUGGEST_DELAY_MS = 60;
 
 export class Panel {
-  /** edits: {add(id, names), remove(id, names), reorder(id, names, version)}; onError(message). */
-  constructor(root, { sessionId, edits, canEdit, onError }) {
+  /**
+   * edits: {add(id, names), remove(id, names), reorder(id, names, version)}; onError(message);
+   * onNext(): Enter in the empty tag box goes on to the next image (as in taggui).
+   */
+  constructor(root, { sessionId, edits, canEdit, onError, onNext }) {
     this.root = root;
     // Tags are the session's own (issue 13): the image is read through its session.
     this.sessionId = sessionId;
     this.edits = edits;
+    this.onNext = onNext || (() => {});
     this.canEdit = canEdit;
     this.onError = onError;
     this.imageId = null;
@@ -33,6 +37,9 @@ export class Panel {
       prompt: root.querySelector("#prompt"),
       promptText: root.querySelector("#prompt-text"),
       promptAdd: root.querySelector("#prompt-add"),
+      negativeTitle: root.querySelector("#negative-title"),
+      negativeText: root.querySelector("#negative-text"),
+      generation: root.querySelector("#generation"),
       statusButtons: [...root.querySelectorAll(".status-btn")],
     };
     this.suggestions = [];
@@ -46,6 +53,7 @@ export class Panel {
       this.el.input.placeholder = "Viewers cannot edit tags";
       for (const b of this.el.statusButtons) b.disabled = true;
       this.el.promptAdd.hidden = true;
+      root.querySelector("#copy-previous").hidden = true;
     }
   }
 
@@ -75,6 +83,27 @@ export class Panel {
       this.render();
       this._error(exc.message);
     }
+  }
+
+  /** A tag's category changed (in the admin): its chip takes the new colour. */
+  recolour(name, category) {
+    const tag = this.state?.tags.find((t) => t.name === name);
+    if (!tag) return;
+    tag.category = category;
+    this.render();
+  }
+
+  /** Show nothing: the filter matches no image. */
+  close() {
+    this.imageId = null;
+    this.state = null;
+    this.pending = [];
+    this.el.body.hidden = true;
+    this.el.empty.hidden = false;
+    this.el.empty.textContent = "No image matches the filter.";
+    this.el.image.removeAttribute("src");
+    this.el.chips.replaceChildren();
+    this._closeList();
   }
 
   /** A tags.changed event from anyone: take the server's list if it is newer. */
@@ -111,7 +140,14 @@ export class Panel {
   render() {
     const byName = new Map((this.state?.tags || []).map((t) => [t.name, t]));
     const items = this.names().map((name, index) => this._chip(name, byName.get(name), index));
+    // Re-rendering must not drop the keyboard: a chip that had focus keeps it.
+    const focused = this.el.chips.contains(document.activeElement) ? document.activeElement.closest(".chip") : null;
     this.el.chips.replaceChildren(...items);
+    if (focused) this._chipNamed(focused.dataset.name)?.focus();
+  }
+
+  _chipNamed(name) {
+    return this.el.chips.querySelector(`.chip[data-name="${CSS.escape(name)}"]`);
   }
 
   focusInput() {
@@ -155,8 +191,14 @@ export class Panel {
       this._dropPending(entry);
       if (this.imageId === imageId) {
         this.render();
-        this._error(exc.message);
-        if (exc.status === 409 || exc.code === "stale_version") this.open(imageId);
+        if (exc.status === 409 || exc.code === "stale_version") {
+          // Reload what the server holds first: open() clears the message, and
+          // the person must still read why their change did not stick.
+          await this.open(imageId);
+          if (this.imageId === imageId) this._error(STALE_MESSAGE);
+        } else {
+          this._error(exc.message);
+        }
       }
     }
   }
@@ -200,9 +242,26 @@ export class Panel {
   }
 
   _prompt(metadata) {
-    const prompt = typeof metadata.prompt === "string" ? metadata.prompt.trim() : "";
-    this.el.prompt.hidden = !prompt;
+    const text = (key) => (typeof metadata[key] === "string" ? metadata[key].trim() : "");
+    const prompt = text("prompt");
+    const negative = text("negative_prompt");
     this.el.promptText.textContent = prompt;
+    this.el.promptAdd.hidden = !prompt || !this.canEdit;
+    this.el.negativeTitle.hidden = this.el.negativeText.hidden = !negative;
+    this.el.negativeText.textContent = negative;
+    // The settings a person re-creates an image with, as the A1111 dataset tag editor shows them.
+    const rows = GENERATION_FIELDS.filter(([key]) => metadata[key] !== null && metadata[key] !== undefined && metadata[key] !== "");
+    this.el.generation.replaceChildren(
+      ...rows.flatMap(([key, label]) => {
+        const dt = document.createElement("dt");
+        dt.textContent = label;
+        const dd = document.createElement("dd");
+        dd.textContent = String(metadata[key]);
+        return [dt, dd];
+      }),
+    );
+    this.el.generation.hidden = !rows.length;
+    this.el.prompt.hidden = !prompt && !negative && !rows.length;
   }
 
   _status(status) {
@@ -261,7 +320,7 @@ export class Panel {
     list.addEventListener("mousedown", (ev) => ev.preventDefault()); // keep focus in the input
     list.addEventListener("click", (ev) => {
       const opt = ev.target.closest("[role=option]");
-      if (opt) this._accept(opt.dataset.name);
+      if (opt) this._accept(withLastToken(this.el.input.value, opt.dataset.name));
     });
     promptAdd.addEventListener("click", () => {
       const tokens = promptTokens(this.el.promptText.textContent);
@@ -285,8 +344,7 @@ export class Panel {
       const j = i + (ev.key === "ArrowLeft" ? -1 : 1);
       if (j < 0 || j >= names.length) return;
       [names[i], names[j]] = [names[j], names[i]];
-      this.reorder(names).then(() => this.el.chips.querySelector(`[data-name="${CSS.escape(name)}"]`)?.focus());
-      this.el.chips.children[j]?.focus();
+      this.reorder(names); // render() keeps the focus on the moved chip
     }
   }
 
@@ -298,13 +356,24 @@ export class Panel {
     } else if (ev.key === "ArrowUp" && open) {
       ev.preventDefault();
       this._activate((this.active - 1 + this.suggestions.length) % this.suggestions.length);
+    } else if (ev.key === "Enter" && !open && !this.el.input.value.trim()) {
+      // The keyboard's fast path: type tags, Enter on an empty box for the next image.
+      ev.preventDefault();
+      this.onNext();
+    } else if (ev.key === "Backspace" && !this.el.input.value && this.canEdit) {
+      // Backspace on the empty box takes back the last tag (as a chip input does).
+      const last = this.names().at(-1);
+      if (last !== undefined) {
+        ev.preventDefault();
+        this.remove(last);
+      }
     } else if (ev.key === "Enter") {
       ev.preventDefault();
-      const picked = open && this.active >= 0 ? this.suggestions[this.active].name : this.el.input.value;
-      this._accept(picked);
+      const value = this.el.input.value;
+      this._accept(open && this.active >= 0 ? withLastToken(value, this.suggestions[this.active].name) : value);
     } else if (ev.key === "Tab" && open && this.active >= 0) {
       ev.preventDefault();
-      this.el.input.value = this.suggestions[this.active].name;
+      this.el.input.value = withLastToken(this.el.input.value, this.suggestions[this.active].name);
       this._closeList();
     } else if (ev.key === "Escape") {
       if (open) {
@@ -329,7 +398,8 @@ export class Panel {
   }
 
   async _suggest() {
-    const prefix = this.el.input.value.trim().toLowerCase();
+    // Several tags may be typed at once: suggest for the one being typed.
+    const prefix = lastToken(this.el.input.value).toLowerCase();
     this.suggestAbort?.abort();
     if (!prefix) return this._closeList();
     const abort = new AbortController();
@@ -384,6 +454,30 @@ export class Panel {
     this.el.input.setAttribute("aria-expanded", "false");
     this.el.input.removeAttribute("aria-activedescendant");
   }
+}
+
+const GENERATION_FIELDS = [
+  ["model", "Model"],
+  ["model_hash", "Model hash"],
+  ["sampler", "Sampler"],
+  ["steps", "Steps"],
+  ["cfg_scale", "CFG scale"],
+  ["seed", "Seed"],
+];
+
+const STALE_MESSAGE =
+  "Someone else changed this image meanwhile, so your change was not saved. Its tags are shown as they are now; try again.";
+
+/** The tag being typed: the text after the last comma. */
+export function lastToken(text) {
+  return String(text).split(",").pop().trim();
+}
+
+/** The input with its last token replaced by a picked suggestion. */
+export function withLastToken(text, name) {
+  const parts = String(text).split(",");
+  parts[parts.length - 1] = ` ${name}`;
+  return parts.join(",").trim();
 }
 
 /** Several tags may be typed at once, separated by commas. */

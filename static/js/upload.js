@@ -1,6 +1,7 @@
 // Drag-and-drop upload of many files: one XMLHttpRequest per file (so each
 // has its own progress bar and its own result), a few at a time, and an
-// overall bar over all bytes.
+// overall bar over all bytes. A `name.txt` dropped with `name.png` travels
+// in the same request: its tags become the image's, as a folder import does.
 
 import { csrfToken, describeError } from "./api.js";
 
@@ -8,9 +9,26 @@ const PARALLEL = 2;
 
 const RESULT_WORDS = {
   imported: "Added",
-  duplicate: "Already in the library",
+  duplicate: "Already in this session",
   skipped: "Not added",
 };
+
+const CAPTION = /\.txt$/i;
+const stem = (name) => name.replace(/\.[^.]*$/, "");
+
+/** Pair each image with the caption file of the same name; captions left over stand alone. */
+export function pairCaptions(files) {
+  const captions = new Map(files.filter((f) => CAPTION.test(f.name)).map((f) => [stem(f.name), f]));
+  const jobs = [];
+  for (const file of files) {
+    if (CAPTION.test(file.name)) continue;
+    const caption = captions.get(stem(file.name)) || null;
+    captions.delete(stem(file.name));
+    jobs.push({ file, caption });
+  }
+  for (const caption of captions.values()) jobs.push({ file: caption, caption: null });
+  return jobs;
+}
 
 export class Uploader {
   constructor(zone, { sessionId, onFinished }) {
@@ -54,14 +72,15 @@ export class Uploader {
   add(files) {
     if (!files.length) return;
     this.status.hidden = false;
-    for (const file of files) {
+    for (const { file, caption } of pairCaptions(files)) {
       const row = document.createElement("li");
       row.className = "upload-file";
       row.innerHTML = '<span class="file-name"></span><progress max="100" value="0"></progress><span class="file-result">Waiting…</span>';
-      row.querySelector(".file-name").textContent = file.name;
+      row.querySelector(".file-name").textContent = caption ? `${file.name} + ${caption.name}` : file.name;
       row.querySelector("progress").setAttribute("aria-label", `Upload progress of ${file.name}`);
       this.list.append(row);
-      this.jobs.push({ file, row, loaded: 0, done: false, ok: false });
+      const size = file.size + (caption?.size || 0);
+      this.jobs.push({ file, caption, size, row, loaded: 0, done: false, ok: false, outcome: "" });
     }
     this._pump();
   }
@@ -78,12 +97,13 @@ export class Uploader {
     const xhr = new XMLHttpRequest();
     const form = new FormData();
     form.append("files", job.file, job.file.name);
+    if (job.caption) form.append("files", job.caption, job.caption.name);
     xhr.open("POST", `/api/sessions/${this.sessionId}/images`);
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.addEventListener("progress", (ev) => {
       if (!ev.lengthComputable) return;
-      job.loaded = Math.min(job.file.size, ev.loaded);
+      job.loaded = Math.min(job.size, ev.loaded);
       job.row.querySelector("progress").value = Math.round((100 * ev.loaded) / ev.total);
       job.row.querySelector(".file-result").textContent = "Uploading…";
       this._progress();
@@ -108,7 +128,9 @@ export class Uploader {
       this._fail(job, result?.reason || result?.message || "The file was not accepted.");
       return;
     }
-    this._finish(job, true, RESULT_WORDS[status] || "Added");
+    job.outcome = status;
+    const words = RESULT_WORDS[status] || "Added";
+    this._finish(job, true, job.caption && status === "imported" ? `${words}, with its caption's tags` : words);
   }
 
   _fail(job, message) {
@@ -118,24 +140,31 @@ export class Uploader {
   _finish(job, ok, message) {
     job.done = true;
     job.ok = ok;
-    job.loaded = job.file.size;
+    job.loaded = job.size;
     job.row.classList.add(ok ? "ok" : "failed");
-    job.row.querySelector("progress").value = 100;
+    // A failed file has no "complete" bar: the bar would say it went through.
+    const bar = job.row.querySelector("progress");
+    bar.value = 100;
+    bar.style.visibility = ok ? "" : "hidden";
     const result = job.row.querySelector(".file-result");
     result.textContent = ok ? message : `Error: ${message}`;
     if (!ok) result.setAttribute("role", "alert");
     this._pump();
     if (this.jobs.every((j) => j.done)) {
       const failed = this.jobs.filter((j) => !j.ok).length;
-      const added = this.jobs.length - failed;
-      this.overallLabel.textContent = `Done: ${added} added${failed ? `, ${failed} failed` : ""}`;
-      this.onFinished?.({ added, failed });
+      const present = this.jobs.filter((j) => j.ok && j.outcome === "duplicate").length;
+      const added = this.jobs.length - failed - present;
+      const parts = [`${added} added`];
+      if (present) parts.push(`${present} already present`);
+      if (failed) parts.push(`${failed} failed`);
+      this.overallLabel.textContent = `Done: ${parts.join(", ")}`;
+      this.onFinished?.({ added, present, failed });
     }
   }
 
   _progress() {
-    const total = this.jobs.reduce((sum, j) => sum + j.file.size, 0) || 1;
-    const loaded = this.jobs.reduce((sum, j) => sum + (j.done ? j.file.size : j.loaded), 0);
+    const total = this.jobs.reduce((sum, j) => sum + j.size, 0) || 1;
+    const loaded = this.jobs.reduce((sum, j) => sum + (j.done ? j.size : j.loaded), 0);
     this.overall.value = Math.round((100 * loaded) / total);
     if (!this.jobs.every((j) => j.done)) {
       const done = this.jobs.filter((j) => j.done).length;

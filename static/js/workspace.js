@@ -7,6 +7,7 @@ import { Grid } from "./grid.js";
 import { installShortcuts } from "./keys.js";
 import { Panel } from "./panel.js";
 import { Presence } from "./presence.js";
+import { Preview } from "./preview.js";
 import { Sidebar } from "./sidebar.js";
 import { EditRefused, LiveSocket } from "./socket.js";
 
@@ -26,17 +27,21 @@ const filterInput = $("filter-input");
 const statusFilter = $("status-filter");
 const filterError = $("filter-error");
 
+// The filter the grid shows: what was applied, not what the box holds while
+// someone types (a batch on "all matching" must hit the images on screen).
+let applied = { q: "", status: "" };
+
 function currentQuery() {
-  const q = filterInput.value.trim();
-  const status = statusFilter.value;
+  const q = applied.q.replace(/,\s*$/, "");
+  const status = applied.status;
   if (!status) return q;
   return q ? `${q}, status:${status}` : `status:${status}`;
 }
 
-/** Terms of the filter as name → "included" | "excluded" (for the sidebar). */
+/** Terms of the applied filter as name → "included" | "excluded" (for the sidebar). */
 function activeTerms() {
   const terms = new Map();
-  for (const raw of filterInput.value.split(",")) {
+  for (const raw of applied.q.split(",")) {
     const term = raw.trim();
     if (!term) continue;
     if (term.startsWith("-")) terms.set(term.slice(1).trim(), "excluded");
@@ -62,6 +67,7 @@ function toggleTerm(name, exclude) {
 const presence = new Presence($("presence"), { me: config.username, onChange: () => grid?.refreshTiles() });
 
 let batch = null;
+let sidebar = null;
 const selectClick = (id, ev) => batch.click(id, ev);
 const grid = new Grid($("grid"), $("grid-spacer"), {
   onOpen: (id) => openImage(id),
@@ -75,6 +81,7 @@ batch = new Batch({
   sessionId,
   grid,
   currentQuery,
+  onChange: () => sidebar?.render(),
   onDone: (message) => {
     toast(message, "success");
     sidebar.refreshSoon();
@@ -93,7 +100,29 @@ batch = new Batch({
 });
 if (!config.canEdit) $("batch-bar").classList.add("read-only");
 
-const sidebar = new Sidebar($("tag-counts"), { sessionId, onToggleTerm: toggleTerm, activeTerms });
+/** What the sidebar counts: the selection, else the filtered grid, else (null) the session. */
+function tagScope() {
+  const n = batch.count();
+  if (n) {
+    const items = batch.allMatching ? grid.items : grid.items.filter((it) => batch.has(it.id));
+    return { label: `In the ${n.toLocaleString()} selected image${n === 1 ? "" : "s"}`, items, selection: true };
+  }
+  if (applied.q || applied.status) {
+    const shown = grid.items.length;
+    return { label: `In the ${shown.toLocaleString()} image${shown === 1 ? "" : "s"} the filter shows`, items: grid.items };
+  }
+  return null;
+}
+
+sidebar = new Sidebar($("tag-counts"), {
+  sessionId,
+  onToggleTerm: toggleTerm,
+  activeTerms,
+  scope: tagScope,
+  onRemoveFromSelection: config.canEdit ? (name) => batch.removeTag(name) : null,
+  search: $("tag-search"),
+  scopeLabel: $("tag-scope"),
+});
 
 const socket = new LiveSocket(sessionId, {
   lastSeq: config.lastSeq,
@@ -131,34 +160,73 @@ const edits = {
     overHttp(api(`/api/sessions/${sessionId}/images/${imageId}/tags`, { method: "PUT", body: { tags: names, version } })),
 };
 
-const panel = new Panel($("panel"), { sessionId, edits, canEdit: config.canEdit, onError: (m) => toast(m, "error") });
+const panel = new Panel($("panel"), {
+  sessionId,
+  edits,
+  canEdit: config.canEdit,
+  onError: (m) => toast(m, "error"),
+  onNext: () => openImage(grid.neighbour(current, 1)),
+});
+
+const preview = new Preview($("preview"), {
+  onStep: (delta) => {
+    const id = grid.neighbour(current, delta);
+    if (id !== null) openImage(id);
+  },
+});
+const showPreview = () => current !== null && preview.show(current, grid.get(current)?.name);
+$("preview-open").addEventListener("click", showPreview);
+
+/** Add the previous image's tags, in its order, to this one: one undoable edit. */
+async function copyPrevious() {
+  if (current === null || !config.canEdit) return;
+  const previous = grid.neighbour(current, -1);
+  if (previous === null) return toast("This is the first image: there is no previous one to copy from.");
+  const imageId = current;
+  try {
+    const data = await api(`/api/sessions/${sessionId}/images/${previous}`);
+    const names = (data.tags || []).map((t) => t.name);
+    if (!names.length) return toast("The previous image has no tags to copy.");
+    if (imageId === current) await panel.add(names);
+  } catch (exc) {
+    toast(exc.message, "error");
+  }
+}
+$("copy-previous").addEventListener("click", copyPrevious);
 
 // --- data -------------------------------------------------------------------------
 
 async function loadImages() {
   const token = ++loadToken;
   filterError.hidden = true;
-  const q = filterInput.value.trim();
-  const query = { q, status: statusFilter.value, limit: PAGE_SIZE };
+  applied = { q: filterInput.value.trim(), status: statusFilter.value };
+  const query = { ...applied, limit: PAGE_SIZE };
   let cursor = null;
   let first = true;
   try {
     do {
       const page = await api(`/api/sessions/${sessionId}/images`, { query: { ...query, cursor } });
       if (token !== loadToken) return;
-      const items = (page.items || []).map((it) => ({ id: it.id, status: it.status, name: it.original_name || it.name }));
+      const items = (page.items || []).map((it) => ({
+        id: it.id,
+        status: it.status,
+        name: it.original_name || it.name,
+        size: it.byte_size,
+        tags: it.tags || [],
+      }));
       if (first) {
         grid.setItems(items);
         first = false;
         markFirstPaint();
         if (current === null) openImage(config.initialImage ?? items[0]?.id ?? null);
-        else grid.setCurrent(current);
+        else if (grid.get(current)) grid.setCurrent(current);
       } else {
         grid.appendItems(items);
       }
       cursor = page.next_cursor || null;
       updateCount(Boolean(cursor));
     } while (cursor);
+    leaveExcludedImage();
   } catch (exc) {
     if (token !== loadToken) return;
     if (exc.status === 400 || exc.status === 422) {
@@ -169,8 +237,23 @@ async function loadImages() {
     }
     if (first) grid.setItems([]);
     updateCount(false);
+    leaveExcludedImage();
   }
   sidebar.render();
+}
+
+/** The panel never shows (and edits) an image the filter excludes: the first match takes its place. */
+function leaveExcludedImage() {
+  if (current === null || grid.get(current)) return;
+  const first = grid.items[0]?.id;
+  if (first !== undefined) return openImage(first);
+  current = null;
+  grid.setCurrent(null);
+  panel.close();
+  socket.focus(null);
+  const url = new URL(location.href);
+  url.searchParams.delete("image");
+  history.replaceState(null, "", url);
 }
 
 function updateCount(more) {
@@ -192,6 +275,7 @@ function openImage(id) {
   batch.setAnchor(id);
   grid.setCurrent(id);
   panel.open(id, { status: grid.get(id)?.status });
+  if (preview.isOpen) preview.show(id, grid.get(id)?.name);
   socket.focus(id);
   const url = new URL(location.href);
   url.searchParams.set("image", id);
@@ -203,6 +287,7 @@ function applyEvent(frame) {
   switch (frame.kind) {
     case KIND.TAGS_CHANGED:
       panel.applyTags(Number(p.image_id), p, frame.seq);
+      if (p.tags) grid.update(Number(p.image_id), { tags: p.tags });
       sidebar.refreshSoon();
       break;
     case KIND.IMAGE_STATUS:
@@ -213,17 +298,29 @@ function applyEvent(frame) {
       if (!filterInput.value.trim() && !statusFilter.value) loadImages();
       sidebar.refreshSoon();
       break;
+    case KIND.TAG_RECATEGORIZED:
+      panel.recolour(p.tag, p.to);
+      sidebar.refreshSoon();
+      break;
     case KIND.BATCH_APPLIED:
     case KIND.RULES_APPLIED:
     case KIND.TAG_RENAMED:
     case KIND.TAGS_MERGED:
       if (current !== null && (!p.image_ids || p.image_ids.includes(current))) reloadPanel();
+      // Counts over a filter or a selection come from the grid's copy of the tags.
+      if (tagScope()) reloadGridSoon();
       sidebar.refreshSoon();
       break;
     default:
       break;
   }
   panel.seen(frame.seq);
+}
+
+let reloadTimer = 0;
+function reloadGridSoon() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => loadImages(), 300);
 }
 
 function reloadPanel() {
@@ -301,12 +398,24 @@ function showConnection(state, { queued = 0, reason = "", retryInMs = 0 } = {}) 
 
 // --- wiring ---------------------------------------------------------------------------
 
+const tileSize = $("tile-size");
+const savedSize = Number(localStorage.getItem("tagger.tileSize"));
+if (savedSize >= Number(tileSize.min) && savedSize <= Number(tileSize.max)) tileSize.value = String(savedSize);
+grid.setTileSize(Number(tileSize.value));
+tileSize.addEventListener("input", () => {
+  grid.setTileSize(Number(tileSize.value));
+  localStorage.setItem("tagger.tileSize", tileSize.value);
+});
+
 $("filter-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   batch.clear();
   loadImages();
 });
-statusFilter.addEventListener("change", () => loadImages());
+statusFilter.addEventListener("change", () => {
+  batch.clear();
+  loadImages();
+});
 $("filter-clear").addEventListener("click", () => {
   filterInput.value = "";
   statusFilter.value = "";
@@ -328,10 +437,12 @@ installShortcuts({
   undo: () => reverse("undo"),
   redo: () => reverse("redo"),
   toggleSelect: () => current !== null && batch.click(current, null),
+  copyPrevious,
+  preview: showPreview,
   help: () => help.showModal(),
 });
 
-window.tagger = { grid, panel, socket, presence, batch }; // for tests and the benchmark
+window.tagger = { grid, panel, socket, presence, batch, preview }; // for tests and the benchmark
 socket.connect();
 loadImages();
 sidebar.load();

@@ -89,7 +89,7 @@ def test_sign_in_create_session_and_upload_with_one_bad_file(new_page, alice):
     sign_in(page, "alice")
     page.get_by_label("New session name").fill("Holiday")
     page.get_by_role("button", name="Create session").click()
-    expect(page.get_by_role("link", name="Holiday")).to_be_visible()
+    expect(page.get_by_role("link", name="Holiday", exact=True)).to_be_visible()
 
     page.get_by_label("Create session").count()  # the form stays usable after a reload
     page.get_by_label("Upload images to Holiday").set_input_files(
@@ -239,6 +239,9 @@ def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice,
     page.locator(f"#tile-{ids[1]}").click(modifiers=["Control"])
     page.locator(f"#tile-{ids[3]}").click(modifiers=["Shift"])
     expect(page.locator("#selection-count")).to_have_text("3 selected")
+    page.get_by_label("Batch tag").press_sequentially("red h", delay=20)
+    # The batch box completes from the vocabulary too.
+    expect(page.locator("#batch-suggestions option[value='red hair']")).to_have_count(1)
     page.get_by_label("Batch tag").fill("sunset")
     page.get_by_role("button", name="Apply to selection").click()
     expect(page.get_by_text("3 images changed.")).to_be_visible()
@@ -248,7 +251,7 @@ def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice,
     ) == set(ids[1:4])
 
     # Sidebar: the session's tags with counts; clicking filters by one.
-    page.locator("#tag-counts").get_by_role("button", name="sunset").click()
+    page.locator("#tag-counts").get_by_role("button", name="sunset 3", exact=True).click()
     expect(page.locator(".tile")).to_have_count(3)
 
     screenshot(page, "workspace-1280x800")

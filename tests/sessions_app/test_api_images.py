@@ -80,7 +80,7 @@ def test_status_filter_and_cursor_pages(session, tagged, as_, bob):
 
 @pytest.mark.parametrize(
     ("query", "position"),
-    [("red hair,", 9), ("a | | b", 4), ('"open', 0), ("tags:lots", 0), ("status:done", 0)],
+    [("red hair,,", 9), ("a | | b", 4), ('"open', 0), ("tags:lots", 0), ("status:done", 0)],
 )
 def test_malformed_query_answers_400_with_position(session, tagged, as_, bob, query, position):
     response = as_(bob).get(f"/sessions/{session.pk}/images", q=query)
@@ -250,7 +250,7 @@ def test_batch_by_ids_and_by_query(session, tagged, as_, bob):
     [
         ({"selection": {}, "add": ["x"]}, 422),
         ({"selection": {"image_ids": [1], "q": "a"}, "add": ["x"]}, 422),
-        ({"selection": {"q": "a,"}, "add": ["x"]}, 400),
+        ({"selection": {"q": "a,,"}, "add": ["x"]}, 400),
         ({"selection": {"image_ids": [1]}}, 400),
     ],
 )
@@ -319,6 +319,29 @@ def test_upload_reports_per_file(session, as_, bob, carol):
     assert (body["imported"], body["duplicates"], body["skipped"]) == (1, 1, 1)
     assert body["items"][2]["reason"]
     assert _upload(as_(carol), session, files[:1]).status_code == 403
+
+
+def test_upload_takes_the_caption_file_beside_its_image(session, as_, bob):
+    from tests.support.images import png_bytes
+
+    files = [
+        ("lone.txt", b"nothing to caption"),
+        ("cat.png", png_bytes(color=(9, 9, 9))),
+        ("cat.txt", b"red scarf, smile\n"),
+    ]
+    body = _upload(as_(bob), session, files).json()
+    assert [(item["name"], item["status"]) for item in body["items"]] == [
+        ("cat.png", "imported"),
+        ("lone.txt", "skipped"),
+    ]
+    assert "needs its image" in body["items"][1]["reason"]
+    tags = SessionImageTag.objects.filter(image_id=body["items"][0]["image_id"]).order_by(
+        "position"
+    )
+    assert list(tags.values_list("tag__name", "source")) == [
+        ("red scarf", "caption"),
+        ("smile", "caption"),
+    ]
 
 
 def test_upload_limits_answer_413_and_store_nothing(session, as_, bob, settings):

@@ -16,7 +16,7 @@ def tagged(session, session_images, alice):
     first, second, third = session_images
     services.tags_add(session, first.pk, actor=alice, names=["smile", "saber", "highres"])
     services.tags_add(
-        session, second.pk, actor=alice, names=["smile", "blurry"], source="autotagger"
+        session, session, second.pk, actor=alice, names=["smile", "blurry"], source="autotagger"
     )
     services.tags_add(session, third.pk, actor=alice, names=["smile"])
     return session_images
@@ -217,3 +217,15 @@ def test_caption_stats_count_clip_tokens_of_the_exported_caption(session, tagged
     }
     response = as_(carol).get(f"/sessions/{session.pk}/stats/images", max_tokens=0)
     assert response.status_code == 422
+
+
+def test_undo_three_times_over_the_api(session, session_images, as_, bob):
+    image = session_images[0]
+    for name in ("aaa", "bbb", "ccc"):
+        response = as_(bob).post(f"/images/{image.pk}/tags", {"add": [name]})
+        assert response.status_code in (200, 201), response.json()
+    for expected in (["aaa", "bbb"], ["aaa"], []):
+        undone = as_(bob).post(f"/sessions/{session.pk}/undo")
+        assert undone.status_code == 200, undone.json()
+        names = SessionImageTag.objects.filter(image=image).order_by("position")
+        assert list(names.values_list("tag__name", flat=True)) == expected

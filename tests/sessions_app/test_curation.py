@@ -80,3 +80,27 @@ def test_alias_of_a_used_tag_is_refused(session, session_images, bob):
     with pytest.raises(Conflict):
         alias_create(cat, name="kitty")
     assert not TagAlias.objects.exists()
+
+
+def test_recategorize_tells_the_sessions_showing_the_tag(session, session_images, bob):
+    services.tags_add(session, session_images[0].pk, actor=bob, names=["saber"])
+    saber = Tag.objects.get(name="saber")
+    before = session.events.count()
+    services.tag_recategorize(saber, actor=bob, category="character")
+    assert Tag.objects.get(name="saber").category == "character"
+    event = session.events.last()
+    assert (event.kind, event.payload) == (
+        "tag.recategorized",
+        {"tag": "saber", "from": "general", "to": "character"},
+    )
+    services.tag_recategorize(saber, actor=bob, category="character")  # no change, no event
+    assert session.events.count() == before + 1
+
+
+def test_recategorize_to_an_unknown_category_changes_nothing(session, session_images, bob):
+    services.tags_add(session, session_images[0].pk, actor=bob, names=["saber"])
+    before = session.events.count()
+    with pytest.raises(InvalidInput):
+        services.tag_recategorize(Tag.objects.get(name="saber"), actor=bob, category="nope")
+    assert Tag.objects.get(name="saber").category == "general"
+    assert session.events.count() == before

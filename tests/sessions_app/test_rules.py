@@ -48,7 +48,12 @@ def tagged(session, session_images, alice):
     first, second, third = session_images
     services.tags_add(session, first.pk, actor=alice, names=["smile", "saber", "highres", "wlop"])
     services.tags_add(
-        session, second.pk, actor=alice, names=["fate", "blurry", "smile"], source="autotagger"
+        session,
+        session,
+        second.pk,
+        actor=alice,
+        names=["fate", "blurry", "smile"],
+        source="autotagger",
     )
     SessionImageTag.objects.filter(entry__image=second, tag__name="blurry").update(
         confidence=0.4, position=7
@@ -157,7 +162,7 @@ def test_rules_apply_on_every_edit(session, tagged, bob):
     services.tags_add(session, image.pk, actor=bob, names=["ugly", "tree", "solo"])
     assert names_of(image) == ["solo", "smile", "tree"]
     state = services.tags_set(
-        session, image.pk, actor=bob, names=["tree", "solo", "ugly"], version=2
+        session, session, image.pk, actor=bob, names=["tree", "solo", "ugly"], version=2
     )
     assert [tag["name"] for tag in state.tags] == ["solo", "tree"]
 
@@ -193,7 +198,7 @@ def test_image_in_two_sessions_obeys_each_sessions_rules_in_its_own_list(
     rules_apply(session, actor=alice, rules=rules_from_input(blacklist=["a"]))
     rules_apply(other, actor=alice, rules=rules_from_input(blacklist=["b"], pinned=["c"]))
     services.tags_add(session, tagged[2].pk, actor=alice, names=["a", "b", "c"])
-    services.tags_add(other, tagged[2].pk, actor=alice, names=["a", "b", "c"])
+    services.tags_add(session, other, tagged[2].pk, actor=alice, names=["a", "b", "c"])
     assert names_of(tagged[2], session) == ["smile", "b", "c"]
     assert names_of(tagged[2], other) == ["c", "a"]
     assert counts_are_true()

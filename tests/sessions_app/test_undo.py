@@ -93,3 +93,47 @@ def test_batch_undo_refused_when_an_image_changed_since(session, session_images,
     with pytest.raises(Conflict, match="1 of the images"):
         operation_undo(session, actor=bob)
     assert SessionImageTag.objects.filter(tag__name="added").count() == 3
+
+
+def test_undo_walks_back_through_several_of_ones_own_edits_on_one_image(
+    session, session_images, bob
+):
+    # Each undo moves the image's version; the next undo must not take that
+    # for someone else's change (issue 17, defect 1).
+    image = session_images[0]
+    for name in ("aaa", "bbb", "ccc"):
+        services.tags_add(session, image.pk, actor=bob, names=[name])
+    for expected in (["aaa", "bbb"], ["aaa"], []):
+        operation_undo(session, actor=bob)
+        assert [name for name, *_ in tag_state(image)] == expected
+    for expected in (["aaa"], ["aaa", "bbb"], ["aaa", "bbb", "ccc"]):
+        operation_redo(session, actor=bob)
+        assert [name for name, *_ in tag_state(image)] == expected
+    operation_undo(session, actor=bob)
+    operation_undo(session, actor=bob)
+    assert [name for name, *_ in tag_state(image)] == ["aaa"]
+    assert counts_are_true()
+
+
+def test_undo_after_own_undo_is_still_refused_over_someone_elses_edit(
+    session, session_images, alice, bob
+):
+    image = session_images[0]
+    services.tags_add(session, image.pk, actor=bob, names=["aaa"])
+    services.tags_add(session, image.pk, actor=alice, names=["hers"])
+    services.tags_add(session, image.pk, actor=bob, names=["bbb"])
+    operation_undo(session, actor=bob)
+    with pytest.raises(Conflict, match="changed by someone else"):
+        operation_undo(session, actor=bob)
+    assert [name for name, *_ in tag_state(image)] == ["aaa", "hers"]
+
+
+def test_batch_undos_walk_back_in_sequence(session, session_images, bob):
+    ids = [image.pk for image in session_images]
+    services.batch_apply(session, actor=bob, image_ids=ids, add=["one"])
+    services.batch_apply(session, actor=bob, image_ids=ids, add=["two"])
+    services.tags_add(session, ids[0], actor=bob, names=["three"])
+    for _ in range(3):
+        operation_undo(session, actor=bob)
+    assert SessionImageTag.objects.filter(image_id__in=ids).count() == 0
+    assert counts_are_true()

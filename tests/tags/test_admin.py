@@ -98,6 +98,7 @@ def test_change_category_goes_through_service(admin_client, tagged):
     assert response.status_code == 302
     cat.refresh_from_db()
     assert cat.category == "character"
+    assert SessionEvent.objects.filter(kind="tag.recategorized").exists()
 
 
 def test_alias_inline_creates_alias(admin_client, tagged):

@@ -24,6 +24,7 @@ from tags.query import (
     SourceIs,
     StatusIs,
     TagCount,
+    TagPattern,
     TagTerm,
     Untagged,
     compile_query,
@@ -61,11 +62,17 @@ def test_names_are_normalized_and_quotes_allow_special_names():
     assert parse("   ") is None
 
 
+def test_a_trailing_comma_is_accepted():
+    # kohya captions often end with one; pasted into the filter it means nothing more.
+    assert parse("1girl,") == TagTerm("1girl", 0)
+    assert parse("1girl, smile , ") == parse("1girl, smile")
+
+
 @pytest.mark.parametrize(
     ("text", "position"),
     [
         (",a", 0),
-        ("a,", 2),
+        ("a,,", 2),
         ("a | ", 4),
         ("a b | c", None),
         ('a "b"', 2),
@@ -139,6 +146,23 @@ def _matching(session, text: str, wanted: int | None = None, plan: Plan | None =
         ids = [row[0] for row in cursor.fetchall()]
     rows = SessionImage.objects.filter(pk__in=ids).order_by("position", "id")
     return [row.image.original_name for row in rows]
+
+
+def test_wildcards_match_any_tag_whose_name_fits(session, session_images, alice):
+    first, second, third = session_images
+    services.tags_add(session, first.pk, actor=alice, names=["long hair", "red eyes"])
+    services.tags_add(session, second.pk, actor=alice, names=["short hair"])
+    services.tags_add(session, third.pk, actor=alice, names=["hair_ornament", "100%_cute"])
+    assert parse("*hair") == TagPattern("*hair", 0)
+    assert parse('"*hair"') == TagTerm("*hair", 0)  # quoted: a literal name
+    assert _matching(session, "*hair") == ["cat0.png", "cat1.png"]
+    assert _matching(session, "hair*") == ["cat2.png"]
+    assert _matching(session, "*hair*, -long*") == ["cat1.png", "cat2.png"]
+    assert _matching(session, "*eye* | short*") == ["cat0.png", "cat1.png"]
+    # LIKE's own wildcards are plain characters in a pattern.
+    assert _matching(session, "100%*") == ["cat2.png"]
+    assert _matching(session, "1_0*") == []
+    assert _matching(session, "*") == ["cat0.png", "cat1.png", "cat2.png"]
 
 
 def test_compiled_queries_match(session, session_images, alice):
