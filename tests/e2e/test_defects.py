@@ -6,8 +6,8 @@ import pytest
 from django.db.models import F
 from playwright.sync_api import expect
 
-from images.models import Image
 from sessions_app import services as session_services
+from sessions_app.models import SessionImage
 from tags.models import Tag
 from tests.conftest import password_of
 from tests.e2e.conftest import off_loop, sign_in
@@ -52,9 +52,9 @@ def test_z_undoes_three_of_my_edits_one_after_another(new_page, alice):
 def test_select_all_matching_applies_to_the_filter_that_was_applied(new_page, alice):
     session, ids = stocked_session(alice, count=5)
     for image_id in ids[:2]:
-        off_loop(session_services.tags_add, image_id, actor=alice, names=["1boy"])
+        off_loop(session_services.tags_add, session, image_id, actor=alice, names=["1boy"])
     for image_id in ids[2:4]:
-        off_loop(session_services.tags_add, image_id, actor=alice, names=["landscape"])
+        off_loop(session_services.tags_add, session, image_id, actor=alice, names=["landscape"])
     page = open_workspace(new_page, "alice", session, ids[0])
 
     filter_box = page.get_by_label("Filter images")
@@ -72,12 +72,12 @@ def test_select_all_matching_applies_to_the_filter_that_was_applied(new_page, al
 
 def test_a_reorder_refused_by_a_concurrent_edit_says_so_and_the_message_stays(new_page, alice):
     session, ids = stocked_session(alice, count=1)
-    off_loop(session_services.tags_add, ids[0], actor=alice, names=["aaa", "bbb"])
+    off_loop(session_services.tags_add, session, ids[0], actor=alice, names=["aaa", "bbb"])
     page = open_workspace(new_page, "alice", session, ids[0])
     expect(chips(page)).to_have_count(2)
     # Someone's edit whose event has not reached this page yet: the server's
     # version moves on, so the reorder quoting the old one meets a 409.
-    Image.objects.filter(pk=ids[0]).update(version=F("version") + 1)
+    SessionImage.objects.filter(session=session, image_id=ids[0]).update(version=F("version") + 1)
     chips(page).filter(has_text="bbb").focus()
     page.keyboard.press("Alt+ArrowLeft")
     error = page.locator("#tag-error")
@@ -91,7 +91,7 @@ def test_a_reorder_refused_by_a_concurrent_edit_says_so_and_the_message_stays(ne
 
 def test_keyboard_reorder_keeps_focus_on_the_moved_chip(new_page, alice):
     session, ids = stocked_session(alice, count=1)
-    off_loop(session_services.tags_add, ids[0], actor=alice, names=["aaa", "bbb", "ccc"])
+    off_loop(session_services.tags_add, session, ids[0], actor=alice, names=["aaa", "bbb", "ccc"])
     page = open_workspace(new_page, "alice", session, ids[0])
     expect(chips(page)).to_have_count(3)
     chips(page).filter(has_text="ccc").focus()
@@ -108,7 +108,7 @@ def test_keyboard_reorder_keeps_focus_on_the_moved_chip(new_page, alice):
 
 def test_autocomplete_after_a_comma_suggests_for_the_current_token(new_page, alice):
     session, ids = stocked_session(alice, count=2)
-    off_loop(session_services.tags_add, ids[1], actor=alice, names=["smile"])
+    off_loop(session_services.tags_add, session, ids[1], actor=alice, names=["smile"])
     page = open_workspace(new_page, "alice", session, ids[0])
     refused = []
     page.on(
@@ -127,7 +127,7 @@ def test_autocomplete_after_a_comma_suggests_for_the_current_token(new_page, ali
 
 def test_a_trailing_comma_in_the_filter_is_accepted(new_page, alice):
     session, ids = stocked_session(alice, count=3)
-    off_loop(session_services.tags_add, ids[1], actor=alice, names=["1girl"])
+    off_loop(session_services.tags_add, session, ids[1], actor=alice, names=["1girl"])
     page = open_workspace(new_page, "alice", session, ids[1])
     filter_box = page.get_by_label("Filter images")
     filter_box.fill("1girl,")
@@ -138,7 +138,7 @@ def test_a_trailing_comma_in_the_filter_is_accepted(new_page, alice):
 
 def test_the_panel_leaves_an_image_the_filter_excludes(new_page, alice):
     session, ids = stocked_session(alice, count=3)
-    off_loop(session_services.tags_add, ids[0], actor=alice, names=["blurry"])
+    off_loop(session_services.tags_add, session, ids[0], actor=alice, names=["blurry"])
     page = open_workspace(new_page, "alice", session, ids[0])
     expect(page.locator("#panel-caption")).to_contain_text("cat0.png")
     filter_box = page.get_by_label("Filter images")
@@ -161,7 +161,7 @@ def test_the_panel_leaves_an_image_the_filter_excludes(new_page, alice):
 
 def test_a_category_change_in_the_admin_shows_live(new_page, alice, staff):
     session, ids = stocked_session(alice, count=1)
-    off_loop(session_services.tags_add, ids[0], actor=alice, names=["saber"])
+    off_loop(session_services.tags_add, session, ids[0], actor=alice, names=["saber"])
     page = open_workspace(new_page, "alice", session, ids[0])
     chip = chips(page).filter(has_text="saber")
     expect(chip).to_have_class("chip cat-general")

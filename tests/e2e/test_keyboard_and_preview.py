@@ -49,7 +49,7 @@ def test_tag_a_run_of_images_without_leaving_the_keyboard(new_page, alice):
 
 def test_tiles_show_name_size_and_tag_count_and_the_slider_resizes_them(new_page, alice):
     session, ids = stocked_session(alice, count=6)
-    off_loop(session_services.tags_add, ids[0], actor=alice, names=["a", "b", "c"])
+    off_loop(session_services.tags_add, session, ids[0], actor=alice, names=["a", "b", "c"])
     page = open_workspace(new_page, "alice", session, ids[0])
     tile = page.locator(f"#tile-{ids[0]}")
     expect(tile.locator(".tile-name")).to_have_text("cat0.png")
@@ -80,9 +80,9 @@ def tile_meta(tile) -> str:
 
 def test_tag_list_counts_the_filter_and_the_selection_and_searches(new_page, alice):
     session, ids = stocked_session(alice, count=4)
-    off_loop(session_services.tags_add, ids[0], actor=alice, names=["cat", "red hair"])
-    off_loop(session_services.tags_add, ids[1], actor=alice, names=["cat", "blue hair"])
-    off_loop(session_services.tags_add, ids[2], actor=alice, names=["dog", "red hair"])
+    off_loop(session_services.tags_add, session, ids[0], actor=alice, names=["cat", "red hair"])
+    off_loop(session_services.tags_add, session, ids[1], actor=alice, names=["cat", "blue hair"])
+    off_loop(session_services.tags_add, session, ids[2], actor=alice, names=["dog", "red hair"])
     page = open_workspace(new_page, "alice", session, ids[0])
     sidebar = page.locator("#tag-counts")
 

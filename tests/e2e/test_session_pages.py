@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_owner_sets_the_caption_style_and_rules_in_the_settings_page(new_page, alice):
     session, ids = stocked_session(alice, count=2)
-    off_loop(session_services.tags_add, ids[0], actor=alice, names=["smile", "blurry", "solo"])
+    off_loop(
+        session_services.tags_add, session, ids[0], actor=alice, names=["smile", "blurry", "solo"]
+    )
     page = new_page()
     sign_in(page, "alice")
     page.goto(f"/sessions/{session.pk}/")

@@ -143,7 +143,7 @@ def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice,
     session, ids = stocked_session(alice)
     # A popular tag that autocomplete should offer for "red".
     other, _ = stocked_session(alice, name="Other", count=0)
-    off_loop(session_services.tags_add, ids[4], actor=alice, names=["red hair"])
+    off_loop(session_services.tags_add, session, ids[4], actor=alice, names=["red hair"])
     first = ids[0]
 
     page = new_page()
@@ -202,7 +202,7 @@ def test_tag_with_keyboard_reorder_remove_undo_filter_and_batch(new_page, alice,
 
     # Bob edits the image: undoing my reorder now would clobber his tag, so it is refused.
     # (Written from the test process: the server sees it in the database, the page does not.)
-    off_loop(session_services.tags_add, first, actor=bob, names=["by bob"])
+    off_loop(session_services.tags_add, session, first, actor=bob, names=["by bob"])
     page.keyboard.press("Control+z")
     expect(page.locator("#toasts")).to_contain_text(
         f"Image {first} was changed by someone else since; undo refused."

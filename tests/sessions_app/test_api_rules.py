@@ -16,7 +16,7 @@ def tagged(session, session_images, alice):
     first, second, third = session_images
     services.tags_add(session, first.pk, actor=alice, names=["smile", "saber", "highres"])
     services.tags_add(
-        session, session, second.pk, actor=alice, names=["smile", "blurry"], source="autotagger"
+        session, second.pk, actor=alice, names=["smile", "blurry"], source="autotagger"
     )
     services.tags_add(session, third.pk, actor=alice, names=["smile"])
     return session_images

@@ -49,7 +49,6 @@ def tagged(session, session_images, alice):
     services.tags_add(session, first.pk, actor=alice, names=["smile", "saber", "highres", "wlop"])
     services.tags_add(
         session,
-        session,
         second.pk,
         actor=alice,
         names=["fate", "blurry", "smile"],
@@ -162,7 +161,7 @@ def test_rules_apply_on_every_edit(session, tagged, bob):
     services.tags_add(session, image.pk, actor=bob, names=["ugly", "tree", "solo"])
     assert names_of(image) == ["solo", "smile", "tree"]
     state = services.tags_set(
-        session, session, image.pk, actor=bob, names=["tree", "solo", "ugly"], version=2
+        session, image.pk, actor=bob, names=["tree", "solo", "ugly"], version=2
     )
     assert [tag["name"] for tag in state.tags] == ["solo", "tree"]
 

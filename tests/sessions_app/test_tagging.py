@@ -23,7 +23,7 @@ def count_of(name: str) -> int:
 def test_add_appends_in_order_normalized_and_logs_event(session, session_images, bob):
     image = session_images[0]
     state = services.tags_add(
-        session, session, image.pk, actor=bob, names=["Red_Hair", "(smile:1.2)", "red hair"]
+        session, image.pk, actor=bob, names=["Red_Hair", "(smile:1.2)", "red hair"]
     )
     assert [tag["name"] for tag in state.tags] == ["red hair", "smile"]
     assert tag_names(image) == ["red hair", "smile"]
@@ -88,7 +88,7 @@ def test_set_reorders_and_keeps_sources(session, session_images, bob):
     services.tags_add(session, image.pk, actor=bob, names=["a"], source=TagSource.CAPTION)
     state = services.tags_add(session, image.pk, actor=bob, names=["b"])
     state = services.tags_set(
-        session, session, image.pk, actor=bob, names=["b", "c", "a"], version=state.version
+        session, image.pk, actor=bob, names=["b", "c", "a"], version=state.version
     )
     assert [(t["name"], t["source"]) for t in state.tags] == [
         ("b", "manual"),
