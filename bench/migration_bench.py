@@ -78,10 +78,10 @@ def _populate(connection, images: int, tags: int) -> None:
     now = "2026-01-01 00:00:00"
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name,"
-            " email, is_staff, is_active, date_joined) VALUES"
-            " ('', 0, 'bench', '', '', '', 0, 1, %s)",
-            [now],
+            "INSERT INTO auth_user (password, last_login, is_superuser, username, first_name,"
+            " last_name, email, is_staff, is_active, date_joined) VALUES"
+            " ('', %s, 0, 'bench', '', '', '', 0, 1, %s)",
+            [now, now],
         )
         cursor.execute("SELECT id FROM auth_user WHERE username = 'bench'")
         (user,) = cursor.fetchone()

@@ -335,7 +335,7 @@ def test_upload_takes_the_caption_file_beside_its_image(session, as_, bob):
         ("lone.txt", "skipped"),
     ]
     assert "needs its image" in body["items"][1]["reason"]
-    tags = SessionImageTag.objects.filter(image_id=body["items"][0]["image_id"]).order_by(
+    tags = SessionImageTag.objects.filter(entry__image_id=body["items"][0]["image_id"]).order_by(
         "position"
     )
     assert list(tags.values_list("tag__name", "source")) == [

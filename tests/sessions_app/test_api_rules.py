@@ -222,10 +222,10 @@ def test_caption_stats_count_clip_tokens_of_the_exported_caption(session, tagged
 def test_undo_three_times_over_the_api(session, session_images, as_, bob):
     image = session_images[0]
     for name in ("aaa", "bbb", "ccc"):
-        response = as_(bob).post(f"/images/{image.pk}/tags", {"add": [name]})
+        response = as_(bob).post(f"/sessions/{session.pk}/images/{image.pk}/tags", {"add": [name]})
         assert response.status_code in (200, 201), response.json()
     for expected in (["aaa", "bbb"], ["aaa"], []):
         undone = as_(bob).post(f"/sessions/{session.pk}/undo")
         assert undone.status_code == 200, undone.json()
-        names = SessionImageTag.objects.filter(image=image).order_by("position")
+        names = SessionImageTag.objects.filter(entry__image=image).order_by("position")
         assert list(names.values_list("tag__name", flat=True)) == expected

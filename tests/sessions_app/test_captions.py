@@ -172,5 +172,5 @@ def test_entries_are_left_untracked_by_the_garbage_collector(pair):
     cached(pair[0])
     gc.collect()
     gc.collect()  # a tuple is left once the tuples inside it are
-    entry = captions._state.images[pair[0].pk]
+    entry = captions._state.images[entry_of(pair[0]).pk]
     assert entry[1] and not gc.is_tracked(entry)

@@ -197,7 +197,7 @@ def test_image_in_two_sessions_obeys_each_sessions_rules_in_its_own_list(
     rules_apply(session, actor=alice, rules=rules_from_input(blacklist=["a"]))
     rules_apply(other, actor=alice, rules=rules_from_input(blacklist=["b"], pinned=["c"]))
     services.tags_add(session, tagged[2].pk, actor=alice, names=["a", "b", "c"])
-    services.tags_add(session, other, tagged[2].pk, actor=alice, names=["a", "b", "c"])
+    services.tags_add(other, tagged[2].pk, actor=alice, names=["a", "b", "c"])
     assert names_of(tagged[2], session) == ["smile", "b", "c"]
     assert names_of(tagged[2], other) == ["c", "a"]
     assert counts_are_true()

@@ -131,4 +131,4 @@ def test_edit_is_logged_only_in_the_session_it_is_made_in(session, session_image
     state = services.tags_add(session, session_images[0].pk, actor=alice, names=["shared"])
     assert set(state.seqs) == {session.pk}
     assert TaggingSession.objects.get(pk=other.pk).last_seq == other_seq
-    assert services.image_tag_state(session, other, session_images[0].pk).tags == []
+    assert services.image_tag_state(other, session_images[0].pk).tags == []

@@ -135,5 +135,5 @@ def test_batch_undos_walk_back_in_sequence(session, session_images, bob):
     services.tags_add(session, ids[0], actor=bob, names=["three"])
     for _ in range(3):
         operation_undo(session, actor=bob)
-    assert SessionImageTag.objects.filter(image_id__in=ids).count() == 0
+    assert SessionImageTag.objects.filter(entry__image_id__in=ids).count() == 0
     assert counts_are_true()
