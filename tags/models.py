@@ -16,6 +16,12 @@ class TagCategory(models.TextChoices):
     COPYRIGHT = "copyright"
     CHARACTER = "character"
     META = "meta"
+    # e621's own categories (its tag types 2, 5, 6 and 8), kept so an e621
+    # vocabulary or a hydrus `species:` tag keeps its meaning.
+    SPECIES = "species"
+    CONTRIBUTOR = "contributor"
+    LORE = "lore"
+    INVALID = "invalid"
 
 
 class TagSource(models.TextChoices):
