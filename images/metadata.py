@@ -17,6 +17,7 @@ from sd_parsers.data import Prompt, PromptInfo
 from sd_parsers.parsers import MANAGED_PARSERS, AUTOMATIC1111Parser, Parser
 
 from images.prompt_syntax import prompt_text_tokens
+from images.stealth import read_stealth_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,21 @@ def read_generation_metadata(info: Mapping[str, Any], exif: Image.Exif) -> dict[
     except Exception:
         logger.warning("unreadable generation metadata", exc_info=True)
     return {}
+
+
+def read_stealth_metadata(image: Image.Image) -> dict[str, Any]:
+    """Generation metadata hidden in a decoded image's pixels (A1111 stealth PNG), or {}.
+
+    For an image whose chunks and EXIF gave nothing (read_generation_metadata
+    returned {}): the pixels are read only then. Safe from several threads.
+    Never raises.
+    """
+    try:
+        text = read_stealth_parameters(image)
+    except Exception:
+        logger.warning("unreadable stealth parameters", exc_info=True)
+        return {}
+    return parse_infotext(text) if text and text.strip() else {}
 
 
 def parse_infotext(text: str) -> dict[str, Any]:
