@@ -274,12 +274,15 @@ def test_hydrus_sidecars_use_namespaces(session, dataset, tmp_path):
     tag_set_category(Tag.objects.get(name="red hair"), category="character")
     tag_set_category(Tag.objects.get(name="cat"), category="artist")
     tag_set_category(Tag.objects.get(name="hat (object)"), category="copyright")
-    services.tags_add(dataset[2].pk, actor=None, names=["re:zero"])
+    services.tags_add(dataset[2].pk, actor=None, names=["re:zero", "rating:safe"])
+    # A booru vocabulary's name (it has a post count): hydrus's "no namespace" colon.
+    Tag.objects.filter(name="re:zero").update(popularity=1000)
     export_to_path(session, "hydrus", tmp_path / "out")
     files = read_folder(tmp_path / "out")
     assert files["a.png.txt"] == b"meta:1girl\ncharacter:red hair\nsmile\n"
     assert files["a-2.jpg.txt"] == b"creator:cat\nseries:hat (object)\n"
-    assert files["a-3.png.txt"] == b"ohwx\nblue sky\n:re:zero\n"
+    # rating:safe is hydrus's rating namespace, and goes back as one.
+    assert files["a-3.png.txt"] == b"ohwx\nblue sky\n:re:zero\nrating:safe\n"
     assert files["passwd.png.txt"] == b""
     assert files["a-2.jpg"] == stored_bytes(dataset[1])
 
