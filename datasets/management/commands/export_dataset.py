@@ -49,6 +49,12 @@ class Command(DocumentedCommand):
             help="write 'head ||| rest' captions for kohya's keep_tokens_separator",
         )
         parser.add_argument(
+            "--image-dir",
+            metavar="PATH",
+            help="kohya dataset_config.toml's image_dir (default: the folder's absolute path; "
+            "'.' in a zip, read from the trainer's working directory)",
+        )
+        parser.add_argument(
             "--no-images", action="store_true", help="write the captions or metadata only"
         )
         parser.add_argument(
@@ -73,6 +79,7 @@ class Command(DocumentedCommand):
             keep_tokens_separator=options["keep_tokens_separator"],
             include_images=not options["no_images"],
             statuses=tuple(options["status"]),
+            image_dir=options["image_dir"],
         )
         total = session.entries.filter(status__in=export_options.statuses or ImageStatus.values)
         # tqdm writes carriage returns itself: give it the raw stream, not Django's wrapper.
