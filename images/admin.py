@@ -79,7 +79,8 @@ class ImageAdmin(ReadOnlyAdmin):
             return "-"
         return format_html(
             '<img src="{}" alt="{}" style="max-width:{}px;max-height:{}px" loading="lazy">',
-            obj.thumbnail.url,
+            # The authorizing view by id: the stored name is the content's hash.
+            f"/api/images/{obj.pk}/thumbnail",
             obj.original_name,
             size,
             size,

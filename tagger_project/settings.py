@@ -187,7 +187,20 @@ else:
 
 # --- Files ----------------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Never served under this prefix: stored names are content hashes. Members get
+# files from /api/images/<id>/file and /thumbnail (images/delivery.py).
 MEDIA_URL = "/media/"
+# Leave the bytes of an authorized file to a front proxy: "x-accel-redirect"
+# (nginx: an `internal` location at TAGGER_MEDIA_OFFLOAD_PREFIX aliased to
+# MEDIA_ROOT) or "x-sendfile" (Apache mod_xsendfile, lighttpd). Empty: stream
+# from the worker.
+TAGGER_MEDIA_OFFLOAD = env_str("TAGGER_MEDIA_OFFLOAD", "")
+if TAGGER_MEDIA_OFFLOAD not in ("", "x-accel-redirect", "x-sendfile"):
+    raise ValueError(
+        f"TAGGER_MEDIA_OFFLOAD must be empty, x-accel-redirect or x-sendfile,"
+        f" not {TAGGER_MEDIA_OFFLOAD!r}"
+    )
+TAGGER_MEDIA_OFFLOAD_PREFIX = env_str("TAGGER_MEDIA_OFFLOAD_PREFIX", "/protected-media/")
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 # WhiteNoise warns on every request cycle when STATIC_ROOT is missing (before collectstatic).

@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static as static_url
@@ -28,7 +26,7 @@ urlpatterns = [
     path("sessions/", pages.sessions_list, name="sessions-list"),
     path("sessions/<int:session_id>/", pages.workspace, name="workspace"),
     path("sessions/<int:session_id>/insight/", pages.insight, name="insight"),
+    # No /media/ route, on purpose: stored names are content hashes, and files
+    # reach clients only through /api/images/<id>/file and /thumbnail, which
+    # authorize every request (images/delivery.py).
 ]
-
-# Stored originals and thumbnails in development (static() is empty when DEBUG is off).
-urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
