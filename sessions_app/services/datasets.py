@@ -27,6 +27,7 @@ from images.processing import ImageRejected
 from images.services import image_files_store, image_process_bytes
 from sessions_app.importing_formats import Dataset, DatasetImage, OpenedDataset
 from sessions_app.importing_formats.captions import drop_trigger_word
+from sessions_app.importing_formats.source import OutsideDataset
 from sessions_app.models import ImageStatus, SessionImage, TaggingSession
 from sessions_app.services.importing import ImportOutcome, session_import_processed
 from sessions_app.services.sessions import (
@@ -176,6 +177,10 @@ def _import_image(
     name = item.original_name or item.file
     try:
         data = opened.source.read(item.file, max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES)
+    except OutsideDataset as error:
+        # Refused outright: not even matched by sha256 against the library.
+        report.skipped.append({"path": item.file, "reason": str(error)})
+        return None
     except OSError as error:
         existing = Image.objects.filter(sha256=item.sha256).first() if item.sha256 else None
         if existing is None:
