@@ -132,7 +132,9 @@ def member_remove(request: HttpRequest, session_id: Id, username: Name):
     """Remove a member (owners), or leave the session yourself."""
     leaving = username == request.auth.get_username()
     session = session_for(request.auth, session_id, Role.VIEWER if leaving else Role.OWNER)
-    services.session_member_remove(session, actor=request.auth, user=_user_named(username))
+    # Looked up among the members: whether such a user exists is none of the caller's business.
+    member = selectors.session_member_named(session, username)
+    services.session_member_remove(session, actor=request.auth, user=member)
     return Status(204, None)
 
 

@@ -32,9 +32,11 @@ def session_create(*, owner: AbstractBaseUser, name: str, **settings_fields) -> 
     unknown = set(settings_fields) - UPDATABLE_FIELDS
     if unknown:
         raise InvalidInput(f"unknown session fields: {', '.join(sorted(unknown))}")
-    if TaggingSession.objects.filter(name=name).exists():
-        raise Conflict(f"a session called {name!r} already exists")
-    session = TaggingSession.objects.create(owner=owner, name=name, **settings_fields)
+    _refuse_name_taken(owner, name)
+    try:
+        session = TaggingSession.objects.create(owner=owner, name=name, **settings_fields)
+    except IntegrityError as exc:  # the same owner creating the same name at once
+        raise Conflict(f"you already own a session called {name!r}") from exc
     SessionMember.objects.create(session=session, user=owner, role=Role.OWNER)
     append_event(session.pk, kind="session.created", payload={"name": name}, actor=owner)
     return session
@@ -50,14 +52,19 @@ def session_update(session: TaggingSession, *, actor, **changes) -> TaggingSessi
         changes["name"] = changes["name"].strip()
         if not changes["name"]:
             raise InvalidInput("a session needs a name")
-        clash = TaggingSession.objects.filter(name=changes["name"]).exclude(pk=session.pk)
-        if clash.exists():
-            raise Conflict(f"a session called {changes['name']!r} already exists")
+        _refuse_name_taken(session.owner_id, changes["name"], exclude=session.pk)
     for field, value in changes.items():
         setattr(session, field, value)
     session.save(update_fields=[*changes, "updated_at"])
     append_event(session.pk, kind="session.updated", payload=changes, actor=actor)
     return session
+
+
+def _refuse_name_taken(owner, name: str, *, exclude: int | None = None) -> None:
+    """Names are unique per owner; the clash named is always the owner's own session."""
+    clash = TaggingSession.objects.filter(owner=owner, name=name).exclude(pk=exclude)
+    if clash.exists():
+        raise Conflict(f"you already own a session called {name!r}")
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from sessions_app.exporting import FORMATS, ExportOptions, ExportReport, export_to_path
 from sessions_app.models import ImageStatus, TaggingSession
-from tagger_project.commands import DocumentedCommand
+from tagger_project.commands import DocumentedCommand, session_named
 from tagger_project.errors import DomainError
 
 HELP = """Export a tagging session as a dataset: a folder, or a zip when PATH ends in .zip.
@@ -86,7 +86,7 @@ class Command(DocumentedCommand):
         self._print_report(report, session, out, options)
 
     def _session(self, key: str) -> TaggingSession:
-        session = TaggingSession.objects.filter(name=key).first()
+        session = session_named(key)
         if session is None and key.isdigit():
             session = TaggingSession.objects.filter(pk=int(key)).first()
         if session is None:

@@ -13,9 +13,8 @@ from sessions_app.importing_formats import (
     FormatError,
     open_dataset,
 )
-from sessions_app.models import TaggingSession
 from sessions_app.services.datasets import dataset_import
-from tagger_project.commands import DocumentedCommand, session_and_actor
+from tagger_project.commands import DocumentedCommand, session_and_actor, session_named
 
 HELP = """Import a dataset into a tagging session.
 
@@ -77,8 +76,7 @@ class Command(DocumentedCommand):
             )
             or CAPTION_EXTENSIONS
         )
-        existing = TaggingSession.objects.filter(name=session.strip()).first()
-        if existing is None and owner is None:
+        if owner is None and session_named(session) is None:
             raise CommandError(f"no session called {session!r}; pass --owner USER to create it")
         try:
             # Read (and refuse) the dataset before creating anything.
