@@ -18,7 +18,7 @@ class DocumentedCommand(BaseCommand):
         return super().create_parser(prog_name, subcommand, **kwargs)
 
 
-def session_named(name: str, owner=None) -> TaggingSession | None:
+def session_named(name: str, owner=None, *, hint: str = "pass --owner") -> TaggingSession | None:
     """The session called `name` (of `owner` when given); CommandError when several match.
 
     Names are unique per owner only, so without --owner a name may be ambiguous.
@@ -28,7 +28,7 @@ def session_named(name: str, owner=None) -> TaggingSession | None:
         found = [session for session in found if session.owner_id == owner.pk]
     if len(found) > 1:
         owners = ", ".join(sorted(session.owner.get_username() for session in found))
-        raise CommandError(f"several sessions are called {name!r} (owners: {owners}); pass --owner")
+        raise CommandError(f"several sessions are called {name!r} (owners: {owners}); {hint}")
     return found[0] if found else None
 
 

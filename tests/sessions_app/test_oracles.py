@@ -48,5 +48,7 @@ def test_commands_ask_for_the_owner_when_a_name_is_shared(session, dave, tmp_pat
     from django.core.management import CommandError, call_command
 
     services.session_create(owner=dave, name="Cats")
+    with pytest.raises(CommandError, match=r"several sessions are called 'Cats'.*session's id"):
+        call_command("export_dataset", "Cats", "--out", str(tmp_path / "out"))
     with pytest.raises(CommandError, match=r"several sessions are called 'Cats'.*--owner"):
-        call_command("export_dataset", "Cats", str(tmp_path / "out"))
+        call_command("import_dataset", str(tmp_path), "--session", "Cats")

@@ -86,7 +86,7 @@ class Command(DocumentedCommand):
         self._print_report(report, session, out, options)
 
     def _session(self, key: str) -> TaggingSession:
-        session = session_named(key)
+        session = session_named(key, hint="give the session's id instead")
         if session is None and key.isdigit():
             session = TaggingSession.objects.filter(pk=int(key)).first()
         if session is None:
