@@ -8,6 +8,7 @@ development secret key (which a system check refuses when DEBUG is off).
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "tags",
     "sessions_app",
     "accounts",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tagger_project.urls"
@@ -222,6 +226,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# django-axes counts failed sign-ins (the form and POST /api/auth/login) per
+# username and client address together: guessing one account's password stops
+# after LOGIN_FAILURE_LIMIT tries, while the same person from elsewhere, or
+# other accounts behind one address, still sign in. Counts live in the
+# database (deterministic in tests: each test's transaction rolls them back);
+# a success resets them; the lock lifts LOGIN_LOCKOUT_MINUTES after the last
+# failure. `manage.py axes_reset` lifts every lock.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+# No access-log row per sign-in: failures are what is counted.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/sessions/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
