@@ -78,6 +78,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    # Installed so that /api/docs renders its bundled Swagger UI from our
+    # static files, not from a CDN (blank offline, and outside our CSP).
+    "ninja",
+    "csp",
     "tagger_project",
     "images",
     "tags",
@@ -95,9 +99,31 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "tagger_project.middleware.PrivatePagesMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into a 429.
     "axes.middleware.AxesMiddleware",
 ]
+
+# A strict Content-Security-Policy: scripts and styles from our own origin only,
+# no inline script or style attribute (the templates have none; scripts set
+# styles through the CSSOM, which CSP allows), no plugins, no framing, forms
+# post only to us. 'self' covers the same-origin ws:// / wss:// socket.
+# data: images: Swagger UI's stylesheet draws its icons with them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "tagger_project.urls"
 ASGI_APPLICATION = "tagger_project.asgi.application"
@@ -284,6 +310,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"drop_http2_notice": {"()": "tagger_project.log_filters.DropHttp2Notice"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"daphne.server": {"filters": ["drop_http2_notice"]}},
+    "loggers": {
+        "daphne.server": {"filters": ["drop_http2_notice"]},
+        # django-axes logs every counter reset (each sign-in) at INFO.
+        "axes": {"level": "WARNING"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
