@@ -232,7 +232,7 @@ if TAGGER_MEDIA_OFFLOAD not in ("", "x-accel-redirect", "x-sendfile"):
     )
 TAGGER_MEDIA_OFFLOAD_PREFIX = env_str("TAGGER_MEDIA_OFFLOAD_PREFIX", "/protected-media/")
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 # WhiteNoise warns on every request cycle when STATIC_ROOT is missing (before collectstatic).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -243,9 +243,33 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # WhiteNoise's compressed manifest storage, with the ES modules' own
+        # import lines rewritten to the hashed names (tagger_project/static_storage.py).
+        else "tagger_project.static_storage.HashedModulesStorage"
     },
 }
+
+# --- HTTPS ----------------------------------------------------------------
+# HTTPS=true once TLS is in front (here or at a proxy): secure cookies, HSTS,
+# and a redirect of plain HTTP. Off by default: the embedded server and the
+# loopback production test speak plain HTTP, where secure cookies never come back.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# A TLS-terminating proxy says so in X-Forwarded-Proto; trusted only when told.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# `check --deploy` warns about these TLS settings. Over plain HTTP they are
+# silenced on purpose, and only then: W004 (HSTS), W008 (SSL redirect), W012
+# and W016 (secure session and CSRF cookies) cannot apply without TLS.
+# W005 and W021 (HSTS for subdomains, HSTS preload) are always silenced: they
+# bind every subdomain of the domain, which is the domain owner's call; set
+# SECURE_HSTS_INCLUDE_SUBDOMAINS=true to opt in.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+if not HTTPS:
+    SILENCED_SYSTEM_CHECKS += ["security.W004", "security.W008", "security.W012", "security.W016"]
 
 # --- Auth -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from sessions_app import views as pages
 from tagger_project.api import api, api_not_found
+from tagger_project.health import health
 
 
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
@@ -16,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Pages without our <link rel="icon"> (the admin's) still ask for /favicon.ico.
     path("favicon.ico", favicon),
+    path("healthz", health, name="health"),
     # JSON API (issue 3); unknown /api/ paths answer in its error shape.
     path("api/", api.urls),
     path("api/<path:rest>", api_not_found),
