@@ -1,5 +1,6 @@
 """Sessions, their members, their images and the status of each image."""
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,9 +27,7 @@ UPDATABLE_FIELDS = frozenset(
 @transaction.atomic
 def session_create(*, owner: AbstractBaseUser, name: str, **settings_fields) -> TaggingSession:
     """Create a session owned by `owner`, who becomes its first member."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("a session needs a name")
+    name = _checked_name(name)
     unknown = set(settings_fields) - UPDATABLE_FIELDS
     if unknown:
         raise InvalidInput(f"unknown session fields: {', '.join(sorted(unknown))}")
@@ -49,15 +48,30 @@ def session_update(session: TaggingSession, *, actor, **changes) -> TaggingSessi
     if unknown:
         raise InvalidInput(f"unknown session fields: {', '.join(sorted(unknown))}")
     if "name" in changes:
-        changes["name"] = changes["name"].strip()
-        if not changes["name"]:
-            raise InvalidInput("a session needs a name")
+        changes["name"] = _checked_name(changes["name"])
         _refuse_name_taken(session.owner_id, changes["name"], exclude=session.pk)
     for field, value in changes.items():
         setattr(session, field, value)
     session.save(update_fields=[*changes, "updated_at"])
     append_event(session.pk, kind="session.updated", payload=changes, actor=actor)
     return session
+
+
+def _checked_name(name: str) -> str:
+    """The name stripped; refused when empty or holding what tags refuse too.
+
+    Line breaks, control and invisible format characters (zero-width spaces,
+    bidi overrides) would make two names that look alike, or a name that
+    rewrites the line it is shown on.
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a session needs a name")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in name):
+        raise InvalidInput(
+            "a session name cannot hold line breaks, control or invisible characters"
+        )
+    return name
 
 
 def _refuse_name_taken(owner, name: str, *, exclude: int | None = None) -> None:

@@ -52,3 +52,15 @@ def test_commands_ask_for_the_owner_when_a_name_is_shared(session, dave, tmp_pat
         call_command("export_dataset", "Cats", "--out", str(tmp_path / "out"))
     with pytest.raises(CommandError, match=r"several sessions are called 'Cats'.*--owner"):
         call_command("import_dataset", str(tmp_path), "--session", "Cats")
+
+
+@pytest.mark.parametrize(
+    "name", ["two\nlines", "cr\rhere", "zero\u200bwidth", "bidi\u202eflip", "bell\x07"]
+)
+def test_session_names_refuse_what_tags_refuse(as_, alice, session, name):
+    created = as_(alice).post("/sessions", {"name": name})
+    assert created.status_code == 400
+    assert "invisible characters" in error_of(created)["message"]
+    patched = as_(alice).patch(f"/sessions/{session.pk}", {"name": name})
+    assert patched.status_code == 400
+    assert TaggingSession.objects.filter(owner=alice).count() == 1
