@@ -24,6 +24,7 @@ from django.db import transaction
 
 from datasets.importing_formats import Dataset, DatasetImage, OpenedDataset
 from datasets.importing_formats.captions import drop_trigger_word
+from datasets.importing_formats.source import OutsideDataset
 from images.models import Image
 from images.processing import ImageRejected
 from images.services import image_files_store, image_process_bytes
@@ -208,6 +209,10 @@ def _import_image(
     name = item.original_name or item.file
     try:
         data = opened.source.read(item.file, max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES)
+    except OutsideDataset as error:
+        # Refused outright: not even matched by sha256 against the library.
+        report.skipped.append({"path": item.file, "reason": str(error)})
+        return None
     except OSError as error:
         existing = Image.objects.filter(sha256=item.sha256).first() if item.sha256 else None
         if existing is None:

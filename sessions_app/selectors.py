@@ -22,7 +22,7 @@ from sessions_app.models import (
 )
 from sessions_app.permissions import sessions_visible_to
 from sessions_app.sql import session_image_ids_where, session_page_rows
-from tagger_project.errors import InvalidInput
+from tagger_project.errors import InvalidInput, NotFound
 from tags.captions import Caption, image_captions
 from tags.labels import current_vocabulary
 from tags.models import ImageTag
@@ -87,6 +87,18 @@ def session_shape(session: TaggingSession, role: str) -> dict[str, Any]:
 def session_members(session: TaggingSession) -> list[dict]:
     rows = SessionMember.objects.filter(session=session).order_by("user__username")
     return [{"username": u, "role": r} for u, r in rows.values_list("user__username", "role")]
+
+
+def session_member_named(session: TaggingSession, username: str):
+    """The member of the session with this username; NotFound for anyone else, user or not."""
+    member = (
+        SessionMember.objects.filter(session=session, user__username=username)
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        raise NotFound(f"no member called {username!r} in this session")
+    return member.user
 
 
 def session_progress(session: TaggingSession) -> dict[str, int]:

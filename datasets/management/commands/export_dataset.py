@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from datasets.exporting import FORMATS, ExportOptions, ExportReport, export_to_path
+from sessions_app.commands import session_named
 from sessions_app.models import ImageStatus, TaggingSession
 from tagger_project.commands import DocumentedCommand
 from tagger_project.errors import DomainError
@@ -93,7 +94,7 @@ class Command(DocumentedCommand):
         self._print_report(report, session, out, options)
 
     def _session(self, key: str) -> TaggingSession:
-        session = TaggingSession.objects.filter(name=key).first()
+        session = session_named(key, hint="give the session's id instead")
         if session is None and key.isdigit():
             session = TaggingSession.objects.filter(pk=int(key)).first()
         if session is None:

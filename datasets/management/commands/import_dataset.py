@@ -14,8 +14,7 @@ from datasets.importing_formats import (
     open_dataset,
 )
 from datasets.services import dataset_import
-from sessions_app.commands import session_and_actor
-from sessions_app.models import TaggingSession
+from sessions_app.commands import session_and_actor, session_named
 from tagger_project.commands import DocumentedCommand
 
 HELP = """Import a dataset into a tagging session.
@@ -78,8 +77,7 @@ class Command(DocumentedCommand):
             )
             or CAPTION_EXTENSIONS
         )
-        existing = TaggingSession.objects.filter(name=session.strip()).first()
-        if existing is None and owner is None:
+        if owner is None and session_named(session) is None:
             raise CommandError(f"no session called {session!r}; pass --owner USER to create it")
         try:
             # Read (and refuse) the dataset before creating anything.
