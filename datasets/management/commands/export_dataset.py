@@ -1,12 +1,10 @@
 """Export a tagging session as a dataset (thin: the work is in datasets.exporting)."""
 
 import json
-import sys
 from argparse import BooleanOptionalAction
 from pathlib import Path
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
 from datasets.exporting import FORMATS, ExportOptions, ExportReport, export_to_path
 from sessions_app.commands import session_named
@@ -83,9 +81,7 @@ class Command(DocumentedCommand):
             image_dir=options["image_dir"],
         )
         total = session.entries.filter(status__in=export_options.statuses or ImageStatus.values)
-        # tqdm writes carriage returns itself: give it the raw stream, not Django's wrapper.
-        stream = getattr(self.stderr, "_out", sys.stderr)
-        with tqdm(total=total.count(), unit="img", file=stream, mininterval=0.2) as bar:
+        with self.progress_bar(total.count()) as bar:
             report = ExportReport(on_image=bar.update)
             try:
                 export_to_path(session, options["format"], out, export_options, report)

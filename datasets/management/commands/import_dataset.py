@@ -1,11 +1,9 @@
 """Import a dataset (Tagger JSON, kohya metadata JSON, JSON Lines, hydrus) into a session."""
 
 import json
-import sys
 from pathlib import Path
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
 from datasets.importing_formats import (
     CAPTION_EXTENSIONS,
@@ -89,10 +87,9 @@ class Command(DocumentedCommand):
         except CommandError:
             opened.source.close()
             raise
-        stream = getattr(self.stderr, "_out", sys.stderr)
         total = len(opened.dataset.images)
         try:
-            with tqdm(total=total, unit="img", file=stream, mininterval=0.2) as bar:
+            with self.progress_bar(total) as bar:
                 report = dataset_import(
                     tagging_session, actor=actor, opened=opened, on_image=bar.update
                 )
