@@ -100,9 +100,9 @@ def project_rows(kind: str, files: list[Path], work: Path) -> dict[str, float]:
     from django.contrib.auth import get_user_model
     from django.test import override_settings
 
+    from datasets.importing_pipeline import import_files
     from images.processing import process_image_file
     from images.services import image_files_store, image_limits
-    from sessions_app.importing_pipeline import import_files
     from sessions_app.services import session_create
 
     limits = image_limits()

@@ -1,8 +1,8 @@
-"""Migrating tag rows to the session images: sessions_app 0006 on a 100k × 25 library.
+"""Migrating tag rows to the session images: sessions_app 0007 on a 100k × 25 library.
 
 Builds a database at the shape before issue 13 (tags_imagetag on images), with
 --images images of --tags tags each, all held by one session, then times the
-forward migration (sessions_app 0006: copy, index, recount; then tags 0006 and
+forward migration (sessions_app 0007: copy, index, recount; then tags 0008 and
 images 0002: drop the old table and column). The baseline, from the same run
 and the same database, is the floor any migration pays: one bare
 `CREATE TABLE … AS SELECT` of the same rows, with no index.
@@ -24,8 +24,8 @@ OUT = ROOT / "var" / "bench"
 VOCABULARY = 5000
 
 BEFORE = [
-    ("sessions_app", "0005_covering_page_indexes"),
-    ("tags", "0005_vocabulary_generation"),
+    ("sessions_app", "0006_session_name_unique_per_owner"),
+    ("tags", "0007_tag_words"),
     ("images", "0001_initial"),
 ]
 
@@ -69,7 +69,7 @@ def main() -> None:
     print(f"(building the old-shape database took {built:.1f} s)")
     print(f"{'step':<44} {'seconds':>8}")
     print(f"{'baseline: CREATE TABLE AS SELECT of the rows':<44} {baseline:>8.1f}")
-    print(f"{'migrate forward (0006 copy+index+recount)':<44} {migrated:>8.1f}")
+    print(f"{'migrate forward (0007 copy+index+recount)':<44} {migrated:>8.1f}")
     print(f"{'ratio to baseline':<44} {migrated / baseline:>8.1f}×")
 
 

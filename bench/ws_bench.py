@@ -194,7 +194,10 @@ class Clients:
         headers = {"Authorization": f"Bearer {server.setup.token}"}
         for _ in range(count):
             ws = await connect(
-                url, origin="http://127.0.0.1", additional_headers=headers, ping_interval=None
+                url,
+                origin=url.replace("ws://", "http://").split("/ws/")[0],
+                additional_headers=headers,
+                ping_interval=None,
             )
             if server.kind == "tagger":
                 await ws.send(json.dumps({"type": "hello", "last_seq": last_seq}))

@@ -87,10 +87,13 @@ def session_export(
     escape: bool | None = None,
     pin: list[TagName] = Query([], max_length=50),
     keep_tokens_separator: bool = False,
+    image_dir: Annotated[Text, Field(max_length=1000)] | None = None,
 ):
     """Download the dataset, streamed: a zip, or the bare JSON document with `images=false`.
 
     Caption options left out follow the session's settings, and its rules' pinned tags.
+    `image_dir` is the kohya TOML's (where the zip will be unpacked; default ".", which
+    sd-scripts reads from the directory the trainer runs in).
     """
     session = session_for(request.auth, session_id)
     options = ExportOptions(
@@ -102,6 +105,7 @@ def session_export(
         keep_tokens_separator=keep_tokens_separator,
         include_images=images,
         statuses=tuple(status),
+        image_dir=image_dir,
     )
     stream = export_stream(session, format, options)
     # Under ASGI Django would list() a sync iterator (the whole zip) before sending.

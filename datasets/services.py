@@ -24,6 +24,7 @@ from django.db import transaction
 
 from datasets.importing_formats import Dataset, DatasetImage, OpenedDataset
 from datasets.importing_formats.captions import drop_trigger_word
+from datasets.importing_formats.source import OutsideDataset
 from images.models import Image
 from images.processing import ImageRejected
 from images.services import image_files_store, image_process_bytes
@@ -41,7 +42,7 @@ from sessions_app.services.tagging import (
     rewrite_tag_list,
 )
 from tagger_project.errors import DomainError
-from tags.models import TagAlias, TagSource
+from tags.models import Tag, TagAlias, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.services import (
     alias_create,
@@ -75,14 +76,22 @@ def dataset_import(
     opened: OpenedDataset,
     on_image: Callable[[], None] = lambda: None,
 ) -> DatasetReport:
-    """Import every image of the dataset into the session, then its categories."""
+    """Import every image of the dataset into the session, then its categories.
+
+    The categories a dataset gives (hydrus namespaces, a Tagger JSON vocabulary)
+    are set only on the tags this import creates: a tag that existed keeps its
+    category, whatever another session's file says, and a difference is reported.
+    """
     dataset = opened.dataset
     report = DatasetReport(opened.format)
     for problem in dataset.problems:
         report.problem(problem.where, problem.reason)
     if dataset.settings:
         _apply_settings(session, actor, dataset.settings, report)
-    _apply_vocabulary(dataset, report)
+    existing = _existing_categories(
+        [*dataset.categories, *(t.name for i in dataset.images for t in i.tags if t.category)]
+    )
+    _apply_vocabulary(dataset, report, existing)
     categories: dict[str, str] = {}
     for item in dataset.images:
         outcome = _import_image(session, actor, opened, item, report)
@@ -90,8 +99,18 @@ def dataset_import(
             _count(outcome, report, item.file)
             categories |= {tag.name: tag.category for tag in item.tags if tag.category}
         on_image()
-    _apply_categories(categories, report)
+    _apply_categories(categories, report, existing)
     return report
+
+
+def _existing_categories(raw_names: Iterable[str]) -> dict[str, str]:
+    """Canonical name → category of those of these tags that exist now."""
+    names = list(dict.fromkeys(_canonical(raw_names).values()))
+    existing: dict[str, str] = {}
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        existing.update(Tag.objects.filter(name__in=chunk).values_list("name", "category"))
+    return existing
 
 
 def _count(outcome: ImportOutcome, report: DatasetReport, where: str) -> None:
@@ -115,13 +134,13 @@ def _apply_settings(session, actor, wanted: dict[str, Any], report: DatasetRepor
         report.problem("session", f"settings not applied: {error.message}")
 
 
-def _apply_vocabulary(dataset: Dataset, report: DatasetReport) -> None:
+def _apply_vocabulary(dataset: Dataset, report: DatasetReport, existing: dict[str, str]) -> None:
     """Tags with their categories first, so that aliases and implications have their tags."""
     names = _canonical(
         [*dataset.categories, *(name for pair in dataset.aliases for name in pair[1:])]
     )
     tags = tags_get_or_create(list(dict.fromkeys(names.values())))
-    _apply_categories(dataset.categories, report)
+    _apply_categories(dataset.categories, report, existing)
     for alias, target in dataset.aliases:
         if target not in names:
             continue
@@ -148,12 +167,26 @@ def _apply_vocabulary(dataset: Dataset, report: DatasetReport) -> None:
             )
 
 
-def _apply_categories(categories: dict[str, str], report: DatasetReport) -> None:
+def _apply_categories(
+    categories: dict[str, str], report: DatasetReport, existing: dict[str, str]
+) -> None:
+    """Set the categories of the tags that did not exist before the import."""
     names = _canonical(categories)
     wanted: dict[str, str] = {}
+    kept: set[str] = set()
     for raw, category in categories.items():
-        if raw in names:
-            wanted[names[raw]] = category
+        if raw not in names:
+            continue
+        name = names[raw]
+        if name not in existing:
+            wanted[name] = category
+        elif existing[name] != category and name not in kept:
+            kept.add(name)
+            report.problem(
+                "vocabulary",
+                f"tag {name!r} keeps its category {existing[name]!r} (the dataset says "
+                f"{str(category)!r})",
+            )
     try:
         tag_categories_set(wanted)
     except DomainError as error:
@@ -181,6 +214,10 @@ def _import_image(
     name = item.original_name or item.file
     try:
         data = opened.source.read(item.file, max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES)
+    except OutsideDataset as error:
+        # Refused outright: not even matched by sha256 against the library.
+        report.skipped.append({"path": item.file, "reason": str(error)})
+        return None
     except OSError as error:
         existing = Image.objects.filter(sha256=item.sha256).first() if item.sha256 else None
         if existing is None:

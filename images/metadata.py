@@ -16,6 +16,9 @@ from PIL import Image, PngImagePlugin
 from sd_parsers.data import Prompt, PromptInfo
 from sd_parsers.parsers import MANAGED_PARSERS, AUTOMATIC1111Parser, Parser
 
+from images.prompt_syntax import prompt_text_tokens
+from images.stealth import read_stealth_parameters
+
 logger = logging.getLogger(__name__)
 
 # We call the parsers ourselves instead of sd_parsers.ParserManager: its EXIF
@@ -35,8 +38,6 @@ _JSON_SAFE_INT = 2**53 - 1
 _RAW_MAX_CHARS = 16_384
 _MAX_DEPTH = 12
 
-_EXTRA_NETWORK = re.compile(r"<[a-zA-Z_]+:[^<>]*>")  # <lora:name:0.8>, <hypernet:…>, <lyco:…>
-_BREAK = re.compile(r"\bBREAK\b")
 _EMBEDDING = re.compile(r"^embedding:\S+$", re.IGNORECASE)  # ComfyUI textual inversion
 _TAG_SEPARATORS = re.compile(r"[,\r\n]+")
 _PARAMETERS_LINE = re.compile(r"^Steps: ", re.MULTILINE)
@@ -48,12 +49,10 @@ def split_tags(text: str) -> list[str]:
 
 
 def prompt_tokens(prompt: str) -> list[str]:
-    """Split a positive prompt into raw tag tokens, without LoRA syntax or BREAK.
-
-    Weights such as ``(tag:1.2)`` stay in place: the tag normalizer strips them.
-    """
-    text = _BREAK.sub(",", _EXTRA_NETWORK.sub(",", prompt))
-    return [tag for tag in split_tags(text) if not _EMBEDDING.match(tag)]
+    """Split a positive prompt into raw tag tokens, read with A1111's prompt syntax
+    (images.prompt_syntax: attention, scheduling, alternation, escapes, BREAK, AND,
+    extra networks); ComfyUI's ``embedding:`` names are dropped."""
+    return [tag for tag in prompt_text_tokens(prompt) if not _EMBEDDING.match(tag)]
 
 
 def read_generation_metadata(info: Mapping[str, Any], exif: Image.Exif) -> dict[str, Any]:
@@ -71,6 +70,21 @@ def read_generation_metadata(info: Mapping[str, Any], exif: Image.Exif) -> dict[
     except Exception:
         logger.warning("unreadable generation metadata", exc_info=True)
     return {}
+
+
+def read_stealth_metadata(image: Image.Image) -> dict[str, Any]:
+    """Generation metadata hidden in a decoded image's pixels (A1111 stealth PNG), or {}.
+
+    For an image whose chunks and EXIF gave nothing (read_generation_metadata
+    returned {}): the pixels are read only then. Safe from several threads.
+    Never raises.
+    """
+    try:
+        text = read_stealth_parameters(image)
+    except Exception:
+        logger.warning("unreadable stealth parameters", exc_info=True)
+        return {}
+    return parse_infotext(text) if text and text.strip() else {}
 
 
 def parse_infotext(text: str) -> dict[str, Any]:

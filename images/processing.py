@@ -24,7 +24,7 @@ from isal import isal_zlib
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from images import png_pixels
-from images.metadata import prompt_tokens, read_generation_metadata
+from images.metadata import prompt_tokens, read_generation_metadata, read_stealth_metadata
 from images.sidecars import DEFAULT_EXTENSIONS, CaptionError, SidecarCaption, read_sidecar_caption
 
 _T = TypeVar("_T")
@@ -347,8 +347,13 @@ def _read_metadata(im: ImageFile.ImageFile, exif: Image.Exif) -> dict[str, Any]:
     ``im`` is decoded (PNGs at full size): a reader of metadata carried in
     the pixels themselves, such as A1111's stealth PNG alpha channel, reads
     it here, before the thumbnail shrinks it, without a decode of its own.
+    A PNG with nothing in its chunks is asked for A1111's stealth data, which
+    reads the first pixel columns and stops unless they carry its signature.
     """
-    return read_generation_metadata(im.info, exif)
+    metadata = read_generation_metadata(im.info, exif)
+    if not metadata and im.format == "PNG":
+        metadata = read_stealth_metadata(im)
+    return metadata
 
 
 def _thumbnail(im: ImageFile.ImageFile, size: int) -> Image.Image:

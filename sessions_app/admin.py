@@ -68,6 +68,17 @@ class SessionForm(forms.ModelForm):
         model = TaggingSession
         fields = ["name", "owner", "description", *SETTINGS_FIELDS]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # Names are unique per owner; on a change page the owner is read-only,
+        # so the model's constraint is not validated by the form itself.
+        owner = data.get("owner") or getattr(self.instance, "owner", None)
+        name = (data.get("name") or "").strip()
+        clash = TaggingSession.objects.filter(owner=owner, name=name).exclude(pk=self.instance.pk)
+        if owner is not None and name and clash.exists():
+            self.add_error("name", f"{owner} already has a session called {name!r}.")
+        return data
+
 
 @admin.register(TaggingSession)
 class TaggingSessionAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
@@ -231,4 +242,4 @@ class SessionImageAdmin(ReadOnlyAdmin):
 
 def _pretty(value: Any) -> SafeString:
     text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+    return format_html("<pre>{}</pre>", text)

@@ -8,13 +8,15 @@ and session services, and those apps import nothing from sessions_app.
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
+from images.delivery import StoredFileMissing, deliver
 from sessions_app import selectors, services
+from sessions_app.media import media_delivery
 from sessions_app.models import Role
-from sessions_app.permissions import image_for, require_role, session_for
+from sessions_app.permissions import image_to_view, require_role, session_for
 from sessions_app.schemas import (
     BatchIn,
     BatchOut,
@@ -123,7 +125,9 @@ def member_remove(request: HttpRequest, session_id: Id, username: Name):
     """Remove a member (owners), or leave the session yourself."""
     leaving = username == request.auth.get_username()
     session = session_for(request.auth, session_id, Role.VIEWER if leaving else Role.OWNER)
-    services.session_member_remove(session, actor=request.auth, user=_user_named(username))
+    # Looked up among the members: whether such a user exists is none of the caller's business.
+    member = selectors.session_member_named(session, username)
+    services.session_member_remove(session, actor=request.auth, user=member)
     return Status(204, None)
 
 
@@ -315,26 +319,26 @@ def session_events(
 # --- images ------------------------------------------------------------------------------
 
 
-def _serve(field) -> FileResponse:
-    if not field:
-        raise NotFound("this image has no stored file")
+def _serve(request: HttpRequest, image_id: int, *, thumbnail: bool) -> HttpResponse:
+    # Authorized on every request, revalidations included: a removed member's
+    # cached copy gets a 404, not a 304.
+    image = image_to_view(request.auth, image_id)
     try:
-        handle = field.open("rb")
-    except (FileNotFoundError, OSError) as exc:
+        return deliver(request, media_delivery(image, thumbnail=thumbnail))
+    except StoredFileMissing as exc:
         raise NotFound("the image file is missing from storage") from exc
-    return FileResponse(handle)
 
 
 @images_router.get("/{image_id}/file", response=answers(None))
 def image_file(request: HttpRequest, image_id: Id):
-    """The original file."""
-    return _serve(image_for(request.auth, image_id).file)
+    """The original file (ETag / Last-Modified; Cache-Control: private, no-cache)."""
+    return _serve(request, image_id, thumbnail=False)
 
 
 @images_router.get("/{image_id}/thumbnail", response=answers(None))
 def image_thumbnail(request: HttpRequest, image_id: Id):
-    """The thumbnail."""
-    return _serve(image_for(request.auth, image_id).thumbnail)
+    """The thumbnail (ETag / Last-Modified; Cache-Control: private, no-cache)."""
+    return _serve(request, image_id, thumbnail=True)
 
 
 # --- curation (staff) ----------------------------------------------------------------------

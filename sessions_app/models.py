@@ -23,7 +23,9 @@ class ImageStatus(models.TextChoices):
 
 
 class TaggingSession(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    # Unique per owner, not across users: a global unique name would tell
+    # anyone "someone already has a session called X" (issue 16).
+    name = models.CharField(max_length=200)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_sessions"
     )
@@ -45,6 +47,7 @@ class TaggingSession(models.Model):
             models.CheckConstraint(
                 condition=GreaterThan(Length("name"), 0), name="session_has_name"
             ),
+            models.UniqueConstraint(fields=["owner", "name"], name="session_name_per_owner"),
         ]
 
     def __str__(self) -> str:

@@ -44,6 +44,21 @@ class SessionOverview:
             for status in ImageStatus.values
         ]
 
+    @property
+    def bar(self) -> list[tuple[str, int, str, str]]:
+        """(status, count, start %, width %) of each non-empty segment, for an SVG bar.
+
+        Positions as attributes rather than style="width: …": the CSP forbids
+        inline styles.
+        """
+        start = 0.0
+        drawn = []
+        for status, count, pct in self.segments:
+            if count:
+                drawn.append((status, count, f"{start:.2f}", f"{pct:.2f}"))
+                start += pct
+        return drawn
+
 
 def sessions_overview(user) -> list[SessionOverview]:
     """The user's sessions, newest first, with image counts per status and who is online."""

@@ -92,6 +92,20 @@ def image_role(user, image_id: int) -> str | None:
     return max(roles, key=ROLE_RANK.__getitem__, default=None)
 
 
+def image_to_view(user, image_id: int) -> Image:
+    """Load an image whose files the user may see, or raise NotFound.
+
+    Members of a session holding it may; so may staff allowed to view images,
+    since the admin's image list shows them the whole library anyway.
+    """
+    if getattr(user, "is_staff", False) and user.has_perm("images.view_image"):
+        image = Image.objects.filter(pk=image_id).first()
+        if image is None:
+            raise NotFound(f"image {image_id} does not exist")
+        return image
+    return image_for(user, image_id)
+
+
 def image_for(user, image_id: int, needed: str = Role.VIEWER) -> Image:
     """Load an image the user may act on through one of its sessions, or raise.
 

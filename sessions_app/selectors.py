@@ -89,6 +89,18 @@ def session_members(session: TaggingSession) -> list[dict]:
     return [{"username": u, "role": r} for u, r in rows.values_list("user__username", "role")]
 
 
+def session_member_named(session: TaggingSession, username: str):
+    """The member of the session with this username; NotFound for anyone else, user or not."""
+    member = (
+        SessionMember.objects.filter(session=session, user__username=username)
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        raise NotFound(f"no member called {username!r} in this session")
+    return member.user
+
+
 def session_progress(session: TaggingSession) -> dict[str, int]:
     """How many images the session holds per status (one indexed GROUP BY)."""
     counts = dict.fromkeys(ImageStatus.values, 0)

@@ -1,8 +1,10 @@
 """What the project's management commands share."""
 
+import sys
 from argparse import RawDescriptionHelpFormatter
 
 from django.core.management.base import BaseCommand
+from tqdm import tqdm
 
 
 class DocumentedCommand(BaseCommand):
@@ -11,3 +13,9 @@ class DocumentedCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         kwargs["formatter_class"] = RawDescriptionHelpFormatter
         return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def progress_bar(self, total: int) -> tqdm:
+        """A bar counting images on stderr, for the command's long loop."""
+        # tqdm writes carriage returns itself: give it the raw stream, not Django's wrapper.
+        stream = getattr(self.stderr, "_out", sys.stderr)
+        return tqdm(total=total, unit="img", file=stream, mininterval=0.2)

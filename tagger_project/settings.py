@@ -8,6 +8,7 @@ development secret key (which a system check refuses when DEBUG is off).
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -77,6 +78,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    # Installed so that /api/docs renders its bundled Swagger UI from our
+    # static files, not from a CDN (blank offline, and outside our CSP).
+    "ninja",
+    "csp",
     "tagger_project",
     "images",
     "tags",
@@ -85,6 +90,7 @@ INSTALLED_APPS = [
     "datasets",
     "accounts",
     "taggers",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -96,7 +102,31 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "tagger_project.middleware.PrivatePagesMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# A strict Content-Security-Policy: scripts and styles from our own origin only,
+# no inline script or style attribute (the templates have none; scripts set
+# styles through the CSSOM, which CSP allows), no plugins, no framing, forms
+# post only to us. 'self' covers the same-origin ws:// / wss:// socket.
+# data: images: Swagger UI's stylesheet draws its icons with them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "tagger_project.urls"
 ASGI_APPLICATION = "tagger_project.asgi.application"
@@ -179,7 +209,7 @@ if REDIS_URL:
         }
     }
 else:
-    # Each worker's hub holds one channel for all its sessions (sessions_app/hub.py),
+    # Each worker's hub holds one channel for all its sessions (live/hub.py),
     # so it needs more room than the per-socket default of 100 messages.
     CHANNEL_LAYERS = {
         "default": {
@@ -190,12 +220,25 @@ else:
 
 # --- Files ----------------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Never served under this prefix: stored names are content hashes. Members get
+# files from /api/images/<id>/file and /thumbnail (images/delivery.py).
 MEDIA_URL = "/media/"
 # WD14-family tagger models the operator brings: one subfolder per model, each
 # holding model.onnx and selected_tags.csv. Nothing is downloaded at run time.
 TAGGER_MODELS_DIR = Path(env_str("TAGGER_MODELS_DIR", str(BASE_DIR / "var" / "tagger-models")))
+# Leave the bytes of an authorized file to a front proxy: "x-accel-redirect"
+# (nginx: an `internal` location at TAGGER_MEDIA_OFFLOAD_PREFIX aliased to
+# MEDIA_ROOT) or "x-sendfile" (Apache mod_xsendfile, lighttpd). Empty: stream
+# from the worker.
+TAGGER_MEDIA_OFFLOAD = env_str("TAGGER_MEDIA_OFFLOAD", "")
+if TAGGER_MEDIA_OFFLOAD not in ("", "x-accel-redirect", "x-sendfile"):
+    raise ValueError(
+        f"TAGGER_MEDIA_OFFLOAD must be empty, x-accel-redirect or x-sendfile,"
+        f" not {TAGGER_MEDIA_OFFLOAD!r}"
+    )
+TAGGER_MEDIA_OFFLOAD_PREFIX = env_str("TAGGER_MEDIA_OFFLOAD_PREFIX", "/protected-media/")
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 # WhiteNoise warns on every request cycle when STATIC_ROOT is missing (before collectstatic).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -206,15 +249,58 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # WhiteNoise's compressed manifest storage, with the ES modules' own
+        # import lines rewritten to the hashed names (tagger_project/static_storage.py).
+        else "tagger_project.static_storage.HashedModulesStorage"
     },
 }
+
+# --- HTTPS ----------------------------------------------------------------
+# HTTPS=true once TLS is in front (here or at a proxy): secure cookies, HSTS,
+# and a redirect of plain HTTP. Off by default: the embedded server and the
+# loopback production test speak plain HTTP, where secure cookies never come back.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# A TLS-terminating proxy says so in X-Forwarded-Proto; trusted only when told.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# `check --deploy` warns about these TLS settings. Over plain HTTP they are
+# silenced on purpose, and only then: W004 (HSTS), W008 (SSL redirect), W012
+# and W016 (secure session and CSRF cookies) cannot apply without TLS.
+# W005 and W021 (HSTS for subdomains, HSTS preload) are always silenced: they
+# bind every subdomain of the domain, which is the domain owner's call; set
+# SECURE_HSTS_INCLUDE_SUBDOMAINS=true to opt in.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+if not HTTPS:
+    SILENCED_SYSTEM_CHECKS += ["security.W004", "security.W008", "security.W012", "security.W016"]
 
 # --- Auth -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# django-axes counts failed sign-ins (the form and POST /api/auth/login) per
+# username and client address together: guessing one account's password stops
+# after LOGIN_FAILURE_LIMIT tries, while the same person from elsewhere, or
+# other accounts behind one address, still sign in. Counts live in the
+# database (deterministic in tests: each test's transaction rolls them back);
+# a success resets them; the lock lifts LOGIN_LOCKOUT_MINUTES after the last
+# failure. `manage.py axes_reset` lifts every lock.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+# No access-log row per sign-in: failures are what is counted.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/sessions/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -254,6 +340,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"drop_http2_notice": {"()": "tagger_project.log_filters.DropHttp2Notice"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"daphne.server": {"filters": ["drop_http2_notice"]}},
+    "loggers": {
+        "daphne.server": {"filters": ["drop_http2_notice"]},
+        # django-axes logs every counter reset (each sign-in) at INFO.
+        "axes": {"level": "WARNING"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

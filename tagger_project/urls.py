@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static as static_url
@@ -7,6 +5,7 @@ from django.urls import include, path
 
 from sessions_app import views as pages
 from tagger_project.api import api, api_not_found
+from tagger_project.health import health
 
 
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
@@ -18,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Pages without our <link rel="icon"> (the admin's) still ask for /favicon.ico.
     path("favicon.ico", favicon),
+    path("healthz", health, name="health"),
     # JSON API (README "Using it"); unknown /api/ paths answer in its error shape.
     path("api/", api.urls),
     path("api/<path:rest>", api_not_found),
@@ -30,7 +30,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/insight/", pages.insight, name="insight"),
     path("sessions/<int:session_id>/settings/", pages.settings_page, name="session-settings"),
     path("sessions/<int:session_id>/sharing/", pages.sharing_page, name="session-sharing"),
+    # No /media/ route, on purpose: stored names are content hashes, and files
+    # reach clients only through /api/images/<id>/file and /thumbnail, which
+    # authorize every request (images/delivery.py).
 ]
-
-# Stored originals and thumbnails in development (static() is empty when DEBUG is off).
-urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

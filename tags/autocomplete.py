@@ -1,7 +1,16 @@
-"""Autocomplete: the most used tags whose name, or one of whose aliases, starts with a prefix.
+"""Autocomplete: the most used tags whose name, or one of whose aliases, starts with a prefix,
+then those where a word inside them does.
 
-Ranked by image count, then popularity (an imported vocabulary's post counts),
-then name. A one-letter prefix over a 150,000-name vocabulary matches ~8,000
+Two kinds of match, as a1111-tagcomplete users expect: the name (or an alias)
+starts with the prefix (`hair` → `hair ornament`), or one of its words does
+(`hair` → `long hair`, `long h` → `very long hair`). A word starts at a
+character after one that is not an ASCII letter (space, `(`, a digit…), the
+rule tagcomplete applies (tags.models.TagWord). Prefix matches come first;
+within each kind, tags rank by image count, then popularity (an imported
+vocabulary's post counts), then name. The word-start read runs only when the
+prefix matches leave room in the answer.
+
+A one-letter prefix over a 150,000-name vocabulary matches ~8,000
 tag names and ~2,000 aliases, so every read is shaped to stay cheap there:
 
 - tags: the prefix's range of `tag_prefix_idx` (name, then the rank columns),
@@ -13,6 +22,9 @@ tag names and ~2,000 aliases, so every read is shaped to stay cheap there:
   least that often, when they are few (WALK_CAP), probing each for an alias;
   otherwise sort the range as above (~2 ms for 2,000 aliases).
 
+Word starts are read from the range of `tagword_prefix_idx` (tags/migrations/0007),
+joined to their tags and sorted.
+
 The indexes are made by tags/migrations/0003 (with text_pattern_ops on
 PostgreSQL, so LIKE prefixes use them). Raw SQL: the ORM spent ~1 ms building
 reads that the database answers in ~0.1 ms.
@@ -20,7 +32,7 @@ reads that the database answers in ~0.1 ms.
 
 from django.db import connection
 
-from tags.models import Tag, TagAlias
+from tags.models import Tag, TagAlias, TagWord
 
 # Fewer aliases in the prefix's range than this are simply sorted.
 RANGE_CAP = 400
@@ -31,24 +43,35 @@ _COLUMNS = "t.name, t.category, t.image_count, t.popularity"
 
 
 def tags_complete(*, prefix: str, category: str | None, limit: int) -> list[dict]:
-    """Tags and aliases starting with the (normalized) prefix, most used first.
+    """Tags starting with the (normalized) prefix, then tags with a word starting with it.
 
     An alias match answers its canonical tag (with `alias` set to the first
-    matching alias); each tag appears once, matched by its own name before any alias.
+    matching alias); each tag appears once, matched by its own name before any
+    alias, and by a prefix before a word start.
     """
     starts = _StartsWith(prefix)
     tags = _fetch(*_tags_read(starts, category, limit))
     aliases = _fetch(
         *_aliases_read(starts, category, limit, walk_from=_walk_from(starts, tags, limit))
     )
-    found: dict[str, tuple] = {}
-    for name, category_, image_count, popularity, alias in tags + aliases:
-        found.setdefault(name, (name, category_, image_count, popularity, alias))
-    ranked = sorted(found.values(), key=lambda t: (-t[2], -t[3], t[0]))
+    ranked = _ranked(tags + aliases)[:limit]
+    if len(ranked) < limit and not starts.empty:
+        seen = {row[0] for row in ranked}
+        # Up to len(seen) of the word matches are tags the prefix already found.
+        words = _fetch(*_words_read(starts, category, limit + len(seen)))
+        ranked += [row for row in _ranked(words) if row[0] not in seen][: limit - len(ranked)]
     return [
         {"name": name, "category": category_, "image_count": image_count, "alias": alias}
-        for name, category_, image_count, _, alias in ranked[:limit]
+        for name, category_, image_count, _, alias in ranked
     ]
+
+
+def _ranked(rows: list[tuple]) -> list[tuple]:
+    """Each tag once (its first row: own name before alias), most used first."""
+    found: dict[str, tuple] = {}
+    for name, category_, image_count, popularity, alias in rows:
+        found.setdefault(name, (name, category_, image_count, popularity, alias))
+    return sorted(found.values(), key=lambda t: (-t[2], -t[3], t[0]))
 
 
 class _StartsWith:
@@ -140,3 +163,24 @@ def _aliases_read(
         params = [*starts.params, *starts.params]
     sql = f"SELECT {_COLUMNS}, {first_alias} FROM {source} {condition}{only} ORDER BY {_RANK}"
     return f"{sql} LIMIT %s", [*params, *only_params, limit]
+
+
+def _words_read(starts: _StartsWith, category: str | None, limit: int) -> tuple[str, list]:
+    """Tags with a word (of the name, or of an alias) starting with the prefix, ranked.
+
+    `alias` is NULL when a word of the tag's own name matches, else the first
+    matching alias.
+    """
+    only, only_params = _in_category(category)
+    alias = (
+        "CASE WHEN COUNT(w.alias_id) < COUNT(*) THEN NULL ELSE"
+        f" (SELECT MIN(a.name) FROM {_table(TagAlias, 'a')}"
+        f" WHERE a.id IN (SELECT v.alias_id FROM {_table(TagWord, 'v', 'tagword_prefix_idx')}"
+        f" WHERE v.tag_id = t.id AND {starts.on('v.word')})) END"
+    )
+    sql = (
+        f"SELECT {_COLUMNS}, {alias} FROM {_table(TagWord, 'w', 'tagword_prefix_idx')}"
+        f" JOIN {_table(Tag, 't')} ON t.id = w.tag_id WHERE {starts.on('w.word')}{only}"
+        f" GROUP BY t.id, {_COLUMNS} ORDER BY {_RANK} LIMIT %s"
+    )
+    return sql, [*starts.params, *starts.params, *only_params, limit]

@@ -14,6 +14,12 @@ class TagCategory(models.TextChoices):
     COPYRIGHT = "copyright"
     CHARACTER = "character"
     META = "meta"
+    # e621's own categories (its tag types 2, 5, 6 and 8), kept so an e621
+    # vocabulary or a hydrus `species:` tag keeps its meaning.
+    SPECIES = "species"
+    CONTRIBUTOR = "contributor"
+    LORE = "lore"
+    INVALID = "invalid"
 
 
 class TagSource(models.TextChoices):
@@ -85,6 +91,29 @@ class TagAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.tag.name}"
+
+
+class TagWord(models.Model):
+    """A word start inside a tag's name or alias (`hair` of `long hair`), for autocomplete.
+
+    Written only by database triggers on tags_tag and tags_tagalias (migration
+    0007), so no writer can forget it; never write it from Python. A word
+    starts at any character after one that is not an ASCII letter (as
+    a1111-tagcomplete matches), except a space and the name's first character
+    (the name's own prefix indexes serve that). `alias_id` is NULL for a word of
+    the tag's own name. Plain integers, not foreign keys: the triggers keep
+    them true, and Django's delete collector has nothing to do here.
+    """
+
+    word = models.CharField(max_length=MAX_TAG_LENGTH)
+    tag_id = models.IntegerField()
+    alias_id = models.IntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tag_id"], name="tagword_tag_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.word} → {self.tag_id}"
 
 
 class TagImplication(models.Model):

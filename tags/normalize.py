@@ -90,8 +90,25 @@ def _normalize_once(text: str) -> str:
     return text.lower()
 
 
+# Most names of a booru vocabulary (lowercase words joined by `_` or spaces) are
+# already canonical but for their underscores: answered without the passes
+# below, which cost ~16 µs a name (~2.3 s of a 170,000-name import).
+_PLAIN = re.compile(r"[a-z0-9]+(?:[_ ][a-z0-9]+)*")
+
+
 def normalize_tag_name(raw: str) -> str:
     """Return the canonical spelling of a tag name, or raise InvalidTagName."""
+    if (
+        isinstance(raw, str)
+        and len(raw) <= MAX_TAG_LENGTH
+        and _PLAIN.fullmatch(raw)
+        and raw not in EMOTICONS
+    ):
+        return raw.replace("_", " ")
+    return _normalize_fully(raw)
+
+
+def _normalize_fully(raw: str) -> str:
     if not isinstance(raw, str):
         raise InvalidTagName(str(raw), "a tag name must be text")
     if _has_control_chars(raw.replace("\t", " ").replace("\n", " ").replace("\r", " ")):

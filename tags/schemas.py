@@ -9,7 +9,17 @@ from tagger_project.schemas import Out
 
 TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
 Prefix = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
-Category = Literal["general", "artist", "copyright", "character", "meta"]
+Category = Literal[
+    "general",
+    "artist",
+    "copyright",
+    "character",
+    "meta",
+    "species",
+    "contributor",
+    "lore",
+    "invalid",
+]
 
 
 class TagSuggestion(Out):

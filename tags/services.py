@@ -147,6 +147,8 @@ class VocabularyResult:
     unchanged: int = 0
     aliases_created: int = 0
     tags_replaced_by_aliases: int = 0
+    # Existing tags whose category differs from the file's and was kept (each also a problem).
+    categories_kept: int = 0
     problems: list[VocabularyProblem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -156,22 +158,30 @@ class VocabularyResult:
             "unchanged": self.unchanged,
             "aliases_created": self.aliases_created,
             "tags_replaced_by_aliases": self.tags_replaced_by_aliases,
+            "categories_kept": self.categories_kept,
             "problems": [problem.as_dict() for problem in self.problems],
         }
 
 
 @transaction.atomic
-def vocabulary_import(rows: Iterable[VocabularyRow], *, actor=None) -> VocabularyResult:
+def vocabulary_import(
+    rows: Iterable[VocabularyRow], *, update_categories: bool = False, actor=None
+) -> VocabularyResult:
     """Create or update tags (category, popularity) and their aliases, set-based.
 
     Names are normalized. A row whose name is an existing alias, an alias that
     is a tag in use or an alias of another tag, and duplicates are skipped and
     reported with their line; everything else is written in one transaction.
+
+    An existing tag takes the file's category only while it is `general` (what
+    a tag first used in a caption gets), unless `update_categories`: another
+    booru's file (e621's `species` for danbooru's characters) or a curator's
+    choice is otherwise kept, and each kept difference is reported.
     """
     result = VocabularyResult()
     entries, alias_rows = _vocabulary_entries(rows, result.problems)
     _drop_alias_names(entries, result.problems)
-    _upsert_vocabulary_tags(entries, result)
+    _upsert_vocabulary_tags(entries, result, update_categories=update_categories)
     _create_vocabulary_aliases(entries, alias_rows, result)
     result.problems.sort(key=lambda problem: problem.line)
     return result
@@ -222,7 +232,9 @@ def _drop_alias_names(entries: dict[str, VocabularyRow], problems: list) -> None
             )
 
 
-def _upsert_vocabulary_tags(entries: dict[str, VocabularyRow], result: VocabularyResult) -> None:
+def _upsert_vocabulary_tags(
+    entries: dict[str, VocabularyRow], result: VocabularyResult, *, update_categories: bool
+) -> None:
     existing: dict[str, tuple[str, int]] = {}
     for chunk in _chunked(list(entries)):
         for name, category, popularity in Tag.objects.filter(name__in=chunk).values_list(
@@ -232,14 +244,25 @@ def _upsert_vocabulary_tags(entries: dict[str, VocabularyRow], result: Vocabular
     changed = []
     for name, row in entries.items():
         before = existing.get(name)
-        if before == (row.category, row.count):
+        category = row.category
+        if before is not None and _keeps_category(before[0], category, update_categories):
+            category = before[0]
+            result.categories_kept += 1
+            result.problems.append(
+                VocabularyProblem(
+                    row.line,
+                    f"{name!r} keeps its category {str(category)!r} (the file says "
+                    f"{str(row.category)!r}; update categories to apply it)",
+                )
+            )
+        if before == (category, row.count):
             result.unchanged += 1
             continue
         if before is None:
             result.created += 1
         else:
             result.updated += 1
-        changed.append((name, row.category, row.count))
+        changed.append((name, category, row.count))
     # bulk_create spends ~15x the database's time compiling SQL for 100k rows
     # (bench/vocabulary_bench.py); one portable upsert (SQLite >= 3.24 and PostgreSQL)
     # keeps created_at and image_count of existing tags as they are.
@@ -251,6 +274,10 @@ def _upsert_vocabulary_tags(entries: dict[str, VocabularyRow], result: Vocabular
         suffix="ON CONFLICT (name) DO UPDATE SET category = excluded.category, "
         "popularity = excluded.popularity",
     )
+
+
+def _keeps_category(current: str, wanted: str, update_categories: bool) -> bool:
+    return current != wanted and current != TagCategory.GENERAL and not update_categories
 
 
 def _executemany(model, fields: list[str], rows: list[tuple], *, suffix: str = "") -> None:

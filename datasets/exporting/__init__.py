@@ -14,7 +14,7 @@ whatever the session's size. Doors:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -134,6 +134,10 @@ def export_to_path(
 ) -> ExportReport:
     """Write the export to a folder, or to a zip when `path` ends in `.zip`."""
     report = report if report is not None else ExportReport()
+    options = options if options is not None else ExportOptions()
+    if options.image_dir is None and path.suffix.lower() != ".zip":
+        # sd-scripts resolves image_dir from its own working directory, not the TOML's.
+        options = replace(options, image_dir=str(path.resolve()))
     entries = export_entries(session, fmt, options, report)
     if path.suffix.lower() == ".zip":
         write_zip(entries, path)

@@ -40,6 +40,10 @@ class ExportOptions:
     include_images: bool = True
     # Only images with these statuses; empty means all.
     statuses: tuple[str, ...] = ()
+    # The dataset config's image_dir. None: the folder's absolute path when
+    # exporting to a folder; "." in a zip or a download (resolved from the
+    # trainer's working directory, so the user says where it will be unpacked).
+    image_dir: str | None = None
 
     def resolved(self, session: TaggingSession) -> ExportOptions:
         """Options with the session's settings filled in and names validated."""

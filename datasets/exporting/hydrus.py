@@ -1,24 +1,37 @@
 """hydrus sidecars: `image.jpg.txt` beside each image, one tag per line.
 
 Categories become hydrus namespaces (`character:`, `creator:`, `series:`,
-`meta:`); a general tag that contains a colon gets hydrus's leading `:` so it
-is not read as a namespace. hydrus spells tags with spaces, unescaped.
+`meta:`, `species:`, `lore:`, `contributor:`, `invalid:`). A general tag whose
+name holds a colon is written as it is, so `rating:safe`, `person:…`,
+`title:…` and any other namespace an import kept in the name go back to
+hydrus as the namespaces they were; the leading `:` that hydrus reads as "no
+namespace" goes only before a name that starts with a colon (`::d`), has a
+space after its first colon (`star wars: the clone wars`), or one a booru
+vocabulary knows (imported with a post count, or with aliases: booru
+names carry no hydrus namespace, so `re:zero` is written `:re:zero`). hydrus
+spells tags with spaces, unescaped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.db.models import Q
+
 from datasets.exporting.base import Entry, ExportOptions, ExportReport, allocator_for
 from datasets.exporting.rows import ExportTag, export_rows, image_chunks, image_is_stored
 from sessions_app.models import TaggingSession
-from tags.models import TagCategory
+from tags.models import Tag, TagCategory
 
 NAMESPACES = {
     TagCategory.CHARACTER: "character",
     TagCategory.ARTIST: "creator",
     TagCategory.COPYRIGHT: "series",
     TagCategory.META: "meta",
+    TagCategory.SPECIES: "species",
+    TagCategory.LORE: "lore",
+    TagCategory.CONTRIBUTOR: "contributor",
+    TagCategory.INVALID: "invalid",
 }
 
 
@@ -27,6 +40,7 @@ def write_hydrus(
 ) -> Iterator[Entry]:
     """Images and their hydrus tag sidecars."""
     names = allocator_for(report)
+    unnamespaced = vocabulary_names_with_colons()
     for row in export_rows(session, statuses=options.statuses):
         if options.include_images and not image_is_stored(row.image):
             report.missing.append(row.image.original_name)
@@ -34,14 +48,26 @@ def write_hydrus(
         name = names.image_name(row.image)
         if options.include_images:
             yield Entry(name, image_chunks(row.image), compress=False)
-        lines = "".join(hydrus_tag(tag) + "\n" for tag in row.tags)
+        lines = "".join(hydrus_tag(tag, unnamespaced=unnamespaced) + "\n" for tag in row.tags)
         yield Entry(name + ".txt", [lines.encode("utf-8")])
         report.image_done()
 
 
-def hydrus_tag(tag: ExportTag) -> str:
+def vocabulary_names_with_colons() -> frozenset[str]:
+    """Names with a colon that a booru vocabulary brought (a post count, or aliases)."""
+    known = Tag.objects.filter(name__contains=":").filter(
+        Q(popularity__gt=0) | Q(aliases__isnull=False)
+    )
+    return frozenset(known.values_list("name", flat=True).distinct())
+
+
+def hydrus_tag(tag: ExportTag, *, unnamespaced: frozenset[str] = frozenset()) -> str:
     """The tag as hydrus writes it: `namespace:subtag`, or `:a:b` for a bare tag with a colon."""
     namespace = NAMESPACES.get(tag.category)
     if namespace:
         return f"{namespace}:{tag.name}"
-    return f":{tag.name}" if ":" in tag.name else tag.name
+    _, colon, rest = tag.name.partition(":")
+    # hydrus would strip the space after "star wars:" and read a namespace.
+    if colon and (tag.name.startswith(":") or rest[:1].isspace() or tag.name in unnamespaced):
+        return f":{tag.name}"
+    return tag.name

@@ -1,8 +1,19 @@
 """kohya-ss captions: each image with `name.txt` beside it, and a dataset config TOML.
 
-The TOML's `keep_tokens` is the shortest head (trigger word and pinned tags)
-of any image, so caption shuffling never moves the trigger word; with the
-`|||` separator kohya keeps whatever stands before it instead.
+Written for sd-scripts' own reading (library/config_util.py, and
+train_util.BaseDataset.process_caption): it splits a caption at
+`caption_separator` (default ","), strips each token, and keeps the first
+`keep_tokens` of them in place when shuffling. So:
+
+- `caption_separator` is written when the session's separator is not a comma
+  (its visible part: `"; "` → `";"`), or shuffling would see one token;
+- `keep_tokens` is the shortest head (trigger word and pinned tags) of any
+  image, counted as sd-scripts counts it: a trigger word `ohwx, woman` is two
+  tokens; with the `|||` separator kohya keeps whatever stands before it
+  instead;
+- `image_dir` is resolved by sd-scripts from the directory the trainer runs
+  in, so a folder export writes the folder's absolute path; a zip writes "."
+  unless told where it will be unpacked (ExportOptions.image_dir).
 """
 
 from __future__ import annotations
@@ -42,22 +53,46 @@ def write_kohya(
             yield Entry(name, image_chunks(row.image), compress=False)
         stem, _ = split_name(name)
         yield Entry(stem + CAPTION_EXTENSION, [caption.text(options).encode("utf-8")])
-        head = len(caption.head)
+        head = kohya_token_count(caption.head, options)
         shortest_head = head if shortest_head is None else min(shortest_head, head)
         report.image_done()
     yield Entry(CONFIG_NAME, [dataset_config(session, options, shortest_head or 0).encode()])
 
 
+def caption_separator(options: ExportOptions) -> str:
+    """The separator as sd-scripts splits captions at: its visible part."""
+    separator = options.separator or ", "
+    return separator.strip() or separator
+
+
+def kohya_token_count(head: list[str], options: ExportOptions) -> int:
+    """How many tokens sd-scripts sees in the caption's head (its keep_tokens count)."""
+    if not head:
+        return 0
+    text = (options.separator or ", ").join(head)
+    return len(text.strip().split(caption_separator(options)))
+
+
 def dataset_config(session: TaggingSession, options: ExportOptions, keep_tokens: int) -> str:
     """A kohya sd-scripts dataset config for the exported folder."""
+    image_dir = options.image_dir or "."
     lines = [
         f"# kohya sd-scripts dataset config, written by Tagger for session {_toml(session.name)}.",
-        "# Point image_dir at this folder (or pass --train_data_dir) before training.",
+    ]
+    if image_dir == ".":
+        lines.append(
+            "# sd-scripts reads image_dir from the directory it runs in: set it to where"
+            " these files are unpacked."
+        )
+    lines += [
         "[general]",
         "shuffle_caption = true",
         f"caption_extension = {_toml(CAPTION_EXTENSION)}",
         f"keep_tokens = {keep_tokens}",
     ]
+    separator = caption_separator(options)
+    if separator != ",":
+        lines.append(f"caption_separator = {_toml(separator)}")
     if options.keep_tokens_separator:
         lines.append(f"keep_tokens_separator = {_toml(KEEP_TOKENS_SEPARATOR)}")
     lines += [
@@ -65,7 +100,7 @@ def dataset_config(session: TaggingSession, options: ExportOptions, keep_tokens:
         "[[datasets]]",
         "",
         "  [[datasets.subsets]]",
-        f"  image_dir = {_toml('.')}",
+        f"  image_dir = {_toml(image_dir)}",
         "  num_repeats = 1",
         "",
     ]

@@ -1,7 +1,9 @@
 """kohya fine-tuning metadata: `metadata.json` mapping each image to its tags string.
 
-Keys are image stems, as kohya's own merge scripts write them (without
-`--full_path`); `tags` is the caption exactly as the `.txt` would hold it.
+Keys are the images' file names, extension included, relative to the folder:
+sd-scripts' FineTuningDataset opens `os.path.join(image_dir, key)`, so the
+stems its own merge scripts write (without `--full_path`) cannot be opened.
+`tags` is the caption exactly as the `.txt` would hold it.
 kohya joins `caption` and `tags` when both are present, so `caption` is
 written only for images whose metadata carries a natural-language caption.
 """
@@ -13,7 +15,6 @@ from collections.abc import Iterator
 
 from datasets.exporting.base import Entry, ExportOptions, ExportReport, caption_for
 from datasets.exporting.documents import NamedRows, images_then_document
-from datasets.exporting.names import split_name
 from sessions_app.models import TaggingSession
 
 METADATA_NAME = "metadata.json"
@@ -41,7 +42,7 @@ def _document(rows: NamedRows, options: ExportOptions) -> Iterator[bytes]:
         caption = row.image.metadata.get("caption") if row.image.metadata else None
         if isinstance(caption, str) and caption:
             record["caption"] = caption
-        key = json.dumps(split_name(name)[0], ensure_ascii=False)
+        key = json.dumps(name, ensure_ascii=False)
         body = json.dumps(record, ensure_ascii=False)
         yield f"{'' if first else ','}\n  {key}: {body}".encode()
         first = False

@@ -1,9 +1,18 @@
 """hydrus sidecars: `image.jpg.txt` beside each image, one tag per line, `namespace:tag`.
 
-Namespaces map to categories: ``character:``; ``creator:`` and ``artist:``
-→ artist; ``series:`` and ``copyright:`` → copyright; ``meta:``. A line
-without a known namespace is a general tag, kept whole (``re:zero`` stays
-``re:zero``); hydrus's leading ``:`` (``:a:b``) marks a bare tag with a colon.
+A line is split as hydrus's HydrusTags.CleanTag and SplitTag split it: at the
+first colon, after a leading `:` that marks an unnamespaced tag with a colon
+in it (`:re:zero` is the tag `re:zero`; `::d` and `:d` the emoticon `:d`).
+
+Namespaces that are Tagger categories become them (`NAMESPACES`: `character:`;
+`creator:` and `artist:` → artist; `series:` and `copyright:` → copyright;
+`meta:`, `species:`, `lore:`, `contributor:`, `invalid:`, `general:`). Any
+other namespace (`rating:`, `person:`, `title:`, one of the user's own) stays
+in the tag's name, `rating:safe`, so that it keeps its meaning and goes back
+out as it came (datasets/exporting/hydrus.py).
+
+A category read here is a hint for tags the import creates; it never changes
+the category of a tag that exists (sessions_app.services.datasets).
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ NAMESPACES = {
     "series": TagCategory.COPYRIGHT,
     "copyright": TagCategory.COPYRIGHT,
     "meta": TagCategory.META,
+    "species": TagCategory.SPECIES,
+    "lore": TagCategory.LORE,
+    "contributor": TagCategory.CONTRIBUTOR,
+    "invalid": TagCategory.INVALID,
     "general": TagCategory.GENERAL,
 }
 SIDECAR_MAX_BYTES = 1024 * 1024
@@ -54,14 +67,28 @@ def read_hydrus(source: DatasetSource) -> Dataset:
     return dataset
 
 
+def split_tag(line: str) -> tuple[str, str]:
+    """(namespace, subtag) as hydrus reads the line; namespace "" when it has none."""
+    tag = line.strip()
+    if tag.startswith(":"):
+        # CleanTag: ":d" (one leading colon, no other) is "::d"; either way the
+        # leading colon says "no namespace" and the rest is the subtag.
+        rest = tag[1:]
+        return ("", tag) if ":" not in rest else ("", rest)
+    namespace, colon, subtag = tag.partition(":")
+    if not colon or not subtag.strip() or not namespace.strip():
+        return "", tag
+    return namespace.strip().lower(), subtag.strip()
+
+
 def hydrus_tag(line: str) -> DatasetTag:
-    """A sidecar line as a tag with its category."""
-    if line.startswith(":"):
-        return DatasetTag(line[1:], TagCategory.GENERAL)
-    namespace, colon, subtag = line.partition(":")
-    category = NAMESPACES.get(namespace.strip().lower()) if colon else None
-    if category is None or not subtag.strip():
-        return DatasetTag(line)
+    """A sidecar line as a tag, with the category its namespace names (if it names one)."""
+    namespace, subtag = split_tag(line)
+    if not namespace:
+        return DatasetTag(subtag)
+    category = NAMESPACES.get(namespace)
+    if category is None:
+        return DatasetTag(f"{namespace}:{subtag}")
     return DatasetTag(subtag, category)
 
 

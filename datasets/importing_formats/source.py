@@ -1,4 +1,10 @@
-"""Where a dataset's files come from: a folder or a zip, as `export_dataset` writes them."""
+"""Where a dataset's files come from: a folder or a zip, as `export_dataset` writes them.
+
+A dataset names its own files (tagger.json's `file`, metadata.json's keys), and
+a dataset is untrusted input: every name is resolved inside the dataset, and
+one that leads out of it (`..`, an absolute path, a symlink pointing
+elsewhere) is refused with OutsideDataset rather than read.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,13 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from datasets.importing_formats.model import FormatError
+
+
+class OutsideDataset(OSError):
+    """A name that leads out of the dataset's folder; never read."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is outside the dataset; refused")
 
 
 class DatasetSource:
@@ -21,6 +34,7 @@ class DatasetSource:
             }
         elif path.is_dir():
             self._root = path
+            self._real_root = path.resolve()
         else:
             raise FormatError(f"{path.name} is neither a folder nor a zip file")
 
@@ -33,25 +47,32 @@ class DatasetSource:
         if self._zip is not None:
             found = list(self._infos)
         else:
+            # rglob does not descend into symlinked folders; a symlinked file
+            # is listed only when it points inside.
             found = [
                 path.relative_to(self._root).as_posix()
                 for path in self._root.rglob("*")
-                if path.is_file()
+                if self._inside(path) and path.is_file()
             ]
         return sorted(name for name in found if not _hidden(name))
 
     def exists(self, name: str) -> bool:
         if self._zip is not None:
             return name in self._infos
-        return (self._root / name).is_file()
+        try:
+            return self._path(name).is_file()
+        except OutsideDataset:
+            return False
 
     def size(self, name: str) -> int:
         if self._zip is not None:
             return self._infos[name].file_size
-        return (self._root / name).stat().st_size
+        return self._path(name).stat().st_size
 
     def read(self, name: str, *, max_bytes: int) -> bytes:
         """The file's bytes; OSError (with a reason) when missing or larger than max_bytes."""
+        if self._zip is None:
+            self._path(name)  # OutsideDataset before "not found": say why
         if not self.exists(name):
             raise FileNotFoundError(f"{name} is not in the dataset")
         size = self.size(name)
@@ -64,7 +85,21 @@ class DatasetSource:
             if len(data) > max_bytes:
                 raise OSError(f"{name} is larger than {max_bytes} bytes")
             return data
-        return (self._root / name).read_bytes()
+        return self._path(name).read_bytes()
+
+    def _path(self, name: str) -> Path:
+        """The file called `name` in the folder; OutsideDataset when it leads out."""
+        relative = PurePosixPath(name.replace("\\", "/"))
+        if relative.is_absolute() or ".." in relative.parts or Path(name).is_absolute():
+            raise OutsideDataset(name)
+        path = self._root / relative
+        if not self._inside(path):
+            raise OutsideDataset(name)
+        return path
+
+    def _inside(self, path: Path) -> bool:
+        # resolve() follows every symlink on the way, so a link out is caught.
+        return path.resolve().is_relative_to(self._real_root)
 
 
 def _hidden(name: str) -> bool:

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("images", "0001_initial"),
         # The session images took the rows (and versions) over first.
-        ("sessions_app", "0006_session_image_tags"),
+        ("sessions_app", "0007_session_image_tags"),
     ]
 
     operations = [

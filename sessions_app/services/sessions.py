@@ -1,5 +1,6 @@
 """Sessions, their members, their images and the status of each image."""
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,15 +28,15 @@ UPDATABLE_FIELDS = frozenset(
 @transaction.atomic
 def session_create(*, owner: AbstractBaseUser, name: str, **settings_fields) -> TaggingSession:
     """Create a session owned by `owner`, who becomes its first member."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("a session needs a name")
+    name = _checked_name(name)
     unknown = set(settings_fields) - UPDATABLE_FIELDS
     if unknown:
         raise InvalidInput(f"unknown session fields: {', '.join(sorted(unknown))}")
-    if TaggingSession.objects.filter(name=name).exists():
-        raise Conflict(f"a session called {name!r} already exists")
-    session = TaggingSession.objects.create(owner=owner, name=name, **settings_fields)
+    _refuse_name_taken(owner, name)
+    try:
+        session = TaggingSession.objects.create(owner=owner, name=name, **settings_fields)
+    except IntegrityError as exc:  # the same owner creating the same name at once
+        raise Conflict(f"you already own a session called {name!r}") from exc
     SessionMember.objects.create(session=session, user=owner, role=Role.OWNER)
     append_event(session.pk, kind=Kind.SESSION_CREATED, payload={"name": name}, actor=owner)
     return session
@@ -48,17 +49,37 @@ def session_update(session: TaggingSession, *, actor, **changes) -> TaggingSessi
     if unknown:
         raise InvalidInput(f"unknown session fields: {', '.join(sorted(unknown))}")
     if "name" in changes:
-        changes["name"] = changes["name"].strip()
-        if not changes["name"]:
-            raise InvalidInput("a session needs a name")
-        clash = TaggingSession.objects.filter(name=changes["name"]).exclude(pk=session.pk)
-        if clash.exists():
-            raise Conflict(f"a session called {changes['name']!r} already exists")
+        changes["name"] = _checked_name(changes["name"])
+        _refuse_name_taken(session.owner_id, changes["name"], exclude=session.pk)
     for field, value in changes.items():
         setattr(session, field, value)
     session.save(update_fields=[*changes, "updated_at"])
     append_event(session.pk, kind=Kind.SESSION_UPDATED, payload=changes, actor=actor)
     return session
+
+
+def _checked_name(name: str) -> str:
+    """The name stripped; refused when empty or holding what tags refuse too.
+
+    Line breaks, control and invisible format characters (zero-width spaces,
+    bidi overrides) would make two names that look alike, or a name that
+    rewrites the line it is shown on.
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a session needs a name")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in name):
+        raise InvalidInput(
+            "a session name cannot hold line breaks, control or invisible characters"
+        )
+    return name
+
+
+def _refuse_name_taken(owner, name: str, *, exclude: int | None = None) -> None:
+    """Names are unique per owner; the clash named is always the owner's own session."""
+    clash = TaggingSession.objects.filter(owner=owner, name=name).exclude(pk=exclude)
+    if clash.exists():
+        raise Conflict(f"you already own a session called {name!r}")
 
 
 @transaction.atomic

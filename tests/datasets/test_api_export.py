@@ -42,7 +42,11 @@ def caption(user, session, **params) -> str:
     ("fmt", "entry", "expected"),
     [
         ("kohya", "a.txt", "mycat, red hair, cat (animal), smile"),
-        ("kohya-json", "metadata.json", {"a": {"tags": "mycat, red hair, cat (animal), smile"}}),
+        (
+            "kohya-json",
+            "metadata.json",
+            {"a.png": {"tags": "mycat, red hair, cat (animal), smile"}},
+        ),
         ("jsonl", "metadata.jsonl", "mycat, red hair, cat (animal), smile"),
         ("hydrus", "a.png.txt", "red hair\ncat (animal)\nsmile\n"),
         ("json", "tagger.json", TAGS),

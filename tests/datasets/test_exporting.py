@@ -108,7 +108,8 @@ def test_kohya_folder_read_back_file_by_file(session, dataset, tmp_path):
 
 
 def test_kohya_zip_holds_the_same_files_as_the_folder(session, dataset, tmp_path):
-    export_to_path(session, "kohya", tmp_path / "folder")
+    # A folder's TOML names its absolute path; a zip's names "." (where it is unpacked).
+    export_to_path(session, "kohya", tmp_path / "folder", ExportOptions(image_dir="."))
     export_to_path(session, "kohya", tmp_path / "out.zip")
     assert read_zip((tmp_path / "out.zip").read_bytes()) == read_folder(tmp_path / "folder")
     assert not (tmp_path / "out.zip.partial").exists()
@@ -117,7 +118,7 @@ def test_kohya_zip_holds_the_same_files_as_the_folder(session, dataset, tmp_path
 def test_stream_is_a_valid_zip_with_a_download_name(session, dataset, tmp_path):
     content_type, filename, chunks = export_stream(session, "kohya")
     assert (content_type, filename) == ("application/zip", "cats-kohya.zip")
-    export_to_path(session, "kohya", tmp_path / "folder")
+    export_to_path(session, "kohya", tmp_path / "folder", ExportOptions(image_dir="."))
     assert read_zip(b"".join(chunks)) == read_folder(tmp_path / "folder")
 
 
@@ -132,7 +133,8 @@ def test_trigger_word_comes_first_once(session, dataset, alice, tmp_path):
     config = tomllib.loads(files["dataset_config.toml"].decode())
     assert config["general"]["keep_tokens"] == 1
     assert config["general"]["caption_extension"] == ".txt"
-    assert config["datasets"][0]["subsets"][0]["image_dir"] == "."
+    # sd-scripts resolves image_dir from its own working directory: absolute for a folder.
+    assert config["datasets"][0]["subsets"][0]["image_dir"] == str((tmp_path / "out").resolve())
 
 
 def test_underscores_escaping_and_separator(session, dataset, alice, tmp_path):
@@ -240,17 +242,18 @@ def test_empty_session_exports_valid_documents(session, tmp_path):
     assert sorted(read_folder(tmp_path / "kohya")) == ["dataset_config.toml"]
 
 
-def test_kohya_json_maps_stems_to_tag_strings(session, dataset, alice, tmp_path):
+def test_kohya_json_maps_file_names_to_tag_strings(session, dataset, alice, tmp_path):
     services.session_update(session, actor=alice, trigger_word="ohwx")
     Image.objects.filter(pk=dataset[0].pk).update(metadata={"caption": "a girl smiling"})
     export_to_path(session, "kohya-json", tmp_path / "out")
     files = read_folder(tmp_path / "out")
     assert sorted(files) == ["a-2.jpg", "a-3.png", "a.png", "metadata.json", "passwd.png"]
     assert json.loads(files["metadata.json"]) == {
-        "a": {"tags": "ohwx, 1girl, red hair, smile", "caption": "a girl smiling"},
-        "a-2": {"tags": "ohwx, cat, hat (object)"},
-        "a-3": {"tags": "ohwx, blue sky"},
-        "passwd": {"tags": "ohwx"},
+        # sd-scripts' FineTuningDataset opens image_dir / key: stems raised FileNotFoundError.
+        "a.png": {"tags": "ohwx, 1girl, red hair, smile", "caption": "a girl smiling"},
+        "a-2.jpg": {"tags": "ohwx, cat, hat (object)"},
+        "a-3.png": {"tags": "ohwx, blue sky"},
+        "passwd.png": {"tags": "ohwx"},
     }
 
 
@@ -275,12 +278,15 @@ def test_hydrus_sidecars_use_namespaces(session, dataset, tmp_path):
     tag_set_category(Tag.objects.get(name="red hair"), category="character")
     tag_set_category(Tag.objects.get(name="cat"), category="artist")
     tag_set_category(Tag.objects.get(name="hat (object)"), category="copyright")
-    services.tags_add(session, dataset[2].pk, actor=None, names=["re:zero"])
+    services.tags_add(session, dataset[2].pk, actor=None, names=["re:zero", "rating:safe"])
+    # A booru vocabulary's name (it has a post count): hydrus's "no namespace" colon.
+    Tag.objects.filter(name="re:zero").update(popularity=1000)
     export_to_path(session, "hydrus", tmp_path / "out")
     files = read_folder(tmp_path / "out")
     assert files["a.png.txt"] == b"meta:1girl\ncharacter:red hair\nsmile\n"
     assert files["a-2.jpg.txt"] == b"creator:cat\nseries:hat (object)\n"
-    assert files["a-3.png.txt"] == b"ohwx\nblue sky\n:re:zero\n"
+    # rating:safe is hydrus's rating namespace, and goes back as one.
+    assert files["a-3.png.txt"] == b"ohwx\nblue sky\n:re:zero\nrating:safe\n"
     assert files["passwd.png.txt"] == b""
     assert files["a-2.jpg"] == stored_bytes(dataset[1])
 

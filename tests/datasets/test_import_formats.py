@@ -199,9 +199,21 @@ def test_jsonl_lines_name_their_files(tmp_path) -> None:
         ("series:vocaloid", DatasetTag("vocaloid", "copyright")),
         ("copyright:vocaloid", DatasetTag("vocaloid", "copyright")),
         ("meta:highres", DatasetTag("highres", "meta")),
-        ("re:zero", DatasetTag("re:zero")),  # not a namespace: kept whole, general
-        (":character:x", DatasetTag("character:x", "general")),  # hydrus's escape
-        ("::d", DatasetTag(":d", "general")),  # the emoticon, as hydrus escapes it
+        # Namespaces that are no category stay in the name, so they keep their meaning.
+        ("rating:safe", DatasetTag("rating:safe")),
+        ("person:jane doe", DatasetTag("person:jane doe")),
+        ("title:Sunset", DatasetTag("title:Sunset")),
+        ("My Own NS:thing", DatasetTag("my own ns:thing")),
+        ("re:zero", DatasetTag("re:zero")),  # hydrus reads namespace "re"
+        ("species:cat", DatasetTag("cat", "species")),
+        ("lore:incest (lore)", DatasetTag("incest (lore)", "lore")),
+        ("series:re:zero", DatasetTag("re:zero", "copyright")),
+        # A leading colon is hydrus's "no namespace": no category either.
+        (":re:zero", DatasetTag("re:zero")),
+        (":character:x", DatasetTag("character:x")),
+        ("::d", DatasetTag(":d")),  # the emoticon, as hydrus escapes it
+        (":d", DatasetTag(":d")),  # CleanTag reads it as ::d
+        ("rating:", DatasetTag("rating:")),
     ],
 )
 def test_hydrus_namespaces_map_to_categories(line, tag) -> None:
@@ -302,6 +314,56 @@ def test_import_hydrus_zip_sets_categories_and_reports_bad_sidecars(tmp_path, se
         ("1girl", "general", "caption"),
         ("highres", "meta", "caption"),
     ]
+
+
+# Every namespace, as hydrus's SplitTag reads it, and names with colons.
+HYDRUS_SIDECAR = (
+    b"rating:safe\nspecies:cat\nperson:jane doe\ntitle:sunset over the sea\n"
+    b"my namespace:thing\ncharacter:hatsune miku\ncreator:wlop\nseries:re:zero\n"
+    b"lore:incest (lore)\n1girl\n::d\n"
+)
+
+
+def test_hydrus_sidecars_round_trip_every_namespace(tmp_path, session) -> None:
+    """rating:safe came back as :rating:safe and species:cat as :species:cat."""
+    folder = write(tmp_path / "ds", {"a.png": png_bytes((3, 3, 3)), "a.png.txt": HYDRUS_SIDECAR})
+    result = run_import(folder, "--format", "hydrus", "--session", session.name)
+    assert (result["imported"], result["problems"]) == (1, [])
+    export_to_path(TaggingSession.objects.get(pk=session.pk), "hydrus", tmp_path / "out")
+    assert (tmp_path / "out" / "a.png.txt").read_bytes() == HYDRUS_SIDECAR
+
+
+def test_hydrus_import_never_changes_a_global_tags_category(tmp_path, session) -> None:
+    """Importing :re:zero re-categorised a global tag for every session."""
+    tags = tags_get_or_create(["re:zero", "1girl"])
+    tag_set_category(tags["re:zero"], category="copyright")
+    Tag.objects.filter(name="re:zero").update(popularity=5000)  # from a vocabulary
+    folder = write(
+        tmp_path / "ds",
+        {"a.png": png_bytes((4, 4, 4)), "a.png.txt": b":re:zero\ncharacter:1girl\nspecies:fox\n"},
+    )
+    result = run_import(folder, "--format", "hydrus", "--session", session.name)
+    assert result["problems"] == [
+        {
+            "path": "vocabulary",
+            "reason": "tag '1girl' keeps its category 'general' (the dataset says 'character')",
+        }
+    ]
+    categories = dict(Tag.objects.values_list("name", "category"))
+    assert categories == {"re:zero": "copyright", "1girl": "general", "fox": "species"}
+
+
+def test_hydrus_export_marks_vocabulary_names_with_colons_unnamespaced(tmp_path, session) -> None:
+    folder = write(tmp_path / "ds", {"a.png": png_bytes((5, 5, 5)), "a.png.txt": b":re:zero\n"})
+    run_import(folder, "--format", "hydrus", "--session", session.name)
+    out = tmp_path / "out"
+    export_to_path(TaggingSession.objects.get(pk=session.pk), "hydrus", out)
+    # The limit, until a session keeps each dataset's own spelling: a name no
+    # vocabulary knows is taken as hydrus's namespace "re".
+    assert (out / "a.png.txt").read_bytes() == b"re:zero\n"
+    Tag.objects.filter(name="re:zero").update(popularity=5000)  # danbooru.csv knows it
+    export_to_path(TaggingSession.objects.get(pk=session.pk), "hydrus", tmp_path / "again")
+    assert (tmp_path / "again" / "a.png.txt").read_bytes() == b":re:zero\n"
 
 
 def test_bad_invocations_change_nothing(tmp_path, session) -> None:

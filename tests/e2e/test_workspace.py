@@ -122,7 +122,7 @@ def test_sign_in_create_session_and_upload_with_one_bad_file(new_page, alice):
     assert download.value.suggested_filename == "holiday-kohya-json.zip"
     with zipfile.ZipFile(download.value.path()) as archive:
         metadata = json.loads(archive.read("metadata.json"))
-    assert metadata == {"beach": {"tags": "ohwx"}, "dunes": {"tags": "ohwx"}}
+    assert metadata == {"beach.png": {"tags": "ohwx"}, "dunes.png": {"tags": "ohwx"}}
     # Only images marked "skipped" (none is), with tags pinned after the trigger word.
     page.get_by_role("checkbox", name="skipped").check()
     page.get_by_role("textbox", name="Pinned tags").fill("sand, sky ,")

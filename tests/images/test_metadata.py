@@ -17,7 +17,7 @@ from images.metadata import parse_infotext, prompt_tokens, read_generation_metad
     [
         ("1girl, solo, cat ears", ["1girl", "solo", "cat ears"]),
         ("a,\nb\r\nc,,  , d\n", ["a", "b", "c", "d"]),
-        ("(masterpiece:1.2), [blurry], red hair", ["(masterpiece:1.2)", "[blurry]", "red hair"]),
+        ("(masterpiece:1.2), [blurry], red hair", ["masterpiece", "blurry", "red hair"]),
         ("cat <lora:catgirl_v2:0.8>, dog", ["cat", "dog"]),
         ("<lora:a:1><hypernet:b:0.5> cat <lyco:c:0.3:0.2>", ["cat"]),
         ("red hair BREAK blue eyes, BREAK, smile", ["red hair", "blue eyes", "smile"]),

@@ -23,7 +23,12 @@ from tests.support.ws import events_in, token_for
 pytestmark = [pytest.mark.daphne, pytest.mark.django_db(transaction=True)]
 
 db = database_sync_to_async
-ORIGIN = "http://127.0.0.1"
+
+
+def origin_of(url: str) -> str:
+    """The page origin a browser would send for a socket URL: scheme, host and port."""
+    scheme, _, rest = url.partition("://")
+    return ("https" if scheme == "wss" else "http") + "://" + rest.split("/", 1)[0]
 
 
 def last_seq(session_id: int) -> int:
@@ -42,7 +47,7 @@ class Client:
     @classmethod
     async def open(cls, url: str, token: str, last_seq: int) -> "Client":
         ws = await connect(
-            url, origin=ORIGIN, additional_headers={"Authorization": f"Bearer {token}"}
+            url, origin=origin_of(url), additional_headers={"Authorization": f"Bearer {token}"}
         )
         client = cls(ws)
         await ws.send(json.dumps({"type": "hello", "last_seq": last_seq}))
@@ -163,7 +168,14 @@ async def test_frozen_client_leaves_presence_within_the_timeout(session, alice, 
     with workers(1, STALE_CLIENT_TIMEOUT=str(timeout)) as (worker,):
         watcher = await Client.open(worker.url(session.pk), tokens[0], 0)
         victim = subprocess.Popen(
-            [sys.executable, "-c", VICTIM, worker.url(session.pk), ORIGIN, tokens[1]],
+            [
+                sys.executable,
+                "-c",
+                VICTIM,
+                worker.url(session.pk),
+                origin_of(worker.url(session.pk)),
+                tokens[1],
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,

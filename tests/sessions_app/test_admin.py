@@ -134,7 +134,8 @@ def test_session_name_clash_is_refused(admin_client, session, alice):
         change_url(session), form_data(session, members_of(session), name="Dogs")
     )
     assert response.status_code == 200
-    assert "already exists" in str(response.context["adminform"].form.errors["name"])
+    errors = response.context["adminform"].form.errors["name"]
+    assert errors == ["alice already has a session called 'Dogs'."]
     assert TaggingSession.objects.filter(name="Cats").exists()
     assert session.events.order_by("-seq").first().kind != "session.updated"
 

@@ -24,10 +24,18 @@ def token_for(user) -> str:
 
 
 async def communicator(
-    session_id: int, user=None, *, origin: bytes | None = ORIGIN, headers=()
+    session_id: int,
+    user=None,
+    *,
+    origin: bytes | None = ORIGIN,
+    host: bytes = b"testserver",
+    headers=(),
 ) -> WebsocketCommunicator:
-    """A communicator on the real ASGI application (origin check, auth, routing)."""
-    all_headers = list(headers)
+    """A communicator on the real ASGI application (origin check, auth, routing).
+
+    `host` is the Host header a browser sends: the origin check compares it.
+    """
+    all_headers = [(b"host", host), *headers]
     if origin is not None:
         all_headers.append((b"origin", origin))
     if user is not None:

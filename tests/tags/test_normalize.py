@@ -2,6 +2,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from tags import normalize
 from tags.normalize import InvalidTagName, normalize_tag_name, split_caption
 
 
@@ -72,3 +73,15 @@ def test_normalized_names_survive_a_caption_round_trip(raws):
     assume(names)
     caption = ", ".join(names)
     assert [normalize_tag_name(token) for token in split_caption(caption)] == names
+
+
+@given(st.from_regex(r"[a-z0-9_ ]{1,12}", fullmatch=True) | st.sampled_from(["o_o", "x_x", "xd"]))
+def test_the_plain_name_shortcut_agrees_with_the_full_normalization(raw: str) -> None:
+    try:
+        expected = normalize._normalize_fully(raw)
+    except InvalidTagName:
+        expected = None
+    try:
+        assert normalize_tag_name(raw) == expected
+    except InvalidTagName:
+        assert expected is None

@@ -55,8 +55,79 @@ def test_reads_tagcomplete_rows_with_danbooru_types() -> None:
 def test_tolerates_bom_header_comments_blank_lines_and_missing_columns() -> None:
     data = codecs.BOM_UTF8 + b"name,type,count,aliases\r\n# a comment\r\n\r\ncat\r\ndog,4\r\n"
     parsed = read_vocabulary(data)
-    assert parsed.problems == []
+    assert parsed.problems == [VocabularyProblem(2, "skipped as a comment: '# a comment'")]
     assert parsed.rows == [VocabularyRow(4, "cat"), VocabularyRow(5, "dog", "character")]
+
+
+def test_names_starting_with_a_hash_are_tags() -> None:
+    """danbooru.csv holds #compass, #b7282e and #unicus_(idolmaster): rows, not comments."""
+    data = b"#compass,3,252,\n#unicus_(idolmaster),0,260,#lookingforaunitname_(idolmaster)\n"
+    parsed = read_vocabulary(data)
+    assert parsed.problems == []
+    assert parsed.rows == [
+        VocabularyRow(1, "#compass", "copyright", 252),
+        VocabularyRow(
+            2, "#unicus_(idolmaster)", "general", 260, ("#lookingforaunitname_(idolmaster)",)
+        ),
+    ]
+
+
+def test_hash_names_are_imported_with_their_aliases(db) -> None:
+    result = vocabulary_import(read_vocabulary(b'#compass,3,252,"#compass_(game)"\n').rows)
+    assert problems(result) == []
+    assert vocabulary() == {"#compass": ("copyright", 252)}
+    assert aliases() == {"#compass (game)": "#compass"}
+
+
+# The shape of tagcomplete's e621.csv: 5 is species, 7 meta, 8 lore, 6 invalid.
+E621 = b"""mammal,5,3437444,"mammals,mammal_(species)"
+hi_res,7,3116617,"high_res,highres"
+incest_(lore),8,53006,
+featureless_(disambiguation),6,2538,
+pikachu,5,30000,
+voice_actor_name,2,40,
+"""
+
+
+def test_e621_type_codes_are_recognised_from_the_file() -> None:
+    parsed = read_vocabulary(E621)
+    assert (parsed.codes, parsed.codes_from) == ("e621", "file")
+    assert parsed.problems == []
+    assert [(row.name, row.category) for row in parsed.rows] == [
+        ("mammal", "species"),
+        ("hi_res", "meta"),
+        ("incest_(lore)", "lore"),
+        ("featureless_(disambiguation)", "invalid"),
+        ("pikachu", "species"),
+        ("voice_actor_name", "contributor"),
+    ]
+
+
+def test_a_file_with_only_shared_codes_is_read_as_danbooru_unless_told() -> None:
+    shared = b"pikachu,5,30000\ncat,0,10\n"
+    parsed = read_vocabulary(shared)
+    assert (parsed.codes, parsed.codes_from) == ("danbooru", "default")
+    assert parsed.rows[0].category == "meta"
+    told = read_vocabulary(shared, codes="e621")
+    assert (told.codes, told.codes_from) == ("e621", "option")
+    assert told.rows[0].category == "species"
+
+
+def test_danbooru_codes_chosen_explicitly_refuse_e621_only_codes() -> None:
+    parsed = read_vocabulary(b"hi_res,7,1\ncat,0,1\n", codes="danbooru")
+    assert [row.name for row in parsed.rows] == ["cat"]
+    assert parsed.problems == [
+        VocabularyProblem(
+            1,
+            "'hi_res': unknown type '7' (expected 0 general, 1 artist, 3 copyright, "
+            "4 character, 5 meta)",
+        )
+    ]
+
+
+def test_unknown_codes_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown type codes 'gelbooru'"):
+        read_vocabulary(b"cat,0,1\n", codes="gelbooru")
 
 
 def test_accepts_category_names_for_the_type() -> None:
@@ -64,13 +135,13 @@ def test_accepts_category_names_for_the_type() -> None:
 
 
 def test_bad_rows_are_reported_by_line_and_the_rest_is_read() -> None:
-    data = b"cat,0,10\ndog,2,5\nfox,0,-3\nowl,0,many\n,0,1\ncaf\xe9,0,1\nbee,0,1\n"
+    data = b"cat,0,10\ndog,9,5\nfox,0,-3\nowl,0,many\n,0,1\ncaf\xe9,0,1\nbee,0,1\n"
     parsed = read_vocabulary(data)
     assert [row.name for row in parsed.rows] == ["cat", "bee"]
     assert parsed.problems == [
         VocabularyProblem(
             2,
-            "'dog': unknown type '2' (expected 0 general, 1 artist, 3 copyright, 4 character, "
+            "'dog': unknown type '9' (expected 0 general, 1 artist, 3 copyright, 4 character, "
             "5 meta)",
         ),
         VocabularyProblem(3, "'fox': count '-3' is not a non-negative integer"),
@@ -188,25 +259,52 @@ def test_conflicting_names_are_reported_and_skipped(db) -> None:
     assert set(vocabulary()) == {"cat", "kitty", "dog", "wolf", "fox"}
 
 
+def test_another_boorus_file_never_recategorises_existing_tags(db) -> None:
+    """Importing e621.csv after danbooru.csv turned 1,272 characters into meta."""
+    vocabulary_import(read_vocabulary(b"pikachu,4,9000\nmammal,0,5\n").rows)
+    result = vocabulary_import(read_vocabulary(E621).rows)
+    assert result.categories_kept == 1
+    assert problems(result) == [
+        (
+            5,
+            "'pikachu' keeps its category 'character' (the file says 'species'; "
+            "update categories to apply it)",
+        )
+    ]
+    # general is what a tag gets by being used; the vocabulary then says more.
+    assert vocabulary()["mammal"] == ("species", 3437444)
+    assert vocabulary()["pikachu"] == ("character", 30000)
+
+
+def test_update_categories_applies_the_files_categories(db) -> None:
+    vocabulary_import(read_vocabulary(b"pikachu,4,9000\n").rows)
+    result = vocabulary_import(read_vocabulary(E621).rows, update_categories=True)
+    assert (result.categories_kept, problems(result)) == (0, [])
+    assert vocabulary()["pikachu"] == ("species", 30000)
+
+
 # --- the command --------------------------------------------------------------------------
 
 
 def test_command_prints_one_json_object(db, tmp_path) -> None:
     path = tmp_path / "danbooru.csv"
-    path.write_bytes(TAGCOMPLETE + b"bad,7,1\n")
+    path.write_bytes(TAGCOMPLETE + b"bad,9,1\n")
     out = io.StringIO()
     call_command("import_vocabulary", str(path), "--json", stdout=out)
     assert json.loads(out.getvalue()) == {
         "rows": 6,
+        "codes": "danbooru",
+        "codes_from": "default",
         "created": 6,
         "updated": 0,
         "unchanged": 0,
         "aliases_created": 6,
         "tags_replaced_by_aliases": 0,
+        "categories_kept": 0,
         "problems": [
             {
                 "line": 7,
-                "reason": "'bad': unknown type '7' (expected 0 general, 1 artist, 3 copyright, "
+                "reason": "'bad': unknown type '9' (expected 0 general, 1 artist, 3 copyright, "
                 "4 character, 5 meta)",
             }
         ],
@@ -218,8 +316,25 @@ def test_command_summary_names_problem_lines(db, tmp_path) -> None:
     path.write_bytes(b"cat,0,1\ndog,x\n")
     out, err = io.StringIO(), io.StringIO()
     call_command("import_vocabulary", str(path), stdout=out, stderr=err)
-    assert out.getvalue() == ("1 rows: 1 tags created, 0 updated, 0 unchanged, 0 aliases created\n")
+    assert out.getvalue() == (
+        "1 rows (danbooru type codes, the default; --codes e621 for e621's): "
+        "1 tags created, 0 updated, 0 unchanged, 0 aliases created\n"
+    )
     assert "line 2: 'dog': unknown type 'x'" in err.getvalue()
+
+
+def test_command_takes_the_type_codes_and_the_category_update(db, tmp_path) -> None:
+    path = tmp_path / "e621.csv"
+    path.write_bytes(b"pikachu,5,30000\n")
+    tags_get_or_create(["pikachu"])
+    Tag.objects.filter(name="pikachu").update(category="character")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_vocabulary", str(path), "--codes", "e621", stdout=out, stderr=err)
+    assert out.getvalue().startswith("1 rows (e621 type codes, as --codes says): ")
+    assert out.getvalue().endswith(", 1 categories kept\n")
+    assert "line 1: 'pikachu' keeps its category 'character'" in err.getvalue()
+    call_command("import_vocabulary", str(path), "--codes=e621", "--update-categories", stdout=out)
+    assert vocabulary() == {"pikachu": ("species", 30000)}
 
 
 def test_command_refuses_a_missing_file(db, tmp_path) -> None:

@@ -1,14 +1,13 @@
 """Export a tagging session as a dataset (thin: the work is in datasets.exporting)."""
 
 import json
-import sys
 from argparse import BooleanOptionalAction
 from pathlib import Path
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
 from datasets.exporting import FORMATS, ExportOptions, ExportReport, export_to_path
+from sessions_app.commands import session_named
 from sessions_app.models import ImageStatus, TaggingSession
 from tagger_project.commands import DocumentedCommand
 from tagger_project.errors import DomainError
@@ -49,6 +48,12 @@ class Command(DocumentedCommand):
             help="write 'head ||| rest' captions for kohya's keep_tokens_separator",
         )
         parser.add_argument(
+            "--image-dir",
+            metavar="PATH",
+            help="kohya dataset_config.toml's image_dir (default: the folder's absolute path; "
+            "'.' in a zip, read from the trainer's working directory)",
+        )
+        parser.add_argument(
             "--no-images", action="store_true", help="write the captions or metadata only"
         )
         parser.add_argument(
@@ -73,11 +78,10 @@ class Command(DocumentedCommand):
             keep_tokens_separator=options["keep_tokens_separator"],
             include_images=not options["no_images"],
             statuses=tuple(options["status"]),
+            image_dir=options["image_dir"],
         )
         total = session.entries.filter(status__in=export_options.statuses or ImageStatus.values)
-        # tqdm writes carriage returns itself: give it the raw stream, not Django's wrapper.
-        stream = getattr(self.stderr, "_out", sys.stderr)
-        with tqdm(total=total.count(), unit="img", file=stream, mininterval=0.2) as bar:
+        with self.progress_bar(total.count()) as bar:
             report = ExportReport(on_image=bar.update)
             try:
                 export_to_path(session, options["format"], out, export_options, report)
@@ -86,7 +90,7 @@ class Command(DocumentedCommand):
         self._print_report(report, session, out, options)
 
     def _session(self, key: str) -> TaggingSession:
-        session = TaggingSession.objects.filter(name=key).first()
+        session = session_named(key, hint="give the session's id instead")
         if session is None and key.isdigit():
             session = TaggingSession.objects.filter(pk=int(key)).first()
         if session is None:

@@ -1,11 +1,9 @@
 """Import a dataset (Tagger JSON, kohya metadata JSON, JSON Lines, hydrus) into a session."""
 
 import json
-import sys
 from pathlib import Path
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
 from datasets.importing_formats import (
     CAPTION_EXTENSIONS,
@@ -14,8 +12,7 @@ from datasets.importing_formats import (
     open_dataset,
 )
 from datasets.services import dataset_import
-from sessions_app.commands import session_and_actor
-from sessions_app.models import TaggingSession
+from sessions_app.commands import session_and_actor, session_named
 from tagger_project.commands import DocumentedCommand
 
 HELP = """Import a dataset into a tagging session.
@@ -78,8 +75,7 @@ class Command(DocumentedCommand):
             )
             or CAPTION_EXTENSIONS
         )
-        existing = TaggingSession.objects.filter(name=session.strip()).first()
-        if existing is None and owner is None:
+        if owner is None and session_named(session) is None:
             raise CommandError(f"no session called {session!r}; pass --owner USER to create it")
         try:
             # Read (and refuse) the dataset before creating anything.
@@ -91,10 +87,9 @@ class Command(DocumentedCommand):
         except CommandError:
             opened.source.close()
             raise
-        stream = getattr(self.stderr, "_out", sys.stderr)
         total = len(opened.dataset.images)
         try:
-            with tqdm(total=total, unit="img", file=stream, mininterval=0.2) as bar:
+            with self.progress_bar(total) as bar:
                 report = dataset_import(
                     tagging_session, actor=actor, opened=opened, on_image=bar.update
                 )

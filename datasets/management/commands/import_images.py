@@ -2,12 +2,10 @@
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from django.core.checks import Tags
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
 from datasets.importing_pipeline import candidate_files, import_files
 from sessions_app.commands import session_and_actor
@@ -67,10 +65,8 @@ class Command(DocumentedCommand):
             raise CommandError(f"no such file or folder: {', '.join(missing)}")
         session, actor = session_and_actor(options["session"], options["owner"])
         files = candidate_files(roots)
-        # tqdm writes carriage returns itself: give it the raw stream, not Django's wrapper.
-        stream = getattr(self.stderr, "_out", sys.stderr)
         try:
-            with tqdm(total=len(files), unit="img", file=stream, mininterval=0.2) as bar:
+            with self.progress_bar(len(files)) as bar:
                 report = import_files(
                     session,
                     actor=actor,

@@ -6,7 +6,7 @@ set-based statements (INSERT … SELECT), so a 100,000-image × 25-tag library
 moves in seconds (bench/migration_bench.py). The indexes and constraints are
 built after the copy: filling a table is cheaper than keeping its indexes
 up to date row by row. Tag counts are recounted over the new rows: a tag's
-`image_count` is how many session images carry it. tags 0006 and images 0002
+`image_count` is how many session images carry it. tags 0008 and images 0002
 then drop the old table and column.
 
 Tags of an image no session holds have nowhere to go and are not copied.
@@ -46,8 +46,8 @@ def copy_tag_rows(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sessions_app", "0005_covering_page_indexes"),
-        ("tags", "0005_vocabulary_generation"),
+        ("sessions_app", "0006_session_name_unique_per_owner"),
+        ("tags", "0007_tag_words"),
         ("images", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

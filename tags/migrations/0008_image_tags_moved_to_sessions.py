@@ -5,9 +5,9 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tags", "0005_vocabulary_generation"),
+        ("tags", "0007_tag_words"),
         # The session images took the rows (and versions) over first.
-        ("sessions_app", "0006_session_image_tags"),
+        ("sessions_app", "0007_session_image_tags"),
     ]
 
     operations = [

@@ -1,4 +1,4 @@
-"""sessions_app 0006 moves every image's tags to each session holding it (issue 13).
+"""sessions_app 0007 moves every image's tags to each session holding it (issue 13).
 
 A database at the old shape is filled through the historical models, then
 migrated forward; every session's captions must be what its images said.
@@ -11,13 +11,13 @@ from django.db.migrations.executor import MigrationExecutor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [
-    ("sessions_app", "0005_covering_page_indexes"),
-    ("tags", "0005_vocabulary_generation"),
+    ("sessions_app", "0006_session_name_unique_per_owner"),
+    ("tags", "0007_tag_words"),
     ("images", "0001_initial"),
 ]
 AFTER = [
-    ("sessions_app", "0006_session_image_tags"),
-    ("tags", "0006_image_tags_moved_to_sessions"),
+    ("sessions_app", "0007_session_image_tags"),
+    ("tags", "0008_image_tags_moved_to_sessions"),
     ("images", "0002_version_moved_to_sessions"),
 ]
 
