@@ -6,7 +6,7 @@ talks to the channel layer (events.py does that, after commit).
 
 from typing import Any
 
-from live.protocol import AddTags, Edit, Redo, RemoveTags, SetStatus, SetTags, Undo
+from live.protocol import AddTags, Edit, Redo, RemoveTags, SetCaption, SetStatus, SetTags, Undo
 from sessions_app import services
 from sessions_app.events import capture_events, event_json
 from sessions_app.models import ClientConnection, Role, SessionEvent, SessionImage, TaggingSession
@@ -83,6 +83,10 @@ def _apply(session: TaggingSession, user, edit: Edit) -> None:
         services.tags_remove(session, edit.image_id, actor=user, names=edit.tags)
     elif isinstance(edit, SetTags):
         services.tags_set(session, edit.image_id, actor=user, names=edit.tags, version=edit.version)
+    elif isinstance(edit, SetCaption):
+        services.caption_set(
+            session, edit.image_id, actor=user, text=edit.caption, version=edit.version
+        )
 
 
 def clients_overview() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sessions_app.models import ImageStatus
+from sessions_app.services.written_caption import MAX_CAPTION_LENGTH
 
 ClientRef = Annotated[str, Field(min_length=1, max_length=64)] | int
 TagName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -60,6 +61,13 @@ class SetTags(EditFrame):
     version: Annotated[int, Field(ge=0)]
 
 
+class SetCaption(EditFrame):
+    op: Literal["set_caption"]
+    # The whole text, exactly; the service refuses control characters.
+    caption: Annotated[str, Field(max_length=MAX_CAPTION_LENGTH)]
+    version: Annotated[int, Field(ge=0)]
+
+
 class SetStatus(EditFrame):
     op: Literal["set_status"]
     status: Literal[tuple(ImageStatus.values)]  # type: ignore[valid-type]
@@ -85,7 +93,7 @@ class Redo(SessionEditFrame):
     op: Literal["redo"]
 
 
-Edit = AddTags | RemoveTags | SetTags | SetStatus | Undo | Redo
+Edit = AddTags | RemoveTags | SetTags | SetCaption | SetStatus | Undo | Redo
 ClientFrame = Hello | Ping | Focus | Edit
 
 FRAME_TYPES: dict[str, type[Frame]] = {"hello": Hello, "ping": Ping, "focus": Focus}
@@ -93,6 +101,7 @@ EDIT_OPS: dict[str, type[EditFrame] | type[SessionEditFrame]] = {
     "add_tags": AddTags,
     "remove_tags": RemoveTags,
     "set_tags": SetTags,
+    "set_caption": SetCaption,
     "set_status": SetStatus,
     "undo": Undo,
     "redo": Redo,

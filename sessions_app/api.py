@@ -20,6 +20,8 @@ from sessions_app.permissions import image_to_view, require_role, session_for
 from sessions_app.schemas import (
     BatchIn,
     BatchOut,
+    CaptionOut,
+    CaptionSetIn,
     EventPage,
     ImageOut,
     ImagePage,
@@ -259,6 +261,19 @@ def image_tags_set(request: HttpRequest, session_id: Id, image_id: Id, payload: 
         session_id, image_id, actor=request.auth, names=payload.tags, version=payload.version
     )
     return _state(state)
+
+
+@sessions_router.put("/{session_id}/images/{image_id}/caption", response=answers(CaptionOut))
+def image_caption_set(request: HttpRequest, session_id: Id, image_id: Id, payload: CaptionSetIn):
+    """Replace the written caption, kept exactly (editors).
+
+    409 with the current text and version when `version` is stale.
+    """
+    require_role(request.auth, session_id, Role.EDITOR)
+    state = services.caption_set(
+        session_id, image_id, actor=request.auth, text=payload.caption, version=payload.version
+    )
+    return {**state.as_dict(), "seq": state.seqs.get(session_id)}
 
 
 @sessions_router.post("/{session_id}/images/{image_id}/status", response=answers(StatusOut))

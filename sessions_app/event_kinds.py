@@ -23,6 +23,7 @@ class Kind(StrEnum):
     IMAGES_ADDED = "images.added"
     IMAGE_STATUS = "image.status"
     TAGS_CHANGED = "tags.changed"
+    CAPTION_CHANGED = "caption.changed"
     BATCH_APPLIED = "batch.applied"
     RULES_APPLIED = "rules.applied"
     TAG_RENAMED = "tag.renamed"
@@ -81,6 +82,14 @@ class TagsChanged(Reversal):
     removed: NotRequired[list[str]]
 
 
+class CaptionChanged(Reversal):
+    """The written caption, exactly as it now reads."""
+
+    image_id: int
+    caption: str
+    caption_version: int
+
+
 class BatchApplied(Reversal):
     image_ids: list[int]
     # A batch names what it did; its undo and redo carry only the reversal marks.
@@ -136,7 +145,14 @@ class RestoreLists(TypedDict):
     rules: NotRequired[dict[str, list[str]]]
 
 
-Inverse = RestoreTags | RestoreStatus | RestoreRows | RestoreLists
+class RestoreCaption(TypedDict):
+    op: Literal["restore_caption"]
+    image_id: int
+    caption: str  # the text before the edit
+    caption_version: int  # the version the edit left
+
+
+Inverse = RestoreTags | RestoreStatus | RestoreRows | RestoreLists | RestoreCaption
 
 
 # --- the registry -----------------------------------------------------------------------
@@ -164,6 +180,7 @@ KINDS: dict[str, EventKind] = {
         EventKind(Kind.IMAGES_ADDED, ImagesAdded),
         EventKind(Kind.IMAGE_STATUS, ImageStatusSet, ("set_status",)),
         EventKind(Kind.TAGS_CHANGED, TagsChanged, ("restore_tags",)),
+        EventKind(Kind.CAPTION_CHANGED, CaptionChanged, ("restore_caption",)),
         EventKind(Kind.BATCH_APPLIED, BatchApplied, ("rows", "lists")),
         EventKind(Kind.RULES_APPLIED, RulesApplied, ("lists",)),
         EventKind(Kind.TAG_RENAMED, TagRenamed),

@@ -82,6 +82,12 @@ class SessionImage(models.Model):
     # transaction (services/tag_writer.py): the optimistic check of tag edits
     # and the caption cache (sessions_app/captions.py) rest on it.
     version = models.PositiveIntegerField(default=0)
+    # The written caption: free text kept exactly as typed (case, punctuation,
+    # line breaks), beside the tag list. It has its own version, so one person
+    # writing the sentence and another editing the tags never refuse each other
+    # (services/written_caption.py).
+    caption = models.TextField(blank=True, default="")
+    caption_version = models.PositiveIntegerField(default=0)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import Field, StringConstraints, model_validator
 
+from sessions_app.services.written_caption import MAX_CAPTION_LENGTH
 from tagger_project.schemas import Id, Name, Out, Text
 
 TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
@@ -99,9 +100,11 @@ class ImageListItem(Out):
 
 
 class ImageOut(ImageListItem):
-    """One image, with the generator metadata read from its file."""
+    """One image, with the generator metadata read from its file and its written caption."""
 
     metadata: dict[str, Any]
+    caption: str
+    caption_version: int
 
 
 class ImagePage(Out):
@@ -137,6 +140,20 @@ class TagStateOut(Out):
     image_id: int
     version: int
     tags: list[ImageTagOut]
+    seq: int | None = None
+
+
+class CaptionSetIn(Schema):
+    """The whole written caption, exactly as it should read, and the version it was based on."""
+
+    caption: Annotated[str, Field(max_length=MAX_CAPTION_LENGTH)]
+    version: Annotated[int, Field(ge=0, le=2**31)]
+
+
+class CaptionOut(Out):
+    image_id: int
+    caption: str
+    caption_version: int
     seq: int | None = None
 
 

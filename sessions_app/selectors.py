@@ -122,6 +122,14 @@ SESSION_TAG_ROWS = TagRows(
     key="entry_id",
     universe=SessionImage._meta.db_table,
 )
+# How a session's queries name what they filter on: its image list is read as `si`.
+SESSION_QUERY_COLUMNS: dict[str, Any] = {
+    "tag_rows": SESSION_TAG_ROWS,
+    "image_column": "si.id",
+    "status_column": "si.status",
+    "statuses": ImageStatus.values,
+    "caption_column": "si.caption",
+}
 
 
 def image_shape(
@@ -195,10 +203,7 @@ def images_for_session(
     node = parse(query or "")
     where, where_params = compile_query(
         node,
-        tag_rows=SESSION_TAG_ROWS,
-        image_column="si.id",
-        status_column="si.status",
-        statuses=ImageStatus.values,
+        **SESSION_QUERY_COLUMNS,
         wanted=limit + 1,
     )
     after = decode_cursor(cursor, 2) if cursor else None
@@ -220,10 +225,7 @@ def session_image_ids(session: TaggingSession, *, query: str) -> list[int]:
     """Every image of the session matching the query: the batch selection."""
     where, params = compile_query(
         parse(query),
-        tag_rows=SESSION_TAG_ROWS,
-        image_column="si.id",
-        status_column="si.status",
-        statuses=ImageStatus.values,
+        **SESSION_QUERY_COLUMNS,
     )
     return session_image_ids_where(session.pk, where, params)
 
@@ -252,7 +254,10 @@ def image_detail(session: TaggingSession | int, image_id: int) -> dict[str, Any]
     if entry is None:
         raise NotFound(f"image {image_id} is not in this session")
     caption = image_captions([(entry.pk, entry.version)]).get(entry.pk, (entry.version, []))
-    return image_shape(entry.image, caption=caption, status=entry.status, position=entry.position)
+    shape = image_shape(entry.image, caption=caption, status=entry.status, position=entry.position)
+    shape["caption"] = entry.caption
+    shape["caption_version"] = entry.caption_version
+    return shape
 
 
 # --- tags and events -----------------------------------------------------------------

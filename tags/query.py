@@ -7,6 +7,8 @@
     tags:<5  tags:>=10  tags:3 how many tags the image has
     source:prompt              has at least one tag from that source
     untagged                   has no tags at all
+    caption:rain  caption:"in the rain"   the written caption contains it (any case)
+    has:caption  -has:caption  the image has a written caption (or not)
     "a | b"                    quoted tag name (for names with | or a leading -)
     *hair  long*  *hair*       any tag whose name matches (`*`: any run of characters)
 
@@ -123,6 +125,19 @@ class Untagged:
 
 
 @dataclass(frozen=True)
+class CaptionContains:
+    """The written caption holds `text`, in any case (not a tag name: nothing is normalized)."""
+
+    text: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class HasCaption:
+    pos: int
+
+
+@dataclass(frozen=True)
 class Not:
     item: "Node"
     pos: int
@@ -140,7 +155,19 @@ class And:
     pos: int
 
 
-Node = TagTerm | TagPattern | StatusIs | TagCount | SourceIs | Untagged | Not | Or | And
+Node = (
+    TagTerm
+    | TagPattern
+    | StatusIs
+    | TagCount
+    | SourceIs
+    | Untagged
+    | CaptionContains
+    | HasCaption
+    | Not
+    | Or
+    | And
+)
 
 
 # --- tokenizer --------------------------------------------------------------
@@ -216,7 +243,7 @@ def _read_word(text: str, start: int) -> tuple[Token, int]:
 
 # --- parser -------------------------------------------------------------------
 
-_FILTER = re.compile(r"^(status|tags|source)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_FILTER = re.compile(r"^(status|tags|source|caption|has)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
 _COUNT = re.compile(r"^(<=|>=|<|>|=)?\s*(\d{1,6})$")
 SOURCES = tuple(TagSource.values)
 
@@ -280,6 +307,9 @@ class _Parser:
     def term(self, token: Token) -> Node:
         if token.kind == "string":
             return TagTerm(_normalized(token.text, token.pos), token.pos)
+        if _CAPTION_KEY.match(token.text) and self.current.kind == "string":
+            # caption:"in the rain": the quoted text is the filter's value.
+            return self.caption_term(self.advance().text, token.pos)
         if token.text.lower() == "untagged":
             return Untagged(token.pos)
         match = _FILTER.match(token.text)
@@ -288,6 +318,12 @@ class _Parser:
             # Quoted, a `*` is part of a name; bare, it is a wildcard (as in hydrus and boorus).
             return TagPattern(name, token.pos) if "*" in name else TagTerm(name, token.pos)
         field, value = match.group(1).lower(), match.group(2).strip()
+        if field == "caption":
+            return self.caption_term(value, token.pos)
+        if field == "has":
+            if value.lower() != "caption":
+                raise QueryError("has: takes caption (has:caption)", token.pos)
+            return HasCaption(token.pos)
         if field == "tags":
             count = _COUNT.match(value)
             if count is None:
@@ -302,6 +338,14 @@ class _Parser:
         if not value:
             raise QueryError("status: needs a value such as status:todo", token.pos)
         return StatusIs(value.lower(), token.pos)
+
+    def caption_term(self, text: str, pos: int) -> Node:
+        if not text.strip():
+            raise QueryError('caption: needs some text, such as caption:"rain"', pos)
+        return CaptionContains(text, pos)
+
+
+_CAPTION_KEY = re.compile(r"^caption\s*:$", re.IGNORECASE)
 
 
 def _normalized(raw: str, pos: int) -> str:
@@ -384,6 +428,7 @@ class _Compiler:
         status_field: str | None,
         statuses,
         *,
+        caption_field: str | None = None,
         wanted: int | None,
         universe: int,
         plan: Plan | None,
@@ -392,6 +437,7 @@ class _Compiler:
         self.tags = tags
         self.image_field = image_field
         self.status_field = status_field
+        self.caption_field = caption_field
         self.statuses = statuses
         self.wanted = wanted
         self.universe = universe
@@ -444,6 +490,8 @@ class _Compiler:
             return f"EXISTS ({self.rows(named)})", [like_pattern(node.pattern)]
         if isinstance(node, Untagged):
             return f"NOT EXISTS ({self.rows()})", []
+        if isinstance(node, CaptionContains | HasCaption):
+            return self.caption_filter(node)
         if isinstance(node, SourceIs):
             return f"EXISTS ({self.rows(' AND x.source = %s')})", [node.value]
         if isinstance(node, TagCount):
@@ -465,6 +513,15 @@ class _Compiler:
             raise QueryError(f"unknown status {node.value!r} (one of {allowed})", node.pos)
         return f"{self.status_field} = %s", [node.value]
 
+    def caption_filter(self, node: "CaptionContains | HasCaption") -> Sql:
+        if self.caption_field is None:
+            raise QueryError("caption filters are only available inside a session", node.pos)
+        if isinstance(node, HasCaption):
+            return f"{self.caption_field} <> ''", []
+        # LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's none.
+        pattern = f"%{_like_escaped(node.text.lower())}%"
+        return f"LOWER({self.caption_field}) LIKE %s ESCAPE '!'", [pattern]
+
     def plan_of(self, rarest: _Found, items: tuple[Node, ...]) -> Plan:
         """How this AND reads its rarest tag: the plan forced, else the cheapest."""
         if self.plan is not None:
@@ -481,8 +538,12 @@ class _Compiler:
 
 def like_pattern(pattern: str) -> str:
     """A `*` pattern as SQL LIKE's (with `!` escaping LIKE's own % and _)."""
-    escaped = pattern.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return escaped.replace("*", "%")
+    return _like_escaped(pattern).replace("*", "%")
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally by LIKE … ESCAPE '!'."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _joined(glue: str, parts: list[Sql]) -> Sql:
@@ -535,6 +596,7 @@ def compile_query(
     image_column: str,
     status_column: str | None = None,
     statuses: Collection[str] = (),
+    caption_column: str | None = None,
     wanted: int | None = None,
     plan: Plan | None = None,
 ) -> Sql:
@@ -542,9 +604,9 @@ def compile_query(
 
     `tag_rows` says where the tag rows are; `image_column` / `status_column`
     name the outer query's columns (e.g. `si.id`, matched against the rows'
-    key). `wanted`: how many rows the caller reads in order (a page plus one),
-    or None for all of them; it decides how an AND reads its rarest
-    tag, never what matches. `plan` forces that plan (for tests and benchmarks
+    key), and `caption_column` the written caption's. `wanted`: how many
+    rows the caller reads in order (a page plus one), or None for all of them;
+    it decides how an AND reads its rarest tag, never what matches. `plan` forces that plan (for tests and benchmarks
     that compare them); None chooses the cheapest. One query resolves aliases
     and looks the tags up; unknown tags match nothing.
     """
@@ -557,6 +619,7 @@ def compile_query(
         image_column,
         status_column,
         tuple(statuses),
+        caption_field=caption_column,
         wanted=wanted,
         universe=universe,
         plan=plan,

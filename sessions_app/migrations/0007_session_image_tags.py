@@ -3,11 +3,13 @@
 Every session holding an image gets a copy of that image's tag rows
 (positions, sources, confidences, who and when) and the image's version, in
 set-based statements (INSERT … SELECT), so a 100,000-image × 25-tag library
-moves in seconds (bench/migration_bench.py). The indexes and constraints are
-built after the copy: filling a table is cheaper than keeping its indexes
-up to date row by row. Tag counts are recounted over the new rows: a tag's
-`image_count` is how many session images carry it. tags 0008 and images 0002
-then drop the old table and column.
+moves in seconds (bench/migration_bench.py). The indexes are built after
+the copy (filling a table is cheaper than keeping its indexes up to date row
+by row); the constraints are in the new table from the start, because adding
+one afterwards makes SQLite rebuild the table. Tag counts are recounted over
+the new rows: a tag's `image_count` is how many session images carry it.
+tags 0008 and images 0002 then drop the old table and column. The session
+image also gains its written caption (empty: nothing held one before).
 
 Tags of an image no session holds have nowhere to go and are not copied.
 """
@@ -56,6 +58,16 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="sessionimage",
             name="version",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="sessionimage",
+            name="caption",
+            field=models.TextField(blank=True, default=""),
+        ),
+        migrations.AddField(
+            model_name="sessionimage",
+            name="caption_version",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.CreateModel(
@@ -116,6 +128,36 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["entry", "position", "id"],
+                # In the table from the start: an AddConstraint after the copy
+                # makes SQLite rebuild the whole table (3 rebuilds of 2.5M rows).
+                "constraints": [
+                    models.UniqueConstraint(fields=("entry", "tag"), name="entrytag_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "source__in",
+                                [
+                                    "manual",
+                                    "caption",
+                                    "prompt",
+                                    "implication",
+                                    "rule",
+                                    "suggestion",
+                                    "autotagger",
+                                ],
+                            )
+                        ),
+                        name="entrytag_source_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("confidence__isnull", True),
+                            models.Q(("confidence__gte", 0), ("confidence__lte", 1)),
+                            _connector="OR",
+                        ),
+                        name="entrytag_confidence_range",
+                    ),
+                ],
             },
         ),
         migrations.RunPython(copy_tag_rows, migrations.RunPython.noop, elidable=False),
@@ -127,41 +169,6 @@ class Migration(migrations.Migration):
             model_name="sessionimagetag",
             index=models.Index(
                 fields=["entry", "position", "id", "tag", "source"], name="entrytag_caption_idx"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="sessionimagetag",
-            constraint=models.UniqueConstraint(fields=("entry", "tag"), name="entrytag_unique"),
-        ),
-        migrations.AddConstraint(
-            model_name="sessionimagetag",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    (
-                        "source__in",
-                        [
-                            "manual",
-                            "caption",
-                            "prompt",
-                            "implication",
-                            "rule",
-                            "suggestion",
-                            "autotagger",
-                        ],
-                    )
-                ),
-                name="entrytag_source_known",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="sessionimagetag",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("confidence__isnull", True),
-                    models.Q(("confidence__gte", 0), ("confidence__lte", 1)),
-                    _connector="OR",
-                ),
-                name="entrytag_confidence_range",
             ),
         ),
     ]

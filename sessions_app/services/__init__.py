@@ -23,12 +23,15 @@ from sessions_app.services.tagging import (
     tags_remove,
     tags_set,
 )
+from sessions_app.services.written_caption import WrittenCaption, caption_set
 
 __all__ = [
     "BatchResult",
     "ImportOutcome",
     "TagListState",
+    "WrittenCaption",
     "batch_apply",
+    "caption_set",
     "image_tag_state",
     "session_create",
     "session_delete",

@@ -32,6 +32,7 @@ from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump
 from sessions_app.services.tagging import current_entries, lock_entry, rewrite_tag_list
+from sessions_app.services.written_caption import caption_write
 from sessions_app.sql import chunked, image_ids_of
 from tagger_project.errors import Conflict
 from tags.models import Tag
@@ -100,16 +101,21 @@ def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, int]) 
     return SessionEvent.objects.filter(session=session).defer("inverse").order_by("-seq").first()
 
 
-Settled = dict[tuple[int, int], int]
+# (counter, session image id, version) left by one's own undo or redo → the
+# equal older version. Two counters: a session image's tag `version` and its
+# `caption_version` (the written caption), each walked on its own.
+Settled = dict[tuple[str, int, int], int]
+VersionCounter = tuple[str, int]  # ("tags" | "caption", session image id)
 
 
 def own_reversals(session: TaggingSession, actor, *, after_seq: int) -> Settled:
-    """(image, version) left by the actor's undos and redos after `after_seq` → equal older version.
+    """(counter, image, version) left by the actor's undos and redos after `after_seq` → older
+    version.
 
-    Every change moves an image's version by one, so an undo or redo X of an
-    operation T leaves the image as it stood at T's recorded version minus one.
-    Walking back through these from the current version reaches the version an
-    older operation recorded only if nobody else changed the image in between.
+    Every change moves a counter by one, so an undo or redo X of an operation
+    T leaves the image as it stood at T's recorded version minus one. Walking
+    back through these from the current version reaches the version an older
+    operation recorded only if nobody else changed the image in between.
     """
     reversals = list(
         SessionEvent.objects.filter(
@@ -121,39 +127,67 @@ def own_reversals(session: TaggingSession, actor, *, after_seq: int) -> Settled:
         ).values_list("payload__undo_of", "payload__redo_of", *_VERSION_KEYS)
     )
     targets = {undo_of or redo_of for undo_of, redo_of, *_ in reversals} - {None}
-    target_versions = {
-        seq: _versions_of(*keys)
+    target_keys = {
+        seq: keys
         for seq, *keys in SessionEvent.objects.filter(session=session, seq__in=targets).values_list(
             "seq", *_VERSION_KEYS
         )
     }
+    # One-image inverses name the image; batches name session images: speak of the latter.
+    image_ids = {keys[0] for _, _, *keys in reversals} | {keys[0] for keys in target_keys.values()}
+    entry_of = _entries_of(session, image_ids - {None})
+    target_versions = {seq: _versions_of(keys, entry_of) for seq, keys in target_keys.items()}
     settled: Settled = {}
     for undo_of, redo_of, *keys in reversals:
         before = target_versions.get(undo_of or redo_of, {})
-        for image_id, version in _versions_of(*keys).items():
-            if image_id in before:
-                settled[(image_id, version)] = before[image_id] - 1
+        for counter, version in _versions_of(keys, entry_of).items():
+            if counter in before:
+                settled[(*counter, version)] = before[counter] - 1
     return settled
 
 
-_VERSION_KEYS = ("inverse__image_id", "inverse__version", "inverse__versions")
+_VERSION_KEYS = (
+    "inverse__image_id",
+    "inverse__version",
+    "inverse__versions",
+    "inverse__caption_version",
+)
 
 
-def _versions_of(image_id, version, versions) -> dict[int, int]:
-    """The image versions an inverse recorded (one image's, or a batch's pairs)."""
+def _entries_of(session: TaggingSession, image_ids) -> dict[int, int]:
+    entry_of: dict[int, int] = {}
+    for chunk in chunked(sorted(int(image_id) for image_id in image_ids)):
+        entry_of.update(
+            SessionImage.objects.filter(session=session, image_id__in=chunk).values_list(
+                "image_id", "pk"
+            )
+        )
+    return entry_of
+
+
+def _versions_of(keys, entry_of: dict[int, int]) -> dict[VersionCounter, int]:
+    """The counters an inverse recorded: one image's tags or caption, or a batch's pairs."""
+    image_id, version, versions, caption_version = keys
     if versions:
-        return {int(i): int(v) for i, v in versions}
-    if image_id is not None and version is not None:
-        return {int(image_id): int(version)}
+        return {("tags", int(entry)): int(v) for entry, v in versions}
+    entry = entry_of.get(int(image_id)) if image_id is not None else None
+    if entry is None:
+        return {}
+    if caption_version is not None:
+        return {("caption", entry): int(caption_version)}
+    if version is not None:
+        return {("tags", entry): int(version)}
     return {}
 
 
-def _unchanged_since(image_id: int, current: int | None, recorded: int, settled: Settled) -> bool:
-    """Whether the image still stands as `recorded` left it, one's own reversals aside."""
+def _unchanged_since(
+    counter: VersionCounter, current: int | None, recorded: int, settled: Settled
+) -> bool:
+    """Whether the counter still stands as `recorded` left it, one's own reversals aside."""
     seen = set()
     while current is not None and current != recorded and current not in seen:
         seen.add(current)
-        current = settled.get((image_id, current))
+        current = settled.get((*counter, current))
     return current == recorded
 
 
@@ -161,8 +195,7 @@ def _restore_tags(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
 ) -> None:
     image = lock_entry(session, inverse["image_id"])
-    # Settled versions of a tag edit are keyed by its image id, as its inverse records.
-    if not _unchanged_since(image.image_id, image.version, inverse["version"], settled):
+    if not _unchanged_since(("tags", image.pk), image.version, inverse["version"], settled):
         raise Conflict(
             f"image {image.image_id} was changed by someone else since; undo refused",
             details=[{"image_id": image.image_id}],
@@ -269,7 +302,9 @@ def _lock_unchanged(
     moved_on = [
         image_id
         for image_id in image_ids
-        if not _unchanged_since(image_id, current.get(image_id), versions[image_id], settled)
+        if not _unchanged_since(
+            ("tags", image_id), current.get(image_id), versions[image_id], settled
+        )
     ]
     if moved_on:
         raise Conflict(
@@ -323,6 +358,19 @@ def _restore_lists(
     )
 
 
+def _restore_caption(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
+    entry = lock_entry(session, inverse["image_id"])
+    recorded = inverse["caption_version"]
+    if not _unchanged_since(("caption", entry.pk), entry.caption_version, recorded, settled):
+        raise Conflict(
+            f"image {entry.image_id}'s caption was changed by someone else since; undo refused",
+            details=[{"image_id": entry.image_id}],
+        )
+    caption_write(entry, actor=actor, text=inverse["caption"], annotate=mark)
+
+
 RULE_KEYS = ("blacklist", "pinned", "category_order")
 
 _APPLIERS = {
@@ -330,4 +378,5 @@ _APPLIERS = {
     "set_status": _restore_status,
     "rows": _restore_rows,
     "lists": _restore_lists,
+    "restore_caption": _restore_caption,
 }
