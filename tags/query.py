@@ -606,9 +606,10 @@ def compile_query(
     name the outer query's columns (e.g. `si.id`, matched against the rows'
     key), and `caption_column` the written caption's. `wanted`: how many
     rows the caller reads in order (a page plus one), or None for all of them;
-    it decides how an AND reads its rarest tag, never what matches. `plan` forces that plan (for tests and benchmarks
-    that compare them); None chooses the cheapest. One query resolves aliases
-    and looks the tags up; unknown tags match nothing.
+    it decides how an AND reads its rarest tag, never what matches. `plan`
+    forces that plan (for tests and benchmarks that compare them); None
+    chooses the cheapest. One query resolves aliases and looks the tags up;
+    unknown tags match nothing.
     """
     if node is None:
         return _ALL_SQL
