@@ -88,12 +88,14 @@ def session_export(
     pin: list[TagName] = Query([], max_length=50),
     keep_tokens_separator: bool = False,
     image_dir: Annotated[Text, Field(max_length=1000)] | None = None,
+    caption_source: Literal["auto", "tags", "text", "both"] = "auto",
 ):
     """Download the dataset, streamed: a zip, or the bare JSON document with `images=false`.
 
     Caption options left out follow the session's settings, and its rules' pinned tags.
     `image_dir` is the kohya TOML's (where the zip will be unpacked; default ".", which
-    sd-scripts reads from the directory the trainer runs in).
+    sd-scripts reads from the directory the trainer runs in). `caption_source`: what a
+    caption holds, "auto" the written caption where an image has one, else its tags.
     """
     session = session_for(request.auth, session_id)
     options = ExportOptions(
@@ -106,6 +108,7 @@ def session_export(
         include_images=images,
         statuses=tuple(status),
         image_dir=image_dir,
+        caption_source=caption_source,
     )
     stream = export_stream(session, format, options)
     # Under ASGI Django would list() a sync iterator (the whole zip) before sending.

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 
 from datasets.importing_formats import Dataset, DatasetImage, OpenedDataset
-from datasets.importing_formats.captions import drop_trigger_word
+from datasets.importing_formats.captions import drop_trigger_prefix, drop_trigger_word
 from datasets.importing_formats.source import OutsideDataset
 from images.models import Image
 from images.processing import ImageRejected
@@ -41,7 +41,8 @@ from sessions_app.services.tagging import (
     obey_rules,
     rewrite_tag_list,
 )
-from tagger_project.errors import DomainError
+from sessions_app.services.written_caption import caption_replace
+from tagger_project.errors import DomainError, InvalidInput
 from tags.models import Tag, TagAlias, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.services import (
@@ -94,7 +95,12 @@ def dataset_import(
     _apply_vocabulary(dataset, report, existing)
     categories: dict[str, str] = {}
     for item in dataset.images:
-        outcome = _import_image(session, actor, opened, item, report)
+        try:
+            outcome = _import_image(session, actor, opened, item, report)
+        except InvalidInput as error:
+            # A caption the session cannot hold (a control character, too long): that image only.
+            report.skipped.append({"path": item.file, "reason": error.message})
+            outcome = None
         if outcome is not None:
             _count(outcome, report, item.file)
             categories |= {tag.name: tag.category for tag in item.tags if tag.category}
@@ -239,11 +245,20 @@ def _import_image(
     metadata = {**processed.metadata, **item.metadata}
     if item.exact:
         processed = dataclasses.replace(
-            processed, caption_tokens=[], prompt_tokens=[], metadata=metadata
+            processed,
+            caption_tokens=[],
+            prompt_tokens=[],
+            metadata=metadata,
+            written_caption=item.caption,
         )
     else:
         tokens = drop_trigger_word([tag.name for tag in item.tags], session.trigger_word)
-        processed = dataclasses.replace(processed, caption_tokens=tokens, metadata=metadata)
+        processed = dataclasses.replace(
+            processed,
+            caption_tokens=tokens,
+            metadata=metadata,
+            written_caption=_written_caption(session, item),
+        )
     with transaction.atomic():
         outcome = session_import_processed(
             session, actor=actor, processed=processed, original_name=name
@@ -252,9 +267,19 @@ def _import_image(
     return outcome
 
 
+def _written_caption(session: TaggingSession, item: DatasetImage) -> str:
+    """The item's written caption; a trainer format's has the trigger word export put first."""
+    if item.exact:
+        return item.caption
+    return drop_trigger_prefix(item.caption, session.trigger_word, session.separator)
+
+
 def _write_tags_and_status(session, actor, image_id, item: DatasetImage, report) -> None:
     if item.exact and item.tags:
         tags_restore(session, image_id, actor=actor, entries=_entries(item, report))
+    if item.caption:
+        # A no-op for an image this import created with it; an edit for one already here.
+        caption_replace(session, image_id, actor=actor, text=_written_caption(session, item))
     if item.status and item.status != ImageStatus.TODO:
         if item.status not in ImageStatus.values:
             report.problem(item.file, f"unknown status {item.status!r}; left as todo")

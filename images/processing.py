@@ -122,6 +122,8 @@ class ProcessedImage:
     metadata: dict[str, Any] = field(default_factory=dict)
     prompt_tokens: list[str] = field(default_factory=list)
     caption_tokens: list[str] = field(default_factory=list)
+    # A caption file written in sentences: the session image's written caption.
+    written_caption: str = ""
 
 
 def process_image_bytes(
@@ -418,6 +420,8 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
 
 
 def _with_sidecar(processed: ProcessedImage, sidecar: SidecarCaption) -> ProcessedImage:
+    if sidecar.kind == "prose":
+        return dataclasses.replace(processed, written_caption=sidecar.text)
     if sidecar.kind == "tags":
         metadata = processed.metadata
         if sidecar.alternates:

@@ -32,14 +32,17 @@ class CaptionError(Exception):
 class SidecarCaption:
     """What the caption file beside an image holds.
 
-    ``kind`` is "tags" for a trainer caption (``tags`` holds them, raw) or
-    "infotext" for AUTOMATIC1111 generation parameters (``metadata`` holds
-    them, shaped like images.metadata.read_generation_metadata's result).
+    ``kind`` is "tags" for a trainer caption (``tags`` holds them, raw),
+    "prose" for a caption written in sentences (``text`` holds it exactly, as
+    SDXL, Flux and SD3 datasets are captioned), or "infotext" for
+    AUTOMATIC1111 generation parameters (``metadata`` holds them, shaped like
+    images.metadata.read_generation_metadata's result).
     """
 
     filename: str
-    kind: Literal["tags", "infotext"]
+    kind: Literal["tags", "prose", "infotext"]
     tags: list[str] = field(default_factory=list)
+    text: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     # Further caption lines, kept verbatim: kohya reads only the first line.
     alternates: list[str] = field(default_factory=list)
@@ -64,10 +67,12 @@ def read_sidecar_caption(
 
 
 def parse_caption(data: bytes, *, filename: str = "caption") -> SidecarCaption:
-    """Parse caption file content: trainer tags or AUTOMATIC1111 infotext."""
+    """Parse caption file content: trainer tags, a written caption, or AUTOMATIC1111 infotext."""
     text = _decode(data, filename)
     if looks_like_infotext(text):
         return SidecarCaption(filename, "infotext", metadata=parse_infotext(text))
+    if looks_like_prose(text):
+        return SidecarCaption(filename, "prose", text=text)
     first, alternates = split_alternate_captions(text)
     # kohya's keep_tokens_separator ("head ||| rest") separates tags too.
     tags = split_tags(first.replace("|||", ","))
@@ -87,6 +92,27 @@ def split_alternate_captions(text: str) -> tuple[str, list[str]]:
         len(split_tags(line)) > 1 and not line.endswith(",") for line in lines
     )
     return (lines[0], lines[1:]) if separate else (text, [])
+
+
+# A tag is a few words ("looking at viewer", "hand on own hip"); a piece between
+# commas this long is a clause of a sentence.
+PROSE_WORDS = 6
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*\s*$")
+
+
+def looks_like_prose(text: str) -> bool:
+    """Whether a caption is written in sentences rather than as a tag list.
+
+    It ends a sentence ("... in the rain.") or one of its comma-separated
+    pieces is longer than any tag. A tag list that happens to end with a
+    period is rare; kohya's `|||` marks a tag list.
+    """
+    stripped = text.strip()
+    if not stripped or "|||" in stripped:
+        return False
+    if _SENTENCE_END.search(stripped):
+        return True
+    return any(len(piece.split()) >= PROSE_WORDS for piece in re.split(r"[,\n]", stripped))
 
 
 def looks_like_infotext(text: str) -> bool:

@@ -13,6 +13,9 @@ from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.selectors import resolve_tag_names
 
 KEEP_TOKENS_SEPARATOR = "|||"
+# What a caption file holds: "auto" the written caption where an image has one,
+# else its tag list; "tags" or "text" only that; "both" the tags, then the text.
+CAPTION_SOURCES = ("auto", "tags", "text", "both")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class ExportOptions:
     # exporting to a folder; "." in a zip or a download (resolved from the
     # trainer's working directory, so the user says where it will be unpacked).
     image_dir: str | None = None
+    caption_source: str = "auto"
 
     def resolved(self, session: TaggingSession) -> ExportOptions:
         """Options with the session's settings filled in and names validated."""
@@ -51,6 +55,11 @@ class ExportOptions:
         if unknown:
             raise InvalidInput(
                 f"unknown status {sorted(unknown)[0]!r}", details=[{"allowed": ImageStatus.values}]
+            )
+        if self.caption_source not in CAPTION_SOURCES:
+            raise InvalidInput(
+                f"unknown caption source {self.caption_source!r}",
+                details=[{"allowed": list(CAPTION_SOURCES)}],
             )
         separator = session.separator if self.separator is None else self.separator
         if not separator.strip():
@@ -109,6 +118,8 @@ class Caption:
 
     head: list[str]
     tail: list[str]
+    # True when the tail ends with a written caption: sentences, which must not be shuffled.
+    prose: bool = False
 
     def text(self, options: ExportOptions) -> str:
         separator = options.separator or ", "
@@ -132,6 +143,24 @@ def caption_for(tag_names: list[str], options: ExportOptions) -> Caption:
     tail_names = [name for name in tag_names if name not in skip]
     head = ([trigger] if trigger else []) + [spell(name, options) for name in head_names]
     return Caption(head, [spell(name, options) for name in tail_names])
+
+
+def file_caption(tag_names: list[str], written: str, options: ExportOptions) -> Caption:
+    """What an image's caption file holds, by `options.caption_source` (see CAPTION_SOURCES).
+
+    The written caption is never respelled: it goes out exactly as written,
+    after the trigger word when the session has one.
+    """
+    source = options.caption_source
+    if source == "auto":
+        source = "text" if written else "tags"
+    if source == "tags" or (source == "both" and not written):
+        return caption_for(tag_names, options)
+    if source == "text":
+        trigger = options.trigger_word or ""
+        return Caption([trigger] if trigger else [], [written] if written else [], bool(written))
+    tags = caption_for(tag_names, options)
+    return Caption(tags.head, [*tags.tail, written], prose=True)
 
 
 def spell(name: str, options: ExportOptions) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from datasets.exporting.base import Entry, ExportOptions, ExportReport, caption_for
+from datasets.exporting.base import Entry, ExportOptions, ExportReport, file_caption
 from datasets.exporting.documents import NamedRows, images_then_document
 from sessions_app.models import TaggingSession
 
@@ -35,7 +35,7 @@ def _lines(rows: NamedRows, options: ExportOptions) -> Iterator[bytes]:
         tag_names = [tag.name for tag in row.tags]
         line = {
             "file_name": name,
-            "text": caption_for(tag_names, options).text(options),
+            "text": file_caption(tag_names, row.caption, options).text(options),
             "tags": tag_names,
         }
         yield json.dumps(line, ensure_ascii=False).encode() + b"\n"

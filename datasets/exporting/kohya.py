@@ -11,6 +11,8 @@ train_util.BaseDataset.process_caption): it splits a caption at
   image, counted as sd-scripts counts it: a trigger word `ohwx, woman` is two
   tokens; with the `|||` separator kohya keeps whatever stands before it
   instead;
+- `shuffle_caption` is off when a caption holds a written caption: shuffling
+  would cut its sentences at their commas and swap the pieces;
 - `image_dir` is resolved by sd-scripts from the directory the trainer runs
   in, so a folder export writes the folder's absolute path; a zip writes "."
   unless told where it will be unpacked (ExportOptions.image_dir).
@@ -27,7 +29,7 @@ from datasets.exporting.base import (
     ExportOptions,
     ExportReport,
     allocator_for,
-    caption_for,
+    file_caption,
 )
 from datasets.exporting.names import split_name
 from datasets.exporting.rows import export_rows, image_chunks, image_is_stored
@@ -43,12 +45,14 @@ def write_kohya(
     """Images and their caption files, then the dataset config."""
     names = allocator_for(report, "dataset_config")
     shortest_head: int | None = None
+    prose = False
     for row in export_rows(session, statuses=options.statuses):
         if options.include_images and not image_is_stored(row.image):
             report.missing.append(row.image.original_name)
             continue
         name = names.image_name(row.image)
-        caption = caption_for([tag.name for tag in row.tags], options)
+        caption = file_caption([tag.name for tag in row.tags], row.caption, options)
+        prose = prose or caption.prose
         if options.include_images:
             yield Entry(name, image_chunks(row.image), compress=False)
         stem, _ = split_name(name)
@@ -56,7 +60,8 @@ def write_kohya(
         head = kohya_token_count(caption.head, options)
         shortest_head = head if shortest_head is None else min(shortest_head, head)
         report.image_done()
-    yield Entry(CONFIG_NAME, [dataset_config(session, options, shortest_head or 0).encode()])
+    config = dataset_config(session, options, shortest_head or 0, shuffle=not prose)
+    yield Entry(CONFIG_NAME, [config.encode()])
 
 
 def caption_separator(options: ExportOptions) -> str:
@@ -73,7 +78,9 @@ def kohya_token_count(head: list[str], options: ExportOptions) -> int:
     return len(text.strip().split(caption_separator(options)))
 
 
-def dataset_config(session: TaggingSession, options: ExportOptions, keep_tokens: int) -> str:
+def dataset_config(
+    session: TaggingSession, options: ExportOptions, keep_tokens: int, *, shuffle: bool = True
+) -> str:
     """A kohya sd-scripts dataset config for the exported folder."""
     image_dir = options.image_dir or "."
     lines = [
@@ -86,7 +93,7 @@ def dataset_config(session: TaggingSession, options: ExportOptions, keep_tokens:
         )
     lines += [
         "[general]",
-        "shuffle_caption = true",
+        f"shuffle_caption = {'true' if shuffle else 'false'}",
         f"caption_extension = {_toml(CAPTION_EXTENSION)}",
         f"keep_tokens = {keep_tokens}",
     ]

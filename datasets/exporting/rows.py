@@ -37,6 +37,7 @@ class ExportRow:
     position: int
     status: str
     tags: list[ExportTag] = field(default_factory=list)
+    caption: str = ""  # the written caption, exactly
 
 
 def export_rows(
@@ -69,7 +70,7 @@ def export_rows(
                 name=lambda tag: tag.name,
                 category=lambda tag: tag.category,
             )
-            yield ExportRow(entry.image, entry.position, entry.status, ordered)
+            yield ExportRow(entry.image, entry.position, entry.status, ordered, entry.caption)
         last = chunk[-1]
         after = Q(position__gt=last.position) | Q(position=last.position, id__gt=last.pk)
 

@@ -97,6 +97,7 @@ def image_record(row: ExportRow, name: str) -> dict[str, Any]:
         "metadata": image.metadata,
         "position": row.position,
         "status": row.status,
+        "caption": row.caption,
         "tags": [
             {
                 "name": tag.name,

@@ -33,6 +33,17 @@ def drop_trigger_word(tokens: list[str], trigger_word: str) -> list[str]:
     return tokens
 
 
+def drop_trigger_prefix(text: str, trigger_word: str, separator: str) -> str:
+    """A written caption without the trigger word export put in front of it ("ohwx, A …")."""
+    trigger = trigger_word.strip()
+    if not trigger:
+        return text
+    for lead in (trigger + separator, trigger + separator.strip() + " ", trigger + " "):
+        if text.startswith(lead):
+            return text[len(lead) :]
+    return text
+
+
 def _same_name(token: str, trigger_word: str) -> bool:
     """Compare as tag names: export may have spelled the trigger with underscores or escapes."""
     try:
@@ -75,6 +86,8 @@ def read_caption_folder(source: DatasetSource, extensions: tuple[str, ...]) -> D
                 continue
             if caption.kind == "infotext":
                 image.metadata = caption.metadata
+            elif caption.kind == "prose":
+                image.caption = caption.text
             elif not caption.tags:
                 dataset.problems.append(
                     Problem(sidecar, "empty caption: the image is imported without tags")

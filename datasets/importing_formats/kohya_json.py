@@ -27,6 +27,7 @@ from datasets.importing_formats.model import (
     Problem,
 )
 from datasets.importing_formats.source import DatasetSource
+from images.sidecars import looks_like_prose
 
 _FILE_KEYS = ("file_name", "image", "file", "path")
 
@@ -88,9 +89,10 @@ def _kohya_image(
     if isinstance(tags_text, str) and tags_text.strip():
         tokens = caption_tags(tags_text)
         if isinstance(caption, str) and caption.strip():
-            image.metadata["caption"] = caption
+            # Beside the tags, `caption` is the natural-language caption (kohya joins the two).
+            image.caption = caption
     elif isinstance(caption, str) and caption.strip():
-        tokens = caption_tags(caption)
+        tokens, image.caption = _tags_or_prose(caption)
     else:
         tokens = []
         problems.append(Problem(where, "empty caption: the image is imported without tags"))
@@ -103,15 +105,23 @@ def _jsonl_image(
 ) -> DatasetImage:
     tags, text = record.get("tags"), record.get("text")
     if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags) and tags:
-        tokens = list(tags)
+        # Beside a tag list, a `text` in sentences is the written caption.
+        written = text if isinstance(text, str) and looks_like_prose(text) else ""
+        return DatasetImage(file=file, tags=[DatasetTag(t) for t in tags], caption=written)
     elif isinstance(tags, str) and tags.strip():
         tokens = caption_tags(tags)
     elif isinstance(text, str) and text.strip():
-        tokens = caption_tags(text)
+        tokens, written = _tags_or_prose(text)
+        return DatasetImage(file=file, tags=[DatasetTag(t) for t in tokens], caption=written)
     else:
         tokens = []
         problems.append(Problem(where, "empty caption: the image is imported without tags"))
     return DatasetImage(file=file, tags=[DatasetTag(token) for token in tokens])
+
+
+def _tags_or_prose(text: str) -> tuple[list[str], str]:
+    """A lone caption string: a written caption (kept exactly) if in sentences, else tags."""
+    return ([], text) if looks_like_prose(text) else (caption_tags(text), "")
 
 
 class ImageIndex:

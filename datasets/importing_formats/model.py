@@ -37,6 +37,8 @@ class DatasetImage:
     metadata: dict[str, Any] = field(default_factory=dict)
     # True when the format records tag sources: restore them exactly, no implications added.
     exact: bool = False
+    # The written caption, exactly as the dataset holds it ("" when it has none).
+    caption: str = ""
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ def _image(record: Any, where: str, problems: list[Problem]) -> DatasetImage | N
         else None,
         metadata=metadata if isinstance(metadata, dict) else {},
         exact=True,
+        caption=record["caption"] if isinstance(record.get("caption"), str) else "",
     )
 
 

@@ -38,8 +38,9 @@ from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
 from sessions_app.services.sessions import session_images_add
 from sessions_app.services.tag_writer import tag_counts_add
 from sessions_app.services.tagging import tags_add
+from sessions_app.services.written_caption import caption_replace, check_caption
 from sessions_app.sql import rows_insert
-from tagger_project.errors import Conflict, DomainError
+from tagger_project.errors import Conflict, DomainError, InvalidInput
 from tags.models import Tag, TagImplication, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.selectors import resolve_tag_map, resolve_tag_names
@@ -117,6 +118,12 @@ def session_import_bytes(
 
 
 def _with_caption_tags(processed: ProcessedImage, sidecar) -> ProcessedImage:
+    if sidecar.kind == "prose":
+        try:
+            check_caption(sidecar.text)
+        except InvalidInput as error:
+            raise CaptionError(f"{sidecar.filename}: {error.message}") from None
+        return dataclasses.replace(processed, written_caption=sidecar.text)
     # Generation infotext in a .txt says nothing the image's own metadata does not.
     if sidecar.kind != "tags":
         return processed
@@ -150,17 +157,32 @@ def _import_once(
     else:
         names, skipped = valid_tag_names(processed.prompt_tokens)
         source = TagSource.PROMPT
+    check_caption(processed.written_caption)
     image, created = image_store(processed, original_name=original_name, actor=actor)
     if created:
-        _add_new_image(session, actor=actor, image=image, names=names, source=source)
+        _add_new_image(
+            session,
+            actor=actor,
+            image=image,
+            names=names,
+            source=source,
+            caption=processed.written_caption,
+        )
         status: Status = "imported"
     else:
-        status = _add_known_image(session, actor=actor, image=image, names=names, source=source)
+        status = _add_known_image(
+            session,
+            actor=actor,
+            image=image,
+            names=names,
+            source=source,
+            caption=processed.written_caption,
+        )
     return ImportOutcome(status, original_name, image_id=image.pk, skipped_tags=tuple(skipped))
 
 
 def _add_new_image(
-    session: TaggingSession, *, actor, image: Image, names: list[str], source: str
+    session: TaggingSession, *, actor, image: Image, names: list[str], source: str, caption: str
 ) -> None:
     """Give a just-created image its tags and its place in the session: one event.
 
@@ -178,14 +200,16 @@ def _add_new_image(
     # into one session take positions one after the other.
     append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": [image.pk]}, actor=actor)
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"]
-    entry = SessionImage.objects.create(session=session, image=image, position=(top or 0) + 1)
+    entry = SessionImage.objects.create(
+        session=session, image=image, position=(top or 0) + 1, caption=caption
+    )
     if entries:
         _tags_insert([(entry.pk, entries)], actor=actor, now=timezone.now())
         tag_counts_add({tag_id: 1 for tag_id, _ in entries})
 
 
 def _add_known_image(
-    session: TaggingSession, *, actor, image: Image, names: list[str], source: str
+    session: TaggingSession, *, actor, image: Image, names: list[str], source: str, caption: str
 ) -> Status:
     """Add an image the library already holds; merge caption tags through the tag services.
 
@@ -199,6 +223,8 @@ def _add_known_image(
         names = []
     if names:
         tags_add(session, image.pk, actor=actor, names=names, source=source)
+    if caption:
+        caption_replace(session, image.pk, actor=actor, text=caption)
     return "imported" if added else "duplicate"
 
 
@@ -258,7 +284,14 @@ def _import_group(
             fresh = []
             image = known[item.processed.sha256]
         names, skipped, source = _tag_names(item.processed)
-        status = _add_known_image(session, actor=actor, image=image, names=names, source=source)
+        status = _add_known_image(
+            session,
+            actor=actor,
+            image=image,
+            names=names,
+            source=source,
+            caption=item.processed.written_caption,
+        )
         outcomes.append(
             ImportOutcome(status, item.original_name, image_id=image.pk, skipped_tags=skipped)
         )
@@ -274,6 +307,9 @@ def _add_new_images(
 
     Adds the created rows to ``known``. The rows' files were stored by the caller.
     """
+    for item in items:
+        # A refused caption fails the group; each image is then retried alone and skipped.
+        check_caption(item.processed.written_caption)
     images = Image.objects.bulk_create(_new_image(item, actor) for item in items)
     tagging = [_tag_names(item.processed) for item in items]
     canonical = resolve_tag_map(name for names, _, _ in tagging for name in names)
@@ -308,11 +344,15 @@ def _add_new_images(
     # workers decode with.
     rows_insert(
         SessionImage,
-        ("image", "position"),
-        [(image_id, top + offset) for offset, image_id in enumerate(image_ids, start=1)],
+        ("image", "position", "caption"),
+        [
+            (image_id, top + offset, item.processed.written_caption)
+            for offset, (image_id, item) in enumerate(zip(image_ids, items, strict=True), start=1)
+        ],
         session=session.pk,
         status=ImageStatus.TODO,
         version=0,
+        caption_version=0,
         added_at=now,
     )
     entry_of = dict(

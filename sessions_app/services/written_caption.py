@@ -87,6 +87,13 @@ def caption_set(
     return caption_write(entry, actor=actor, text=text)
 
 
+@transaction.atomic
+def caption_replace(session: SessionRef, image_id: int, *, actor, text: str) -> WrittenCaption:
+    """Set the caption whatever it was (an import says what the caption is), logged as any edit."""
+    check_caption(text)
+    return caption_write(lock_entry(session, image_id), actor=actor, text=text)
+
+
 def caption_write(
     entry: SessionImage, *, actor, text: str, annotate: dict[str, Any] | None = None
 ) -> WrittenCaption:

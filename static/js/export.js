@@ -25,6 +25,8 @@ export function exportUrl(form) {
     for (const name of names) params.append("pin", name);
   }
   for (const box of form.querySelectorAll('input[name="status"]:checked')) params.append("status", box.value);
+  const source = form.elements.caption_source;
+  if (source && source.value !== "auto") params.set("caption_source", source.value);
   if (!images.checked) params.set("images", "false");
   return `/api/sessions/${form.dataset.exportSession}/export?${params}`;
 }

@@ -149,7 +149,8 @@ def test_kohya_json_keys_are_matched_by_stem_or_path(tmp_path) -> None:
         ("sub/b.jpg", ["cat", "solo"]),
         ("c.webp", []),
     ]
-    assert images[0].metadata == {"caption": "a girl in a hat"}
+    # Beside the tags, kohya's natural-language caption is the written caption, kept exactly.
+    assert (images[0].caption, images[0].metadata) == ("a girl in a hat", {})
     assert [(p.where, p.reason) for p in opened.dataset.problems] == [
         ("metadata.json: c", "empty caption: the image is imported without tags"),
         ("metadata.json: ghost", "no image file for it in the dataset"),

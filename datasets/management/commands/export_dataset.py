@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from datasets.exporting import FORMATS, ExportOptions, ExportReport, export_to_path
+from datasets.exporting.base import CAPTION_SOURCES
 from sessions_app.commands import session_named
 from sessions_app.models import ImageStatus, TaggingSession
 from tagger_project.commands import DocumentedCommand
@@ -54,6 +55,13 @@ class Command(DocumentedCommand):
             "'.' in a zip, read from the trainer's working directory)",
         )
         parser.add_argument(
+            "--caption-source",
+            choices=CAPTION_SOURCES,
+            default="auto",
+            help="what a caption holds: the written caption where an image has one, else its "
+            "tags (auto); only the tags; only the text; or the tags, then the text (both)",
+        )
+        parser.add_argument(
             "--no-images", action="store_true", help="write the captions or metadata only"
         )
         parser.add_argument(
@@ -79,6 +87,7 @@ class Command(DocumentedCommand):
             include_images=not options["no_images"],
             statuses=tuple(options["status"]),
             image_dir=options["image_dir"],
+            caption_source=options["caption_source"],
         )
         total = session.entries.filter(status__in=export_options.statuses or ImageStatus.values)
         with self.progress_bar(total.count()) as bar:
