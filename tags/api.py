@@ -6,6 +6,7 @@ from ninja import Router, Status
 from tagger_project.schemas import Limit, answers, trusted
 from tags import services
 from tags.autocomplete import tags_complete
+from tags.clip_tokens import CLIP_TOKEN_LIMIT, clip_token_count
 from tags.models import TagAlias, TagImplication
 from tags.normalize import normalize_tag_name
 from tags.permissions import require_curator
@@ -14,6 +15,8 @@ from tags.schemas import (
     AliasList,
     AliasOut,
     Category,
+    ClipTokensIn,
+    ClipTokensOut,
     ImplicationIn,
     ImplicationList,
     ImplicationOut,
@@ -35,6 +38,12 @@ def tag_autocomplete(
     # tags_complete builds TagSuggestionList's exact items; re-validating them cost more
     # than the read itself.
     return trusted({"items": items, "next_cursor": None})
+
+
+@router.post("/clip-tokens", response=answers(ClipTokensOut))
+def clip_token_counter(request: HttpRequest, payload: ClipTokensIn):
+    """How many CLIP tokens a text takes of the 75-token window (the caption editor's count)."""
+    return {"tokens": clip_token_count(payload.text), "limit": CLIP_TOKEN_LIMIT}
 
 
 @router.get("/{path:name}/aliases", response=answers(AliasList))

@@ -34,6 +34,16 @@ class TagSuggestionList(Out):
     next_cursor: str | None = None
 
 
+class ClipTokensIn(Schema):
+    # A written caption's limit (sessions_app's MAX_CAPTION_LENGTH), which tags may not import.
+    text: Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class ClipTokensOut(Out):
+    tokens: int
+    limit: int
+
+
 class AliasIn(Schema):
     name: TagName
 

@@ -12,8 +12,10 @@ export class Panel {
    * edits: {add(id, names), remove(id, names), reorder(id, names, version)}; onError(message);
    * onNext(): Enter in the empty tag box goes on to the next image (as in taggui).
    */
-  constructor(root, { sessionId, edits, canEdit, onError, onNext }) {
+  constructor(root, { sessionId, edits, canEdit, onError, onNext, caption }) {
     this.root = root;
+    // The written caption's editor (caption.js): opened and closed with the image.
+    this.caption = caption || null;
     // Tags are the session's own (issue 13): the image is read through its session.
     this.sessionId = sessionId;
     this.edits = edits;
@@ -76,6 +78,7 @@ export class Panel {
       this.el.image.alt = name;
       this.el.caption.textContent = `${name} · ${data.width}×${data.height}`;
       if (data.status) this._status(data.status);
+      this.caption?.open(id, data);
       this._prompt(data.metadata || {});
       this.render();
     } catch (exc) {
@@ -103,6 +106,7 @@ export class Panel {
     this.el.empty.textContent = "No image matches the filter.";
     this.el.image.removeAttribute("src");
     this.el.chips.replaceChildren();
+    this.caption?.close();
     this._closeList();
   }
 

@@ -17,9 +17,11 @@ const FINAL_CLOSES = {
 };
 
 export class EditRefused extends Error {
-  constructor(code, message) {
+  /** `current`: what the server holds now, when a stale version was refused. */
+  constructor(code, message, current = null) {
     super(message || "The server refused that edit.");
     this.code = code;
+    this.current = current;
   }
 }
 
@@ -209,7 +211,7 @@ export class LiveSocket {
     const entry = frame.id ? this.inflight.get(frame.id) : null;
     if (entry) {
       this.inflight.delete(frame.id);
-      entry.reject(new EditRefused(frame.code, frame.message));
+      entry.reject(new EditRefused(frame.code, frame.message, frame.current || null));
       this._state("online", { queued: this.pending });
     } else if (frame.message) {
       this.handlers.onNotice?.(frame.message);

@@ -3,6 +3,7 @@
 
 import { api, toast } from "./api.js";
 import { Batch } from "./batch.js";
+import { CaptionEditor } from "./caption.js";
 import { Grid } from "./grid.js";
 import { installShortcuts } from "./keys.js";
 import { Panel } from "./panel.js";
@@ -160,9 +161,16 @@ const edits = {
     overHttp(api(`/api/sessions/${sessionId}/images/${imageId}/tags`, { method: "PUT", body: { tags: names, version } })),
 };
 
+// The written caption goes over the socket like every edit, with the version it started from.
+const caption = new CaptionEditor($("panel"), {
+  canEdit: config.canEdit,
+  save: (imageId, text, version) => socket.edit("set_caption", { image_id: imageId, caption: text, version }),
+});
+
 const panel = new Panel($("panel"), {
   sessionId,
   edits,
+  caption,
   canEdit: config.canEdit,
   onError: (m) => toast(m, "error"),
   onNext: () => openImage(grid.neighbour(current, 1)),
@@ -289,6 +297,9 @@ function applyEvent(frame) {
       panel.applyTags(Number(p.image_id), p, frame.seq);
       if (p.tags) grid.update(Number(p.image_id), { tags: p.tags });
       sidebar.refreshSoon();
+      break;
+    case KIND.CAPTION_CHANGED:
+      caption.applyRemote(Number(p.image_id), p, frame.actor);
       break;
     case KIND.IMAGE_STATUS:
       grid.update(Number(p.image_id), { status: p.status });
@@ -432,6 +443,7 @@ installShortcuts({
   next: () => openImage(grid.neighbour(current, 1)),
   prev: () => openImage(grid.neighbour(current, -1)),
   focusTags: () => panel.focusInput(),
+  focusCaption: () => $("caption-text").focus(),
   focusFilter: () => filterInput.focus(),
   setStatus,
   undo: () => reverse("undo"),

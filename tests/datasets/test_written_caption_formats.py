@@ -96,7 +96,7 @@ def test_tagger_json_keeps_any_text_and_an_empty_caption(alice, tmp_path):
 
 
 def test_kohya_caption_files_and_config_for_sentences(alice, tmp_path):
-    session, ids = _session_with(alice, [RAIN, ""])
+    session, _ = _session_with(alice, [RAIN, ""])
     out = tmp_path / "out"
     export_to_path(session, "kohya", out, ExportOptions(include_images=False))
     files = {p.name: p.read_text() for p in out.iterdir()}
