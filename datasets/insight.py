@@ -139,7 +139,7 @@ def weak_captions(session: TaggingSession, check: CaptionCheck) -> dict[str, Any
             items.append(
                 {
                     "image_id": row.image.pk,
-                    "original_name": row.image.original_name,
+                    "original_name": row.name,
                     "tag_count": len(names),
                     "tokens": tokens,
                     "too_few_tags": few,

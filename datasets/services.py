@@ -27,7 +27,7 @@ from datasets.importing_formats.captions import drop_trigger_prefix, drop_trigge
 from datasets.importing_formats.source import OutsideDataset
 from images.models import Image
 from images.processing import ImageRejected
-from images.services import image_files_store, image_process_bytes
+from images.services import display_name, image_files_store, image_process_bytes
 from sessions_app.models import ImageStatus, SessionImage, TaggingSession
 from sessions_app.services.importing import ImportOutcome, session_import_processed
 from sessions_app.services.sessions import (
@@ -231,7 +231,9 @@ def _import_image(
             return None
         # Tagger JSON without its images, into a library that has them: the rows suffice.
         with transaction.atomic():
-            added = session_images_add(session, actor=actor, images=[existing])
+            added = session_images_add(
+                session, actor=actor, images=[existing], names={existing.pk: display_name(name)}
+            )
             _write_tags_and_status(session, actor, existing.pk, item, report)
         return ImportOutcome("imported" if added else "duplicate", name, image_id=existing.pk)
     try:

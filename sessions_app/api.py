@@ -339,7 +339,7 @@ def _serve(request: HttpRequest, image_id: int, *, thumbnail: bool) -> HttpRespo
     # cached copy gets a 404, not a 304.
     image = image_to_view(request.auth, image_id)
     try:
-        return deliver(request, media_delivery(image, thumbnail=thumbnail))
+        return deliver(request, media_delivery(image, thumbnail=thumbnail, viewer=request.auth))
     except StoredFileMissing as exc:
         raise NotFound("the image file is missing from storage") from exc
 

@@ -88,6 +88,9 @@ class SessionImage(models.Model):
     # (services/written_caption.py).
     caption = models.TextField(blank=True, default="")
     caption_version = models.PositiveIntegerField(default=0)
+    # The file name this session knows the image by (the name it was imported
+    # under here): another session holding the same bytes never sees it.
+    original_name = models.CharField(max_length=255, default="")
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -133,7 +133,12 @@ SESSION_QUERY_COLUMNS: dict[str, Any] = {
 
 
 def image_shape(
-    image: Image, *, caption: Caption, status: str | None, position: int | None = None
+    image: Image,
+    *,
+    caption: Caption,
+    status: str | None,
+    position: int | None = None,
+    original_name: str = "",
 ) -> dict[str, Any]:
     """One image as GET /api/sessions/{id}/images/{image_id} answers it: the list item
     plus its metadata.
@@ -148,7 +153,7 @@ def image_shape(
         width=image.width,
         height=image.height,
         version=version,
-        original_name=image.original_name,
+        original_name=original_name or image.original_name,
         format=image.format,
         byte_size=image.byte_size,
         tags=tags,
@@ -254,7 +259,13 @@ def image_detail(session: TaggingSession | int, image_id: int) -> dict[str, Any]
     if entry is None:
         raise NotFound(f"image {image_id} is not in this session")
     caption = image_captions([(entry.pk, entry.version)]).get(entry.pk, (entry.version, []))
-    shape = image_shape(entry.image, caption=caption, status=entry.status, position=entry.position)
+    shape = image_shape(
+        entry.image,
+        caption=caption,
+        status=entry.status,
+        position=entry.position,
+        original_name=entry.original_name,
+    )
     shape["caption"] = entry.caption
     shape["caption_version"] = entry.caption_version
     return shape

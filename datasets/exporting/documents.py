@@ -34,9 +34,9 @@ def images_then_document(
         exported = {}
         for row in export_rows(session, statuses=options.statuses, obey_rules=obey_rules):
             if not image_is_stored(row.image):
-                report.missing.append(row.image.original_name)
+                report.missing.append(row.name)
                 continue
-            exported[row.image.pk] = names.image_name(row.image)
+            exported[row.image.pk] = names.image_name(row.image, row.name)
             yield Entry(exported[row.image.pk], image_chunks(row.image), compress=False)
             report.image_done()
     rows = _named_rows(session, options, report, names, exported, obey_rules)
@@ -53,7 +53,7 @@ def _named_rows(
 ) -> NamedRows:
     for row in export_rows(session, statuses=options.statuses, obey_rules=obey_rules):
         if exported is None:
-            name = names.image_name(row.image)
+            name = names.image_name(row.image, row.name)
             report.image_done()
         elif (name := exported.get(row.image.pk)) is None:
             continue  # missing, or added to the session after its file was written

@@ -43,9 +43,9 @@ def write_hydrus(
     unnamespaced = vocabulary_names_with_colons()
     for row in export_rows(session, statuses=options.statuses):
         if options.include_images and not image_is_stored(row.image):
-            report.missing.append(row.image.original_name)
+            report.missing.append(row.name)
             continue
-        name = names.image_name(row.image)
+        name = names.image_name(row.image, row.name)
         if options.include_images:
             yield Entry(name, image_chunks(row.image), compress=False)
         lines = "".join(hydrus_tag(tag, unnamespaced=unnamespaced) + "\n" for tag in row.tags)

@@ -48,9 +48,9 @@ def write_kohya(
     prose = False
     for row in export_rows(session, statuses=options.statuses):
         if options.include_images and not image_is_stored(row.image):
-            report.missing.append(row.image.original_name)
+            report.missing.append(row.name)
             continue
-        name = names.image_name(row.image)
+        name = names.image_name(row.image, row.name)
         caption = file_caption([tag.name for tag in row.tags], row.caption, options)
         prose = prose or caption.prose
         if options.include_images:

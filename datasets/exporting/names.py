@@ -112,9 +112,12 @@ class NameAllocator:
         self._taken: set[str] = {stem.casefold() for stem in reserved_stems}
         self.renamed: list[Renamed] = []
 
-    def image_name(self, image: Image) -> str:
-        """A unique `stem.ext` for the image; its sidecars share the stem."""
-        original = image.original_name
+    def image_name(self, image: Image, name: str = "") -> str:
+        """A unique `stem.ext` for the image, named `name` in its session.
+
+        Its sidecars share the stem.
+        """
+        original = name or image.original_name
         raw_stem, raw_extension = split_name(original)
         stem = safe_stem(raw_stem)
         extension = image_extension(image, raw_extension)

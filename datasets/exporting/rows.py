@@ -38,6 +38,7 @@ class ExportRow:
     status: str
     tags: list[ExportTag] = field(default_factory=list)
     caption: str = ""  # the written caption, exactly
+    name: str = ""  # the file name the session knows the image by
 
 
 def export_rows(
@@ -70,7 +71,14 @@ def export_rows(
                 name=lambda tag: tag.name,
                 category=lambda tag: tag.category,
             )
-            yield ExportRow(entry.image, entry.position, entry.status, ordered, entry.caption)
+            yield ExportRow(
+                entry.image,
+                entry.position,
+                entry.status,
+                ordered,
+                entry.caption,
+                entry.original_name or entry.image.original_name,
+            )
         last = chunk[-1]
         after = Q(position__gt=last.position) | Q(position=last.position, id__gt=last.pk)
 

@@ -89,7 +89,7 @@ def image_record(row: ExportRow, name: str) -> dict[str, Any]:
     return {
         "file": name,
         "sha256": image.sha256,
-        "original_name": image.original_name,
+        "original_name": row.name,
         "width": image.width,
         "height": image.height,
         "format": image.format,

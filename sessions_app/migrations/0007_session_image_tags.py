@@ -9,7 +9,8 @@ by row); the constraints are in the new table from the start, because adding
 one afterwards makes SQLite rebuild the table. Tag counts are recounted over
 the new rows: a tag's `image_count` is how many session images carry it.
 tags 0008 and images 0002 then drop the old table and column. The session
-image also gains its written caption (empty: nothing held one before).
+image also gains its written caption (empty: nothing held one before) and
+its own file name (the image's: the only name there was).
 
 Tags of an image no session holds have nowhere to go and are not copied.
 """
@@ -20,7 +21,7 @@ from django.db import migrations, models
 
 
 def copy_tag_rows(apps, schema_editor):
-    """Each session image gets its image's tag rows and version; tag counts follow."""
+    """Each session image gets its image's tag rows, version and name; tag counts follow."""
     quote = schema_editor.connection.ops.quote_name
     entry_tag = quote(apps.get_model("sessions_app", "SessionImageTag")._meta.db_table)
     entry = quote(apps.get_model("sessions_app", "SessionImage")._meta.db_table)
@@ -38,7 +39,9 @@ def copy_tag_rows(apps, schema_editor):
         )
         cursor.execute(
             f"UPDATE {entry} SET version = COALESCE((SELECT i.version FROM {image} i"
-            f" WHERE i.id = {entry}.image_id), 0)"
+            f" WHERE i.id = {entry}.image_id), 0),"
+            f" original_name = COALESCE((SELECT i.original_name FROM {image} i"
+            f" WHERE i.id = {entry}.image_id), '')"
         )
         cursor.execute(
             f"UPDATE {tag} SET image_count = (SELECT COUNT(*) FROM {entry_tag} x"
@@ -69,6 +72,11 @@ class Migration(migrations.Migration):
             model_name="sessionimage",
             name="caption_version",
             field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="sessionimage",
+            name="original_name",
+            field=models.CharField(default="", max_length=255),
         ),
         migrations.CreateModel(
             name="SessionImageTag",

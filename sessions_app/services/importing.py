@@ -177,6 +177,7 @@ def _import_once(
             names=names,
             source=source,
             caption=processed.written_caption,
+            original_name=original_name,
         )
     return ImportOutcome(status, original_name, image_id=image.pk, skipped_tags=tuple(skipped))
 
@@ -201,7 +202,11 @@ def _add_new_image(
     append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": [image.pk]}, actor=actor)
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"]
     entry = SessionImage.objects.create(
-        session=session, image=image, position=(top or 0) + 1, caption=caption
+        session=session,
+        image=image,
+        position=(top or 0) + 1,
+        caption=caption,
+        original_name=image.original_name,
     )
     if entries:
         _tags_insert([(entry.pk, entries)], actor=actor, now=timezone.now())
@@ -209,14 +214,23 @@ def _add_new_image(
 
 
 def _add_known_image(
-    session: TaggingSession, *, actor, image: Image, names: list[str], source: str, caption: str
+    session: TaggingSession,
+    *,
+    actor,
+    image: Image,
+    names: list[str],
+    source: str,
+    caption: str,
+    original_name: str,
 ) -> Status:
     """Add an image the library already holds; merge caption tags through the tag services.
 
     Another session holding the same bytes shares nothing of its caption: the
     entry starts empty here, whatever the other sessions say about the image.
     """
-    added = session_images_add(session, actor=actor, images=[image])
+    added = session_images_add(
+        session, actor=actor, images=[image], names={image.pk: display_name(original_name)}
+    )
     curated = SessionImageTag.objects.filter(entry__session=session, entry__image=image).exists()
     if names and source == TagSource.PROMPT and curated:
         # The prompt is only a starting point: never pile it onto curated tags.
@@ -291,6 +305,7 @@ def _import_group(
             names=names,
             source=source,
             caption=item.processed.written_caption,
+            original_name=item.original_name,
         )
         outcomes.append(
             ImportOutcome(status, item.original_name, image_id=image.pk, skipped_tags=skipped)
@@ -344,10 +359,10 @@ def _add_new_images(
     # workers decode with.
     rows_insert(
         SessionImage,
-        ("image", "position", "caption"),
+        ("image", "position", "caption", "original_name"),
         [
-            (image_id, top + offset, item.processed.written_caption)
-            for offset, (image_id, item) in enumerate(zip(image_ids, items, strict=True), start=1)
+            (image.pk, top + offset, item.processed.written_caption, image.original_name)
+            for offset, (image, item) in enumerate(zip(images, items, strict=True), start=1)
         ],
         session=session.pk,
         status=ImageStatus.TODO,

@@ -18,7 +18,6 @@ from typing import Any
 
 from django.db import transaction
 
-from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionImageTag, SessionRules, TaggingSession
@@ -128,9 +127,7 @@ def _diff(session, rules, current, plans, info) -> RulesDiff:
     changed = sorted(plans, key=image_of.__getitem__)
     sampled = changed[:SAMPLE_SIZE]
     names = dict(
-        Image.objects.filter(pk__in=[image_of[e] for e in sampled]).values_list(
-            "pk", "original_name"
-        )
+        SessionImage.objects.filter(pk__in=sampled).values_list("image_id", "original_name")
     )
     sample = [
         {

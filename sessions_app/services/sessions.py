@@ -1,7 +1,7 @@
 """Sessions, their members, their images and the status of each image."""
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -136,8 +136,18 @@ def _refuse_losing_last_owner(session: TaggingSession, member: SessionMember) ->
 
 
 @transaction.atomic
-def session_images_add(session: TaggingSession, *, actor, images: Sequence[Image]) -> list[int]:
-    """Add images to the end of the session, skipping those already in it."""
+def session_images_add(
+    session: TaggingSession,
+    *,
+    actor,
+    images: Sequence[Image],
+    names: Mapping[int, str] | None = None,
+) -> list[int]:
+    """Add images to the end of the session, skipping those already in it.
+
+    `names`: image id → the file name this session knows it by (the name it
+    is imported under here); by default the name the library first saw.
+    """
     wanted = list(dict.fromkeys(image.pk for image in images))
     present = set(
         SessionImage.objects.filter(session=session, image_id__in=wanted).values_list(
@@ -150,9 +160,15 @@ def session_images_add(session: TaggingSession, *, actor, images: Sequence[Image
     start = (
         SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"] or 0
     ) + 1
+    named = {image.pk: image.original_name for image in images} | dict(names or {})
     try:
         SessionImage.objects.bulk_create(
-            SessionImage(session=session, image_id=image_id, position=start + offset)
+            SessionImage(
+                session=session,
+                image_id=image_id,
+                position=start + offset,
+                original_name=named[image_id],
+            )
             for offset, image_id in enumerate(new_ids)
         )
     except IntegrityError as exc:  # a concurrent add of the same image

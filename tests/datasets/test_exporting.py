@@ -24,7 +24,7 @@ from datasets.exporting import (
 )
 from images.models import Image
 from sessions_app import services
-from sessions_app.models import SessionImageTag
+from sessions_app.models import SessionImage, SessionImageTag
 from tagger_project.errors import InvalidInput
 from tags.models import Tag, TagSource
 from tags.services import alias_create, implication_create, tag_set_category
@@ -57,6 +57,7 @@ def dataset(session, alice):
     ]
     # Names that older imports or other tools could have stored.
     Image.objects.filter(pk=images[3].pk).update(original_name="../../etc/passwd.png")
+    SessionImage.objects.filter(image=images[3]).update(original_name="../../etc/passwd.png")
     images[3].refresh_from_db()
     return images
 

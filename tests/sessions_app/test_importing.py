@@ -408,5 +408,7 @@ def test_new_images_rows_are_the_rows_the_orm_writes(session, alice):
 
 
 def test_raw_rows_must_give_every_column_a_value(session):
-    with pytest.raises(ValueError, match="no value for added_at, caption, caption_version, status"):
+    with pytest.raises(
+        ValueError, match="no value for added_at, caption, caption_version, original_name, status"
+    ):
         rows_insert(SessionImage, ("image", "position"), [(1, 1)], session=session.pk)

@@ -78,7 +78,8 @@ def _populate(apps) -> dict:
     for position, image in enumerate(images[1:3]):
         SessionImage.objects.create(session=second, image=image, position=position)
     versions = {image.pk: image.version for image in images}
-    return {"said": said, "versions": versions, "sessions": [first.pk, second.pk]}
+    names = {image.pk: image.original_name for image in images}
+    return {"said": said, "versions": versions, "names": names, "sessions": [first.pk, second.pk]}
 
 
 def test_every_session_gets_a_copy_of_its_images_captions():
@@ -98,6 +99,9 @@ def test_every_session_gets_a_copy_of_its_images_captions():
             )
             assert got == before["said"][entry.image_id], entry
             assert entry.version == before["versions"][entry.image_id]
+            # The only name there was: the image's.
+            assert entry.original_name == before["names"][entry.image_id]
+            assert (entry.caption, entry.caption_version) == ("", 0)
         # A tag's count is how many session images carry it.
         for tag in Tag.objects.all():
             assert tag.image_count == SessionImageTag.objects.filter(tag=tag).count()

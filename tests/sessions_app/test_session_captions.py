@@ -44,6 +44,14 @@ def test_a_copy_in_another_session_gets_its_own_empty_caption(session, as_, alic
     # ...with its own, empty caption.
     shown = eve_client.get(theirs).json()
     assert (shown["tags"], shown["version"]) == ([], 0)
+    # ...and its own name: alice's file name is none of eve's business.
+    assert shown["original_name"] == "copy.png"
+    listed = eve_client.get(f"/sessions/{eve_session}/images").json()["items"]
+    assert [item["original_name"] for item in listed] == ["copy.png"]
+    download = eve_client.get(f"/images/{image_id}/file")
+    assert "copy.png" in download["Content-Disposition"]
+    assert "img000" not in download["Content-Disposition"]
+    assert "img000.png" in alice_client.get(f"/images/{image_id}/file")["Content-Disposition"]
     # alice's blacklist and pinned head do not apply to eve's edits.
     answer = eve_client.put(f"{theirs}/tags", {"tags": ["blurry", "cat"], "version": 0})
     assert answer.status_code == 200, answer.content
