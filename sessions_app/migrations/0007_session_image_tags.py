@@ -43,9 +43,12 @@ def copy_tag_rows(apps, schema_editor):
             f" original_name = COALESCE((SELECT i.original_name FROM {image} i"
             f" WHERE i.id = {entry}.image_id), '')"
         )
+        # One GROUP BY, not a count per tag: before the indexes exist, a
+        # correlated COUNT(*) scans every row once per tag (600 s at 100k × 25).
+        cursor.execute(f"UPDATE {tag} SET image_count = 0")
         cursor.execute(
-            f"UPDATE {tag} SET image_count = (SELECT COUNT(*) FROM {entry_tag} x"
-            f" WHERE x.tag_id = {tag}.id)"
+            f"UPDATE {tag} SET image_count = counted.n FROM (SELECT tag_id, COUNT(*) AS n"
+            f" FROM {entry_tag} GROUP BY tag_id) AS counted WHERE counted.tag_id = {tag}.id"
         )
 
 
