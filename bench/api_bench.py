@@ -46,7 +46,7 @@ OUT = ROOT / "var" / "bench"
 CACHED = OUT / "api-100k.sqlite3"
 SERVER_DB = OUT / "api-run-server.sqlite3"
 RAW_DB = OUT / "api-run-raw.sqlite3"
-GENERATION = "api-bench-v1"
+GENERATION = "api-bench-v2"  # v2: tag rows on the session image (issue 13)
 IMAGES, TAGS, PER_IMAGE = 100_000, 50_000, 25
 SECRET = "tg_bench_api_token_secret"
 NOW = "2026-01-01 00:00:00"
@@ -95,8 +95,8 @@ def generate(path: Path) -> float:
     rng = random.Random(1)
     db.executemany(
         "INSERT INTO images_image (id, sha256, file, thumbnail, original_name, width, height,"
-        " format, byte_size, metadata, version, imported_by_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, 512, 512, 'PNG', 1000, '{}', 0, 1, ?)",
+        " format, byte_size, metadata, imported_by_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, 512, 512, 'PNG', 1000, '{}', 1, ?)",
         (
             (
                 i,
@@ -110,9 +110,10 @@ def generate(path: Path) -> float:
         ),
     )
     db.executemany(
-        "INSERT INTO sessions_app_sessionimage (session_id, image_id, position, status, added_at)"
-        " VALUES (1, ?, ?, 'todo', ?)",
-        ((i, i, NOW) for i in range(1, IMAGES + 1)),
+        "INSERT INTO sessions_app_sessionimage (id, session_id, image_id, position, status,"
+        " version, caption, caption_version, original_name, added_at)"
+        " VALUES (?, 1, ?, ?, 'todo', 0, '', 0, ?, ?)",
+        ((i, i, i, f"{i}.png", NOW) for i in range(1, IMAGES + 1)),
     )
     db.executemany(
         "INSERT INTO tags_tag (id, name, category, description, image_count, popularity,"
@@ -133,13 +134,14 @@ def generate(path: Path) -> float:
                 yield image_id, tag_id, position, NOW
 
     db.executemany(
-        "INSERT INTO tags_imagetag (image_id, tag_id, position, source, added_by_id, created_at)"
-        " VALUES (?, ?, ?, 'manual', 1, ?)",
+        # Entry i is image i's place in the one session.
+        "INSERT INTO sessions_app_sessionimagetag (entry_id, tag_id, position, source,"
+        " added_by_id, created_at) VALUES (?, ?, ?, 'manual', 1, ?)",
         rows(),
     )
     db.execute(
         "UPDATE tags_tag SET image_count ="
-        " (SELECT COUNT(*) FROM tags_imagetag WHERE tag_id = tags_tag.id)"
+        " (SELECT COUNT(*) FROM sessions_app_sessionimagetag WHERE tag_id = tags_tag.id)"
     )
     db.execute("CREATE TABLE bench_meta (generation TEXT)")
     db.execute("INSERT INTO bench_meta VALUES (?)", [GENERATION])
@@ -298,18 +300,21 @@ def raw_batch_add(db: sqlite3.Connection, tag_id: int, first: int, last: int) ->
     started = time.perf_counter()
     db.execute("BEGIN IMMEDIATE")
     db.execute(
-        "INSERT INTO tags_imagetag (image_id, tag_id, position, source, added_by_id, created_at)"
-        " SELECT si.image_id, ?, COALESCE((SELECT MAX(position) FROM tags_imagetag it"
-        " WHERE it.image_id = si.image_id), -1) + 1, 'manual', 1, ?"
+        "INSERT INTO sessions_app_sessionimagetag (entry_id, tag_id, position, source,"
+        " added_by_id, created_at)"
+        " SELECT si.id, ?, COALESCE((SELECT MAX(position) FROM sessions_app_sessionimagetag it"
+        " WHERE it.entry_id = si.id), -1) + 1, 'manual', 1, ?"
         " FROM sessions_app_sessionimage si WHERE si.session_id = 1"
-        " AND si.image_id BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM tags_imagetag ex"
-        " WHERE ex.image_id = si.image_id AND ex.tag_id = ?)",
+        " AND si.image_id BETWEEN ? AND ? AND NOT EXISTS (SELECT 1"
+        " FROM sessions_app_sessionimagetag ex WHERE ex.entry_id = si.id AND ex.tag_id = ?)",
         [tag_id, NOW, first, last, tag_id],
     )
     added = db.execute("SELECT changes()").fetchone()[0]
     db.execute("UPDATE tags_tag SET image_count = image_count + ? WHERE id = ?", [added, tag_id])
     db.execute(
-        "UPDATE images_image SET version = version + 1 WHERE id BETWEEN ? AND ?", [first, last]
+        "UPDATE sessions_app_sessionimage SET version = version + 1"
+        " WHERE session_id = 1 AND image_id BETWEEN ? AND ?",
+        [first, last],
     )
     db.execute("COMMIT")
     return (time.perf_counter() - started) * 1000
@@ -319,17 +324,17 @@ def raw_merge(db: sqlite3.Connection, source: int, into: int) -> float:
     started = time.perf_counter()
     db.execute("BEGIN IMMEDIATE")
     db.execute(
-        "UPDATE images_image SET version = version + 1"
-        " WHERE id IN (SELECT image_id FROM tags_imagetag WHERE tag_id = ?)",
+        "UPDATE sessions_app_sessionimage SET version = version + 1"
+        " WHERE id IN (SELECT entry_id FROM sessions_app_sessionimagetag WHERE tag_id = ?)",
         [source],
     )
     db.execute(
-        "DELETE FROM tags_imagetag WHERE tag_id = ?"
-        " AND image_id IN (SELECT image_id FROM tags_imagetag WHERE tag_id = ?)",
+        "DELETE FROM sessions_app_sessionimagetag WHERE tag_id = ?"
+        " AND entry_id IN (SELECT entry_id FROM sessions_app_sessionimagetag WHERE tag_id = ?)",
         [source, into],
     )
     moved = db.execute(
-        "UPDATE tags_imagetag SET tag_id = ? WHERE tag_id = ?", [into, source]
+        "UPDATE sessions_app_sessionimagetag SET tag_id = ? WHERE tag_id = ?", [into, source]
     ).rowcount
     db.execute("UPDATE tags_tag SET image_count = image_count + ? WHERE id = ?", [moved, into])
     name = db.execute("SELECT name FROM tags_tag WHERE id = ?", [source]).fetchone()[0]

@@ -5,7 +5,7 @@ a 2,000-tag vocabulary with mixed categories, written with raw executemany.
 Each round then times, on a rule change that reorders every caption by
 category, pins one tag and blacklists another:
 
-  baseline  one raw SQL pass reading every ImageTag row of the session
+  baseline  one raw SQL pass reading every SessionImageTag row of the session
             (the floor for anything that must look at every caption);
   update floor  one raw UPDATE rewriting every row's position in place,
             rolled back (the floor for a change that moves every tag);
@@ -65,8 +65,8 @@ def build_session(count: int):
 
     from images.models import Image
     from sessions_app import services
-    from sessions_app.models import SessionImage, SessionRules, TaggingSession
-    from tags.models import ImageTag, Tag
+    from sessions_app.models import SessionImage, SessionImageTag, SessionRules, TaggingSession
+    from tags.models import Tag
 
     user, _ = get_user_model().objects.get_or_create(username="bench")
     existing = TaggingSession.objects.filter(name="rules bench").first()
@@ -90,8 +90,8 @@ def build_session(count: int):
         first_image = (Image.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
         cursor.executemany(
             f"INSERT INTO {Image._meta.db_table} (id, sha256, file, thumbnail, original_name,"
-            " width, height, format, byte_size, metadata, version, created_at)"
-            " VALUES (%s, %s, '', '', %s, 512, 512, 'PNG', 1000, '{}', 0, %s)",
+            " width, height, format, byte_size, metadata, created_at)"
+            " VALUES (%s, %s, '', '', %s, 512, 512, 'PNG', 1000, '{}', %s)",
             [
                 (
                     first_image + index,
@@ -105,18 +105,20 @@ def build_session(count: int):
         image_ids = range(first_image, first_image + count)
         cursor.executemany(
             f"INSERT INTO {SessionImage._meta.db_table}"
-            " (session_id, image_id, position, status, added_at) VALUES (%s, %s, %s, 'todo', %s)",
+            " (session_id, image_id, position, status, version, caption, caption_version,"
+            " original_name, added_at) VALUES (%s, %s, %s, 'todo', 0, '', 0, '', %s)",
             [(session.pk, image_id, position, now) for position, image_id in enumerate(image_ids)],
         )
+        entry_ids = SessionImage.objects.filter(session=session).order_by("position")
         rows = []
-        for image_id in image_ids:
+        for image_id in entry_ids.values_list("pk", flat=True):
             for position, tag_id in enumerate(rng.sample(tag_ids, TAGS_PER_IMAGE)):
                 confidence = round(rng.random(), 3) if position % 3 == 0 else None
                 source = "autotagger" if confidence is not None else "caption"
                 rows.append((image_id, tag_id, position, source, confidence, now))
         cursor.executemany(
-            f"INSERT INTO {ImageTag._meta.db_table}"
-            " (image_id, tag_id, position, source, confidence, created_at)"
+            f"INSERT INTO {SessionImageTag._meta.db_table}"
+            " (entry_id, tag_id, position, source, confidence, created_at)"
             " VALUES (%s, %s, %s, %s, %s, %s)",
             rows,
         )
@@ -136,14 +138,12 @@ def build_session(count: int):
 
 def snapshot(session) -> str:
     """A digest of every row of the session's images, as undo must restore it."""
-    from sessions_app.models import SessionImage
-    from tags.models import ImageTag
+    from sessions_app.models import SessionImageTag
 
-    held = SessionImage.objects.filter(session=session).values("image_id")
     rows = (
-        ImageTag.objects.filter(image_id__in=held)
-        .order_by("image_id", "position", "id")
-        .values_list("image_id", "tag_id", "position", "source", "confidence")
+        SessionImageTag.objects.filter(entry__session=session)
+        .order_by("entry_id", "position", "id")
+        .values_list("entry_id", "tag_id", "position", "source", "confidence")
     )
     digest = hashlib.sha256()
     for row in rows.iterator(chunk_size=5000):
@@ -154,15 +154,14 @@ def snapshot(session) -> str:
 def baseline(session) -> int:
     from django.db import connection
 
-    from sessions_app.models import SessionImage
-    from tags.models import ImageTag
+    from sessions_app.models import SessionImage, SessionImageTag
 
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT it.image_id, it.id, it.tag_id, it.position, it.source, it.confidence"
-            f" FROM {ImageTag._meta.db_table} it JOIN {SessionImage._meta.db_table} si"
-            " ON si.image_id = it.image_id WHERE si.session_id = %s"
-            " ORDER BY it.image_id, it.position, it.id",
+            f"SELECT it.entry_id, it.id, it.tag_id, it.position, it.source, it.confidence"
+            f" FROM {SessionImageTag._meta.db_table} it JOIN {SessionImage._meta.db_table} si"
+            " ON si.id = it.entry_id WHERE si.session_id = %s"
+            " ORDER BY it.entry_id, it.position, it.id",
             [session.pk],
         )
         return len(cursor.fetchall())
@@ -172,13 +171,12 @@ def update_floor(session) -> int:
     """Rewrite every row's position in place (same value), then roll back: the write floor."""
     from django.db import connection, transaction
 
-    from sessions_app.models import SessionImage
-    from tags.models import ImageTag
+    from sessions_app.models import SessionImage, SessionImageTag
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {ImageTag._meta.db_table} SET position = position + 0 WHERE image_id IN"
-            f" (SELECT image_id FROM {SessionImage._meta.db_table} WHERE session_id = %s)",
+            f"UPDATE {SessionImageTag._meta.db_table} SET position = position + 0 WHERE entry_id IN"
+            f" (SELECT id FROM {SessionImage._meta.db_table} WHERE session_id = %s)",
             [session.pk],
         )
         touched = cursor.rowcount
