@@ -213,18 +213,29 @@ class SessionEventAdmin(ReadOnlyAdmin):
 
 @admin.register(SessionImage)
 class SessionImageAdmin(ReadOnlyAdmin):
-    """An image as one session sees it: its status, version and this session's tags.
+    """An image as one session sees it: its name, status, version, tags and written caption.
 
     Read-only: tag edits go through the services (and their events), from the
     workspace, the API or a command.
     """
 
-    list_display = ["image", "session", "position", "status", "version"]
+    list_display = ["original_name", "image", "session", "position", "status", "version"]
     list_filter = ["status", ("session", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["session", "image"]
-    search_fields = ["image__original_name", "session__name"]
+    search_fields = ["original_name", "caption", "session__name"]
     show_full_result_count = False
-    fields = ["session", "image", "position", "status", "version", "added_at", "tags_in_order"]
+    fields = [
+        "session",
+        "image",
+        "original_name",
+        "position",
+        "status",
+        "version",
+        "added_at",
+        "tags_in_order",
+        "caption",
+        "caption_version",
+    ]
     readonly_fields = fields
 
     @admin.display(description="tags, in caption order")

@@ -31,6 +31,9 @@ def test_change_page_shows_thumbnail_metadata_and_each_sessions_tags_in_order(
     image.metadata = {"prompt": "a <cat>", "seed": 42}
     image.save(update_fields=["metadata"])
     session_services.tags_add(session, image.pk, actor=bob, names=["zebra", "apple", "mango"])
+    session_services.caption_set(
+        session, image.pk, actor=bob, text="A <striped> zebra & friends.", version=0
+    )
     page = admin_client.get(reverse("admin:images_image_change", args=[image.pk]))
     assert page.status_code == 200
     html = page.content.decode()
@@ -44,6 +47,8 @@ def test_change_page_shows_thumbnail_metadata_and_each_sessions_tags_in_order(
     assert page.status_code == 200
     html = page.content.decode()
     assert html.index("zebra") < html.index("apple") < html.index("mango")
+    # The written caption is the session image's too, shown escaped.
+    assert "A &lt;striped&gt; zebra &amp; friends." in html
 
 
 def test_images_cannot_be_added_changed_or_deleted(admin_client, session_images):
