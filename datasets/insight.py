@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
-from datasets.exporting.base import ExportOptions, caption_for
+from datasets.exporting.base import ExportOptions, file_caption
 from datasets.exporting.rows import export_rows
 from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
 from tags.clip_tokens import CLIP_TOKEN_LIMIT, clip_token_count
@@ -124,15 +124,18 @@ class CaptionCheck:
 
 
 def weak_captions(session: TaggingSession, check: CaptionCheck) -> dict[str, Any]:
-    """Images with too few tags or a caption over the CLIP limit, with each one's token count."""
+    """Images with too few tags (and no written caption) or a caption over the CLIP limit,
+    with each one's token count."""
     options = ExportOptions(include_images=False).resolved(session)
     items: list[dict[str, Any]] = []
     too_few = too_long = total = 0
     for row in export_rows(session):
         total += 1
         names = [tag.name for tag in row.tags]
-        tokens = clip_token_count(caption_for(names, options).text(options))
-        few, long = len(names) <= check.max_tags, tokens > check.max_tokens
+        # What the trainer reads: the written caption where there is one (as export writes it).
+        tokens = clip_token_count(file_caption(names, row.caption, options).text(options))
+        few = len(names) <= check.max_tags and not row.caption
+        long = tokens > check.max_tokens
         too_few += few
         too_long += long
         if (few or long) and len(items) < check.limit:

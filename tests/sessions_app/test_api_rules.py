@@ -198,6 +198,9 @@ def test_pruning_lists_tags_on_most_images(session, tagged, as_, carol):
         assert error_of(response)["code"] == "validation_error"
 
 
+RAIN = "A woman with long black hair standing in the rain. "
+
+
 def test_caption_stats_count_clip_tokens_of_the_exported_caption(session, tagged, as_, carol):
     long_names = [f"very long descriptive tag number {i}" for i in range(15)]
     services.tags_add(session, tagged[0].pk, actor=carol, names=long_names)
@@ -215,6 +218,16 @@ def test_caption_stats_count_clip_tokens_of_the_exported_caption(session, tagged
         "too_few_tags": True,
         "over_token_limit": False,
     }
+    # A written caption is what the trainer reads: it is counted, and it is not "too few tags".
+    services.caption_set(session, tagged[2].pk, actor=carol, text=RAIN, version=0)
+    body = as_(carol).get(f"/sessions/{session.pk}/stats/images", max_tags=1).json()
+    assert body["too_few_tags"] == 0
+    assert {item["image_id"] for item in body["items"]} == {tagged[0].pk}
+    services.caption_set(session, tagged[2].pk, actor=carol, text=RAIN * 8, version=1)
+    body = as_(carol).get(f"/sessions/{session.pk}/stats/images", max_tags=1).json()
+    by_id = {item["image_id"]: item for item in body["items"]}
+    assert by_id[tagged[2].pk]["tokens"] == clip_token_count(RAIN * 8)
+    assert by_id[tagged[2].pk]["over_token_limit"] is True
     response = as_(carol).get(f"/sessions/{session.pk}/stats/images", max_tokens=0)
     assert response.status_code == 422
 
