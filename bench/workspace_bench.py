@@ -141,7 +141,10 @@ def setup_database(n_images: int) -> dict:
         )
         images.append(stored)
         SessionImage.objects.bulk_create(
-            (SessionImage(session=big, image=img, position=i) for i, img in enumerate(images)),
+            (
+                SessionImage(session=big, image=img, position=i, original_name=img.original_name)
+                for i, img in enumerate(images)
+            ),
             batch_size=1000,
         )
     return {"big": big.pk, "empty": empty.pk, "first_image": images[0].pk}

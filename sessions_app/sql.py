@@ -208,7 +208,9 @@ def _page_sql(*, status: bool, where: str, after: bool) -> str:
     entry, image = quote(SessionImage._meta.db_table), quote(Image._meta.db_table)
     return (
         "SELECT si.id, si.position, si.status, si.image_id, i.width, i.height, si.version,"
-        f" si.original_name, i.format, i.byte_size FROM {entry} si"
+        # The session's name for the image; the library's for a row made without one.
+        " CASE WHEN si.original_name = '' THEN i.original_name ELSE si.original_name END,"
+        f" i.format, i.byte_size FROM {entry} si"
         f" JOIN {image} i ON i.id = si.image_id WHERE si.session_id = %s"
         + (" AND si.status = %s" if status else "")
         + f" AND {where}"
