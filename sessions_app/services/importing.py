@@ -151,22 +151,12 @@ def session_import_processed(
 def _import_once(
     session: TaggingSession, actor, processed: ProcessedImage, original_name: str
 ) -> ImportOutcome:
-    if processed.caption_tokens:
-        names, skipped = valid_tag_names(processed.caption_tokens)
-        source = TagSource.CAPTION
-    else:
-        names, skipped = valid_tag_names(processed.prompt_tokens)
-        source = TagSource.PROMPT
-    check_caption(processed.written_caption)
+    names, skipped, source = _tag_names(processed)
+    caption = check_caption(processed.written_caption)
     image, created = image_store(processed, original_name=original_name, actor=actor)
     if created:
         _add_new_image(
-            session,
-            actor=actor,
-            image=image,
-            names=names,
-            source=source,
-            caption=processed.written_caption,
+            session, actor=actor, image=image, names=names, source=source, caption=caption
         )
         status: Status = "imported"
     else:
@@ -176,10 +166,10 @@ def _import_once(
             image=image,
             names=names,
             source=source,
-            caption=processed.written_caption,
+            caption=caption,
             original_name=original_name,
         )
-    return ImportOutcome(status, original_name, image_id=image.pk, skipped_tags=tuple(skipped))
+    return ImportOutcome(status, original_name, image_id=image.pk, skipped_tags=skipped)
 
 
 def _add_new_image(
