@@ -136,6 +136,27 @@ async def test_lost_broadcast_is_filled_from_the_log(session, session_images, bo
     await comm.disconnect()
 
 
+async def test_a_lost_last_broadcast_arrives_without_a_later_edit(session, session_images, bob):
+    """The last event of a burst, its broadcast dropped: read from the log with no edit after it."""
+    comm, welcome = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
+    # An event through the live path first: the replay after hello is over.
+    state = await db(services.tags_add)(session_images[0].pk, actor=bob, names=["cat"])
+    await events_until(comm, state.seqs[session.pk])
+
+    @transaction.atomic
+    def log_without_broadcast():
+        TaggingSession.objects.filter(pk=session.pk).update(last_seq=F("last_seq") + 1)
+        seq = last_seq(session.pk)
+        SessionEvent.objects.create(session=session, seq=seq, kind="note", payload={})
+
+    await db(log_without_broadcast)()
+    events = await events_until(comm, welcome["seq"] + 2, timeout=5)
+    assert [(e["seq"], e["kind"]) for e in events] == [(welcome["seq"] + 2, "note")]
+    # Counted (this test's loop has its own hub), so that a layer dropping messages shows.
+    assert get_hub().missed_events == 1
+    await comm.disconnect()
+
+
 # --- edits -------------------------------------------------------------------------
 
 
