@@ -92,20 +92,31 @@ async def test_a_socket_closing_during_fan_out_delays_no_one(session, session_im
     # One bad frame closes a socket: the close starts at a moment the test knows.
     with workers(1, TAGGER_WS_MAX_BAD_FRAMES="1") as (worker,):
         url = worker.url(session.pk)
-        observers = [await Client.open(url, tokens[0], base) for _ in range(12)]
-        closers = [await Client.open(url, tokens[1], base) for _ in range(3)]
-        for closer in closers:
-            await closer.ws.send("not json")
-            # Never answer the server's close: the socket stays closing for a
-            # second (autobahn's close handshake timeout), and the edit lands in it.
-            closer.ws.transport.pause_reading()
-        await asyncio.sleep(0.5)
-        await observers[0].add_tags("e1", session_images[0].pk, "cat")
+        observers = []
+        # Two rounds: the order of the hub's set (closers before observers or
+        # after) is up to memory addresses.
+        for round_ in range(2):
+            # Interleaved, so that wherever the hub's set starts, a closer comes early.
+            closers = []
+            for index in range(12):
+                if index % 2 == 0:
+                    closers.append(await Client.open(url, tokens[1], base + round_))
+                elif round_ == 0:
+                    observers.append(await Client.open(url, tokens[0], base))
+            for closer in closers:
+                await closer.ws.send("not json")
+                # Never answer the server's close: the socket stays closing for a
+                # second (autobahn's close handshake timeout), and the edit lands in it.
+                closer.ws.transport.pause_reading()
+            await asyncio.sleep(0.5)
+            await observers[0].add_tags(f"e{round_}", session_images[0].pk, f"cat{round_}")
+            for observer in observers:
+                await observer.until_seq(base + round_ + 1, timeout=5)
+            for closer in closers:
+                closer.ws.transport.resume_reading()
+                await closer.ws.close()
         for observer in observers:
-            await observer.until_seq(base + 1, timeout=5)
-        for client in observers + closers:
-            client.ws.transport.resume_reading()
-            await client.ws.close()
+            await observer.ws.close()
 
 
 async def test_many_crashing_frames_in_a_row_keep_presence_exact(session, alice, bob):
