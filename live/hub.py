@@ -153,7 +153,9 @@ class Feed:
         self.gap_since = None
         if self.last_seq + 1 not in self.pending:
             # Not in the log either (the session is being deleted): skip the hole.
-            logger.warning("session %s: seq %s is not in the log", self.session_id, upto)
+            logger.warning(
+                "session %s: seq %s is not in the log", self.session_id, self.last_seq + 1
+            )
             if self.pending:
                 self.last_seq = min(self.pending) - 1
             self.expected = self.last_seq
@@ -333,7 +335,9 @@ class Hub:
     async def recheck_user(self, user_id: int, ended_session: str | None) -> None:
         """A user's access changed somewhere: close or downgrade their local sockets."""
         consumers = list(self.users.get(user_id, ()))
-        ended = [c for c in consumers if c.credential.session_digest == (ended_session or 0)]
+        ended = [
+            c for c in consumers if ended_session and c.credential.session_digest == ended_session
+        ]
         for consumer in ended:
             await _guarded(consumer.apply_access(credentials.SIGNED_OUT, None), consumer)
         await self._recheck([c for c in consumers if c not in ended])

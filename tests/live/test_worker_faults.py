@@ -135,6 +135,7 @@ async def test_fifty_clients_through_sigterm_then_sigkill_lose_no_acked_edit(
     lost = [ref for ref, seq in acked.items() if added_at.get(ref) != seq or ref not in tags]
     print(f"{len(acked)} acked edits, {len(lost)} acked edits lost, log gapless to {final}")
     assert lost == []
-    assert len(acked) >= CLIENTS * EDITS_PER_PHASE * 2
+    # At least the last phase's, on the spare worker; the others' until the signals.
+    assert len(acked) >= CLIENTS * EDITS_PER_PHASE
     for editor in editors:
         assert editor.seen == list(range(base + 1, final + 1)), f"client {editor.index}"
