@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.events import access_changed
 from accounts.models import ApiToken
 from tagger_project.errors import InvalidInput, NotFound
 
@@ -37,10 +38,18 @@ def token_delete(user, *, token_id: int) -> None:
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     if not deleted:
         raise NotFound(f"token {token_id} does not exist")
+    # Sockets opened with it close, on every worker.
+    access_changed(user.pk)
 
 
 def token_user(secret: str):
     """The active user holding this token secret, or None."""
+    token = token_for_secret(secret)
+    return token.user if token is not None else None
+
+
+def token_for_secret(secret: str) -> ApiToken | None:
+    """The token with this secret, if its user is active (its `user` loaded), or None."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
     token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(secret)).first()
@@ -49,4 +58,4 @@ def token_user(secret: str):
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token

@@ -1,9 +1,10 @@
 """WebSocket fan-out: Tagger's hub against a bare `websockets` server and stock Channels.
 
 C clients (50 and 200) sit on one session. Events (~200 bytes, the shape
-services broadcast after commit) are published through the channel layer
-exactly as `sessions_app.events.broadcast` does, so what is measured is the
-path from commit to the sockets. Two loads per server:
+services broadcast after commit) are written to the session's log and then
+published through the channel layer exactly as `sessions_app.events.broadcast`
+does, so what is measured is the path from commit to the sockets, and an
+event the layer drops can still be read from the log. Two loads per server:
 
 - saturation: N events back to back; events delivered per second, counting
   each event inside a coalesced `events` frame;
@@ -117,6 +118,9 @@ class Setup:
         from accounts.services import token_create
         from sessions_app import services
 
+        # The publisher writes each event to the log from its event loop, as
+        # simply as a bench can: no thread hop per event.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         call_command("migrate", verbosity=0)
         user = get_user_model().objects.create(username="bench")
         self.session = services.session_create(owner=user, name="bench")
@@ -125,6 +129,18 @@ class Setup:
     def last_seq(self) -> int:
         self.session.refresh_from_db()
         return self.session.last_seq
+
+    def log(self, seq: int, payload: dict) -> None:
+        """Commit the event to the log and move last_seq, as append_event does."""
+        from django.db import transaction
+
+        from sessions_app.models import SessionEvent, TaggingSession
+
+        with transaction.atomic():
+            TaggingSession.objects.filter(pk=self.session.pk).update(last_seq=seq)
+            SessionEvent.objects.create(
+                session_id=self.session.pk, seq=seq, kind="tags.changed", payload=payload
+            )
 
 
 class Server:
@@ -253,6 +269,7 @@ class Publisher:
             "at": "2026-01-01T00:00:00+00:00",
         }
         self.sent_at[self.index] = now
+        self.server.setup.log(self.seq, event["payload"])
         text = json.dumps(event, separators=(",", ":"))
         if self.server.kind == "bare":
             await self.ws.send(text)

@@ -6,10 +6,18 @@ talks to the channel layer (events.py does that, after commit).
 
 from typing import Any
 
+from accounts.credentials import Credential, credentials_lapsed, require_credential
 from live.protocol import AddTags, Edit, Redo, RemoveTags, SetCaption, SetStatus, SetTags, Undo
 from sessions_app import services
 from sessions_app.events import capture_events, event_json
-from sessions_app.models import ClientConnection, Role, SessionEvent, SessionImage, TaggingSession
+from sessions_app.models import (
+    ClientConnection,
+    Role,
+    SessionEvent,
+    SessionImage,
+    SessionMember,
+    TaggingSession,
+)
 from sessions_app.permissions import require_role, role_of
 from sessions_app.services.undo import operation_redo, operation_undo
 from tagger_project.errors import NotFound
@@ -19,6 +27,12 @@ def session_last_seq(session_id: int) -> int:
     """The seq of the session's newest event (0 when the session is gone)."""
     seq = TaggingSession.objects.filter(pk=session_id).values_list("last_seq", flat=True).first()
     return seq or 0
+
+
+def sessions_last_seq(session_ids: list[int]) -> dict[int, int]:
+    """The seq of each session's newest event, by session id (gone sessions left out)."""
+    rows = TaggingSession.objects.filter(pk__in=session_ids).values_list("pk", "last_seq")
+    return dict(rows)
 
 
 def events_after(
@@ -47,11 +61,39 @@ def open_role(user, session_id: int) -> str | None:
     return role_of(user, session_id)
 
 
-def apply_edit(session_id: int, user, edit: Edit) -> int | None:
+def credential_of(scope: dict[str, Any]) -> Credential:
+    """What the handshake proved: the bearer token it carried, else its cookie session."""
+    user_id = scope["user"].pk
+    if scope.get("api_token_id") is not None:
+        return Credential(user_id, token_id=scope["api_token_id"])
+    return Credential(user_id, session_key=getattr(scope.get("session"), "session_key", None))
+
+
+def access_now(sockets: list[tuple[Credential, int]]) -> list[tuple[str | None, str | None]]:
+    """For each (credential, session id): why the credential lapsed (or None), and the role now.
+
+    A few queries for any number of sockets: the hubs' periodic re-check asks it.
+    """
+    lapsed = credentials_lapsed({credential for credential, _ in sockets})
+    members = SessionMember.objects.filter(
+        session_id__in={session_id for _, session_id in sockets},
+        user_id__in={credential.user_id for credential, _ in sockets},
+    ).values_list("session_id", "user_id", "role")
+    roles = {(session_id, user_id): role for session_id, user_id, role in members}
+    return [
+        (lapsed.get(credential), roles.get((session_id, credential.user_id)))
+        for credential, session_id in sockets
+    ]
+
+
+def apply_edit(session_id: int, user, edit: Edit, *, credential: Credential) -> int | None:
     """Apply one `edit` frame through the session services; the seq it logged, or None (no-op).
 
-    Raises the services' DomainErrors, and PermissionDenied for viewers.
+    Authorised now, not at connect: raises CredentialsLapsed when the socket's
+    token or session is gone, PermissionDenied for a member who is (now) a
+    viewer, and the services' DomainErrors.
     """
+    require_credential(credential)
     session = TaggingSession.objects.filter(pk=session_id).first()
     if session is None:
         raise NotFound(f"session {session_id} does not exist")

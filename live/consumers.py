@@ -4,11 +4,23 @@ AsyncWebsocketConsumer rather than the JSON variant: the size limit has to
 be checked on the raw text before decoding, and outgoing events are
 already-encoded text from the hub. Every refusal becomes an `error` frame in
 `receive`, the one place; garbage strikes and floods end with 1008.
+
+No frame may end the consumer: daphne would answer 1011 and never call
+disconnect(), leaving the client's row (and the user's presence) behind.
+Unexpected errors become an `internal` error frame; sends on a socket that
+is already closing are dropped; and a consumer that ends anyway leaves the
+hub at once, so that the stale sweep removes its row.
+
+The credentials are those of the handshake, re-checked while the socket is
+open: by every edit, and by the hub when told of a revocation and
+periodically. Lapsed credentials close with 4401, a lost membership with
+4403, each with the reason; a changed role takes effect at once.
 """
 
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -17,6 +29,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts.credentials import CredentialsLapsed
 from live import bridge
 from live.clients import client_connect, client_disconnect, client_focus
 from live.hub import WORKER_ID, Hub, get_hub
@@ -32,6 +45,8 @@ from live.protocol import (
 )
 from sessions_app.events import abroadcast_presence
 from tagger_project.errors import DomainError, StaleVersion
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -72,7 +87,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user")
         self.hub: Hub | None = None
         self.frames_in = self.frames_out = 0
-        self.helloed = self.closing = False
+        # closing: the worker is stopping; closed: our close frame is out (or the transport gone).
+        self.helloed = self.closing = self.closed = False
         self.last_delivered = 0
         # Live events wait here while the log is replayed (or a gap refilled).
         self.catching_up = True
@@ -95,6 +111,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if self.role is None:
             await self.close(CLOSE_FORBIDDEN)
             return
+        self.credential = bridge.credential_of(self.scope)
         await database_sync_to_async(client_connect)(
             client_id=self.client_id,
             session_id=self.session_id,
@@ -105,13 +122,25 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.hub = get_hub()
         await self.hub.attach(self)
 
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Ended without disconnect() (cancelled by daphne, or raised).
+            hub = getattr(self, "hub", None)
+            if hub is not None:
+                hub.forget(self)
+
     async def disconnect(self, code: int) -> None:
+        self.closed = True
         if self.hub is None:
             return
         hub, self.hub = self.hub, None
         # Row first: a stopping worker waits for its consumers to detach.
-        removed = await database_sync_to_async(client_disconnect)(client_id=self.client_id)
-        await hub.detach(self)
+        try:
+            removed = await database_sync_to_async(client_disconnect)(client_id=self.client_id)
+        finally:
+            await hub.detach(self)
         if removed:
             await self._presence("leave", None)
 
@@ -123,11 +152,18 @@ class SessionConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"no handler for message type {message['type']}")
         await handler(message)
 
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        await super().close(code, reason)
+
     # --- client → server -----------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.frames_in += 1
-        if self.hub is None:
+        if self.hub is None or self.closed:
+            # Frames queued behind our close (a flood that got 1008) change nothing.
             return
         frame = None
         try:
@@ -150,10 +186,16 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.send_frame(
                 error_frame(exc.code, exc.message, ref=_ref(frame), current=exc.current)
             )
+        except CredentialsLapsed as exc:
+            await self.close(CLOSE_UNAUTHENTICATED, exc.message)
         except DomainError as exc:
             await self.send_frame(
                 error_frame(exc.code, exc.message, ref=_ref(frame), details=exc.details)
             )
+        except Exception:
+            logger.exception("frame %r from %s failed", _ref(frame), self.client_id)
+            message = "the server could not handle this frame"
+            await self.send_frame(error_frame("internal", message, ref=_ref(frame)))
 
     def _parse(self, text: str | None):
         if text is None:
@@ -213,7 +255,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
             raise FrameError("shutting_down", "this worker is stopping; resend after reconnecting")
         self.edit_done.clear()
         try:
-            seq = await database_sync_to_async(bridge.apply_edit)(self.session_id, self.user, frame)
+            seq = await database_sync_to_async(bridge.apply_edit)(
+                self.session_id, self.user, frame, credential=self.credential
+            )
         finally:
             self.edit_done.set()
         # Only now: the service's transaction has committed.
@@ -222,8 +266,15 @@ class SessionConsumer(AsyncWebsocketConsumer):
     # --- server → client -----------------------------------------------------
 
     async def send_text(self, text: str) -> None:
+        if self.closed:
+            return
         self.frames_out += 1
-        await self.base_send({"type": "websocket.send", "text": text})
+        try:
+            await self.base_send({"type": "websocket.send", "text": text})
+        except Exception:
+            # daphne raises once the close handshake started (ours or the
+            # client's); the disconnect that follows cleans up.
+            self.closed = True
 
     async def send_presence(self, text: str) -> None:
         """Forward a presence frame from the hub, holding it until `welcome` is out."""
@@ -302,6 +353,20 @@ class SessionConsumer(AsyncWebsocketConsumer):
     async def client_drop(self, message: dict[str, Any]) -> None:
         """Another worker's sweep found this socket stale: close it."""
         await self.close(CLOSE_GOING_AWAY)
+
+    async def apply_access(self, lapsed: str | None, role: str | None) -> None:
+        """Act on a re-check from the hub: close (4401, 4403) or take the current role."""
+        if self.closed:
+            return
+        if lapsed is not None:
+            await self.close(CLOSE_UNAUTHENTICATED, lapsed)
+        elif role is None:
+            await self.close(CLOSE_FORBIDDEN, "no longer a member of this session")
+        elif role != self.role:
+            # Edits check the role themselves; this tells the client.
+            self.role = role
+            if self.welcomed:
+                await self.send_frame({"type": "role", "role": role})
 
     async def shutdown(self, reconnect_after_ms: int) -> None:
         """The worker is stopping: finish the edit in hand, then send `shutdown` and 1012."""

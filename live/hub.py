@@ -7,7 +7,14 @@ session, puts the session's events in seq order (waiting briefly for a
 late one, then filling the gap from the log), coalesces those that arrive
 within a few ms into one `events` frame, and hands the same ready text to
 every local consumer. The hub also keeps the worker's presence rows fresh
-and sweeps stale ones left by dead sockets or dead workers.
+and sweeps stale ones left by dead sockets or dead workers, and re-checks
+its sockets' credentials and roles: when told (a group per user) and
+periodically.
+
+One consumer never holds up the others: a send that fails is that
+consumer's problem. And since the channel layer may drop messages (a full
+channel, a lost connection), each feed compares its seq with the database
+every TAIL_CHECK_S and reads what never came from the log.
 """
 
 import asyncio
@@ -22,6 +29,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from accounts import credentials
+from accounts.events import ACCESS_TYPE, user_group
 from live import bridge
 from live.clients import (
     ClientStats,
@@ -51,6 +60,9 @@ COALESCE_S = 0.003
 # Broadcasts of concurrent commits can arrive out of seq order; wait this
 # long for the missing one before reading it from the log.
 GAP_WAIT_S = 0.05
+# How often each feed asks the database for its session's newest seq, so
+# that a lost last event (no later one reveals the gap) still arrives.
+TAIL_CHECK_S = 1.0
 
 
 class Feed:
@@ -62,6 +74,8 @@ class Feed:
         self.consumers: set[SessionConsumer] = set()
         self.last_seq: int | None = None  # None until read from the database
         self.pending: dict[int, str] = {}
+        # The newest seq the database holds, as last read (events up to it exist).
+        self.expected = 0
         self.gap_since: float | None = None
         self.scheduled: asyncio.TimerHandle | None = None
         self.lock = asyncio.Lock()
@@ -71,6 +85,16 @@ class Feed:
             return
         self.pending[seq] = text
         self.schedule(COALESCE_S)
+
+    def expect(self, seq: int) -> None:
+        """The database holds events up to `seq`: deliver them, from the log if they never come."""
+        if self.last_seq is not None and seq > max(self.last_seq, self.expected):
+            self.expected = seq
+            self.schedule(GAP_WAIT_S)
+
+    def missing(self) -> bool:
+        assert self.last_seq is not None
+        return bool(self.pending) or self.expected > self.last_seq
 
     def schedule(self, delay: float) -> None:
         if self.scheduled is None:
@@ -83,7 +107,7 @@ class Feed:
     async def flush(self) -> None:
         """Deliver the contiguous run after last_seq; fill a gap from the log if it lasts."""
         async with self.lock:
-            if self.last_seq is None or not self.pending:
+            if self.last_seq is None or not self.missing():
                 return
             for seq in [seq for seq in self.pending if seq <= self.last_seq]:
                 del self.pending[seq]
@@ -95,8 +119,8 @@ class Feed:
                 first, self.last_seq = self.last_seq + 1, seq - 1
                 text = events_frame(run)
                 for consumer in list(self.consumers):
-                    await consumer.push(first, self.last_seq, text, run)
-            if not self.pending:
+                    await _guarded(consumer.push(first, self.last_seq, text, run), consumer)
+            if not self.missing():
                 self.gap_since = None
                 return
             now = self.hub.loop.time()
@@ -110,20 +134,35 @@ class Feed:
 
     async def _fill_gap(self) -> None:
         assert self.last_seq is not None
-        upto = min(self.pending)
+        upto = min(self.pending) if self.pending else None
         missing = await database_sync_to_async(bridge.events_after)(
             self.session_id, self.last_seq, before=upto
         )
+        if missing:
+            # Dropped by the layer (or later than GAP_WAIT_S): worth seeing in the logs.
+            self.hub.missed_events += len(missing)
+            logger.warning(
+                "session %s: %d event(s) from seq %s did not come through the channel layer;"
+                " read from the log (%d on this worker so far)",
+                self.session_id,
+                len(missing),
+                missing[0][0],
+                self.hub.missed_events,
+            )
         self.pending.update(missing)
         self.gap_since = None
         if self.last_seq + 1 not in self.pending:
             # Not in the log either (the session is being deleted): skip the hole.
-            logger.warning("session %s: seq %s is not in the log", self.session_id, upto)
-            self.last_seq = min(self.pending) - 1
+            logger.warning(
+                "session %s: seq %s is not in the log", self.session_id, self.last_seq + 1
+            )
+            if self.pending:
+                self.last_seq = min(self.pending) - 1
+            self.expected = self.last_seq
 
     async def send_presence(self, text: str) -> None:
         for consumer in list(self.consumers):
-            await consumer.send_presence(text)
+            await _guarded(consumer.send_presence(text), consumer)
 
 
 class Hub:
@@ -135,23 +174,51 @@ class Hub:
         self.channel: str | None = None
         self.feeds: dict[int, Feed] = {}
         self.consumers: set[SessionConsumer] = set()
+        # Local consumers by user: the user groups this worker listens to.
+        self.users: dict[int, set[SessionConsumer]] = {}
         self.lock = asyncio.Lock()
         self.tasks: list[asyncio.Task] = []
+        # Events read from the log because the channel layer did not bring them.
+        self.missed_events = 0
         # `serve` keeps the upkeep running with no clients: every worker sweeps.
         self.keep_alive = False
 
     # --- consumers -----------------------------------------------------------
 
     async def attach(self, consumer: "SessionConsumer") -> None:
-        """Track an accepted consumer (statistics, shutdown); not yet subscribed."""
+        """Track an accepted consumer (statistics, access, shutdown); not yet subscribed."""
         self.consumers.add(consumer)
         await self._start()
+        user_id = consumer.credential.user_id
+        if user_id not in self.users:
+            self.users[user_id] = set()
+            if self.channel is not None:
+                await self.layer.group_add(user_group(user_id), self.channel)
+        self.users[user_id].add(consumer)
 
     async def detach(self, consumer: "SessionConsumer") -> None:
         self.consumers.discard(consumer)
         await self.leave(consumer)
+        user_id = consumer.credential.user_id
+        same_user = self.users.get(user_id)
+        if same_user is not None:
+            same_user.discard(consumer)
+            if not same_user:
+                del self.users[user_id]
+                with contextlib.suppress(Exception):
+                    await self.layer.group_discard(user_group(user_id), self.channel)
         if not self.consumers and not self.keep_alive:
             await self.stop()
+
+    def forget(self, consumer: "SessionConsumer") -> None:
+        """Drop a consumer that ended without disconnect() (it raised, or was cancelled).
+
+        Out of `consumers` at once, so that the heartbeat stops refreshing its
+        row and the stale sweep removes it; the rest of the detach follows.
+        """
+        if consumer in self.consumers:
+            self.consumers.discard(consumer)
+            self.loop.create_task(self.detach(consumer))
 
     async def join(self, consumer: "SessionConsumer") -> None:
         """Subscribe a consumer to its session's live events."""
@@ -186,9 +253,14 @@ class Hub:
         if self.tasks or self.layer is None:
             return
         self.channel = await self.layer.new_channel()
+        upkeep_s = max(0.5, settings.STALE_CLIENT_TIMEOUT / 4)
         self.tasks = [
             self.loop.create_task(self._receive()),
-            self.loop.create_task(self._upkeep()),
+            self.loop.create_task(self._every(upkeep_s, self.upkeep_once, "client upkeep")),
+            self.loop.create_task(self._every(TAIL_CHECK_S, self.check_tails_once, "tail check")),
+            self.loop.create_task(
+                self._every(settings.TAGGER_WS_RECHECK_S, self.recheck_all_once, "access re-check")
+            ),
         ]
 
     async def start(self) -> None:
@@ -216,13 +288,22 @@ class Hub:
     async def _receive(self) -> None:
         assert self.channel is not None
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except Exception:
+                # Redis gone for a moment: the tail check refills what this loses.
+                logger.exception("hub could not read its channel")
+                await asyncio.sleep(1)
+                continue
             try:
                 self._dispatch(message)
             except Exception:
                 logger.exception("hub could not handle %r", message.get("type"))
 
     def _dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == ACCESS_TYPE:
+            self.loop.create_task(self.recheck_user(message["user_id"], message["ended_session"]))
+            return
         feed = self.feeds.get(message.get("session_id"))  # type: ignore[arg-type]
         if feed is None:
             return
@@ -231,17 +312,50 @@ class Hub:
         elif message["type"] == PRESENCE_TYPE:
             self.loop.create_task(feed.send_presence(message["frame"]))
 
-    # --- client upkeep -------------------------------------------------------
-
-    async def _upkeep(self) -> None:
-        """Mark local sockets as seen and sweep the stale rows of any worker."""
-        interval = max(0.5, settings.STALE_CLIENT_TIMEOUT / 4)
+    async def _every(self, interval: float, step, what: str) -> None:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.upkeep_once()
+                await step()
             except Exception:
-                logger.exception("client upkeep failed")
+                logger.exception("%s failed", what)
+
+    async def check_tails_once(self) -> None:
+        """Compare each feed's seq with the database's; a feed behind it reads the log."""
+        if not self.feeds:
+            return
+        latest = await database_sync_to_async(bridge.sessions_last_seq)(list(self.feeds))
+        for session_id, seq in latest.items():
+            feed = self.feeds.get(session_id)
+            if feed is not None:
+                feed.expect(seq)
+
+    # --- access ----------------------------------------------------------------
+
+    async def recheck_user(self, user_id: int, ended_session: str | None) -> None:
+        """A user's access changed somewhere: close or downgrade their local sockets."""
+        consumers = list(self.users.get(user_id, ()))
+        ended = [
+            c for c in consumers if ended_session and c.credential.session_digest == ended_session
+        ]
+        for consumer in ended:
+            await _guarded(consumer.apply_access(credentials.SIGNED_OUT, None), consumer)
+        await self._recheck([c for c in consumers if c not in ended])
+
+    async def recheck_all_once(self) -> None:
+        """Re-check every local socket: nothing depends on one message arriving."""
+        await self._recheck(list(self.consumers))
+
+    async def _recheck(self, consumers: "list[SessionConsumer]") -> None:
+        if not consumers:
+            return
+        verdicts = await database_sync_to_async(bridge.access_now)(
+            [(consumer.credential, consumer.session_id) for consumer in consumers]
+        )
+        for consumer, (lapsed, role) in zip(consumers, verdicts, strict=True):
+            await _guarded(consumer.apply_access(lapsed, role), consumer)
+
+    # --- client upkeep -------------------------------------------------------
 
     async def upkeep_once(self) -> None:
         stats = [
@@ -269,6 +383,14 @@ class Hub:
             }
             await abroadcast_presence(client.session_id, leave)
             await aclient_drop(client.channel_name)
+
+
+async def _guarded(step, consumer: "SessionConsumer") -> None:
+    """Run one consumer's step; its failure is logged, never the others' problem."""
+    try:
+        await step
+    except Exception:
+        logger.exception("consumer %s failed", consumer.client_id)
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()

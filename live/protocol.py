@@ -13,10 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sessions_app.models import ImageStatus
 from sessions_app.services.written_caption import MAX_CAPTION_LENGTH
 
-ClientRef = Annotated[str, Field(min_length=1, max_length=64)] | int
+# Integers the server stores or looks up stay within 2^53 - 1: exact in the
+# browser's numbers and far inside both databases' 64-bit columns (SQLite
+# cannot even bind a larger Python int).
+MAX_INT = 2**53 - 1
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+ClientRef = Annotated[str, Field(min_length=1, max_length=64)] | Count
 TagName = Annotated[str, Field(min_length=1, max_length=200)]
 TagList = Annotated[list[TagName], Field(max_length=200)]
-ImageId = Annotated[int, Field(gt=0)]
+ImageId = Annotated[int, Field(gt=0, le=MAX_INT)]
 
 
 class Frame(BaseModel):
@@ -27,7 +32,7 @@ class Frame(BaseModel):
 
 class Hello(Frame):
     type: Literal["hello"]
-    last_seq: Annotated[int, Field(ge=0)] = 0
+    last_seq: Count = 0
 
 
 class Ping(Frame):
@@ -58,14 +63,14 @@ class RemoveTags(EditFrame):
 class SetTags(EditFrame):
     op: Literal["set_tags"]
     tags: TagList
-    version: Annotated[int, Field(ge=0)]
+    version: Count
 
 
 class SetCaption(EditFrame):
     op: Literal["set_caption"]
     # The whole text, exactly; the service refuses control characters.
     caption: Annotated[str, Field(max_length=MAX_CAPTION_LENGTH)]
-    version: Annotated[int, Field(ge=0)]
+    version: Count
 
 
 class SetStatus(EditFrame):
@@ -124,6 +129,9 @@ def parse_frame(text: str) -> ClientFrame:
         data = json.loads(text)
     except ValueError as exc:
         raise FrameError("invalid_json", f"not JSON: {exc}") from None
+    except RecursionError:
+        # The size limit still lets ~30,000 brackets through.
+        raise FrameError("invalid_json", "not JSON this server reads: nested too deeply") from None
     if not isinstance(data, dict):
         raise FrameError("invalid", "a frame is a JSON object with a 'type'")
     ref = data.get("id") if isinstance(data.get("id"), str | int) else None

@@ -334,6 +334,9 @@ TAGGER_WS_MAX_FRAME_BYTES = env_int("TAGGER_WS_MAX_FRAME_BYTES", 64 * 1024)
 TAGGER_WS_RATE = env_int("TAGGER_WS_RATE", 20)
 TAGGER_WS_BURST = env_int("TAGGER_WS_BURST", 60)
 TAGGER_WS_MAX_BAD_FRAMES = env_int("TAGGER_WS_MAX_BAD_FRAMES", 10)
+# Seconds between each worker's re-check of every open socket's token or
+# session and role (revocations are also pushed at once; this catches the rest).
+TAGGER_WS_RECHECK_S = env_int("TAGGER_WS_RECHECK_S", 5)
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from accounts.events import access_changed
 from images.models import Image
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
@@ -85,7 +86,10 @@ def _refuse_name_taken(owner, name: str, *, exclude: int | None = None) -> None:
 @transaction.atomic
 def session_delete(session: TaggingSession, *, actor) -> None:
     """Delete a session, its membership and log; the images stay in the library."""
+    members = list(session.members.values_list("user_id", flat=True))
     session.delete()
+    for user_id in members:
+        access_changed(user_id)
 
 
 @transaction.atomic
@@ -102,6 +106,8 @@ def session_member_add(
         _refuse_losing_last_owner(session, member)
         member.role = role
         member.save(update_fields=["role"])
+        # Open sockets take the new role (a viewer's stop editing), on every worker.
+        access_changed(user.pk)
     append_event(
         session.pk,
         kind=Kind.MEMBER_ADDED,
@@ -119,6 +125,7 @@ def session_member_remove(session: TaggingSession, *, actor, user: AbstractBaseU
         return
     _refuse_losing_last_owner(session, member)
     member.delete()
+    access_changed(user.pk)
     append_event(
         session.pk,
         kind=Kind.MEMBER_REMOVED,

@@ -121,23 +121,38 @@ async def test_resync_when_the_log_cannot_bridge_the_gap(
     await comm.disconnect()
 
 
+@transaction.atomic
+def log_without_broadcast(session) -> None:
+    """An event in the log whose broadcast never goes out (a message the layer dropped)."""
+    TaggingSession.objects.filter(pk=session.pk).update(last_seq=F("last_seq") + 1)
+    seq = last_seq(session.pk)
+    SessionEvent.objects.create(session=session, seq=seq, kind="note", payload={})
+
+
 async def test_lost_broadcast_is_filled_from_the_log(session, session_images, bob):
     """An event whose broadcast never came is read from the log: no gap on the socket."""
     comm, welcome = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
-
-    @transaction.atomic
-    def log_without_broadcast():
-        TaggingSession.objects.filter(pk=session.pk).update(last_seq=F("last_seq") + 1)
-        seq = last_seq(session.pk)
-        SessionEvent.objects.create(session=session, seq=seq, kind="note", payload={})
-
-    await db(log_without_broadcast)()
+    await db(log_without_broadcast)(session)
     state = await db(services.tags_add)(session, session_images[0].pk, actor=bob, names=["cat"])
     events = await events_until(comm, state.seqs[session.pk])
     assert [(e["seq"], e["kind"]) for e in events] == [
         (welcome["seq"] + 1, "note"),
         (welcome["seq"] + 2, "tags.changed"),
     ]
+    await comm.disconnect()
+
+
+async def test_a_lost_last_broadcast_arrives_without_a_later_edit(session, session_images, bob):
+    """The last event of a burst, its broadcast dropped: read from the log with no edit after it."""
+    comm, welcome = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
+    # An event through the live path first: the replay after hello is over.
+    state = await db(services.tags_add)(session_images[0].pk, actor=bob, names=["cat"])
+    await events_until(comm, state.seqs[session.pk])
+    await db(log_without_broadcast)(session)
+    events = await events_until(comm, welcome["seq"] + 2, timeout=5)
+    assert [(e["seq"], e["kind"]) for e in events] == [(welcome["seq"] + 2, "note")]
+    # Counted (this test's loop has its own hub), so that a layer dropping messages shows.
+    assert get_hub().missed_events == 1
     await comm.disconnect()
 
 

@@ -1,7 +1,6 @@
 """Real `manage.py serve` workers on loopback ports, driven by `websockets` clients."""
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -11,74 +10,18 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from sessions_app import services
-from sessions_app.models import ClientConnection, SessionEvent, SessionImageTag, TaggingSession
+from sessions_app.models import ClientConnection, SessionEvent, SessionImageTag
 from tests.support.images import make_image
+from tests.support.sockets import Client, last_seq, origin_of
 from tests.support.workers import ROOT, workers
-from tests.support.ws import events_in, token_for
+from tests.support.ws import token_for
 
 pytestmark = [pytest.mark.daphne, pytest.mark.django_db(transaction=True)]
 
 db = database_sync_to_async
-
-
-def origin_of(url: str) -> str:
-    """The page origin a browser would send for a socket URL: scheme, host and port."""
-    scheme, _, rest = url.partition("://")
-    return ("https" if scheme == "wss" else "http") + "://" + rest.split("/", 1)[0]
-
-
-def last_seq(session_id: int) -> int:
-    return TaggingSession.objects.get(pk=session_id).last_seq
-
-
-class Client:
-    """A workspace as the server sees it: hello, edits, and every event it was sent."""
-
-    def __init__(self, ws) -> None:
-        self.ws = ws
-        self.seqs: list[int] = []
-        self.acks: dict[str, int | None] = {}
-        self.frames: list[dict] = []
-
-    @classmethod
-    async def open(cls, url: str, token: str, last_seq: int) -> "Client":
-        ws = await connect(
-            url, origin=origin_of(url), additional_headers={"Authorization": f"Bearer {token}"}
-        )
-        client = cls(ws)
-        await ws.send(json.dumps({"type": "hello", "last_seq": last_seq}))
-        client.welcome = await client.until(lambda frame: frame["type"] == "welcome")
-        return client
-
-    async def read(self, timeout: float = 15) -> dict:
-        frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-        self.frames.append(frame)
-        self.seqs.extend(event["seq"] for event in events_in(frame))
-        if frame["type"] == "ack":
-            self.acks[frame["id"]] = frame["seq"]
-        return frame
-
-    async def until(self, done, timeout: float = 15) -> dict:
-        while True:
-            frame = await self.read(timeout)
-            if done(frame):
-                return frame
-
-    async def until_seq(self, seq: int) -> None:
-        while not self.seqs or self.seqs[-1] < seq:
-            await self.read()
-
-    async def until_acks(self, count: int) -> None:
-        while len(self.acks) < count:
-            await self.read()
-
-    async def add_tags(self, ref: str, image_id: int, *tags: str) -> None:
-        frame = {"type": "edit", "id": ref, "op": "add_tags", "image_id": image_id, "tags": tags}
-        await self.ws.send(json.dumps(frame))
 
 
 async def test_two_workers_serve_one_session_through_redis(

@@ -13,6 +13,7 @@ import logging
 import signal
 import time
 
+from autobahn.util import encode_truncate
 from channels.routing import get_default_application
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
@@ -38,13 +39,23 @@ SERVER_CLOSE_CODES = frozenset({1001, 1008, 1011, 1012, 1013})
 
 
 class TaggerWebSocketProtocol(WebSocketProtocol):
-    """daphne's protocol, able to close with 1008 (policy) and 1012 (restart)."""
+    """daphne's protocol, able to close with 1008 (policy) and 1012 (restart), with a reason."""
 
-    def serverClose(self, code=None):
-        if code in SERVER_CLOSE_CODES:
-            self.sendCloseFrame(code=code, isReply=False)
+    def handle_reply(self, message):
+        # daphne drops the close reason; clients show it ("API token revoked").
+        if message.get("type") == "websocket.close" and self.state != self.STATE_CONNECTING:
+            self.serverClose(code=message.get("code"), reason=message.get("reason"))
         else:
-            super().serverClose(code)
+            super().handle_reply(message)
+
+    def serverClose(self, code=None, reason=None):
+        code = 1000 if code is None else code
+        if code in SERVER_CLOSE_CODES:
+            # A close frame holds at most 123 bytes of reason.
+            reason_utf8 = encode_truncate(reason, 123) if reason else None
+            self.sendCloseFrame(code=code, reasonUtf8=reason_utf8, isReply=False)
+        else:
+            self.sendClose(code=code, reason=reason)
 
 
 class TaggerServer(Server):
