@@ -146,7 +146,7 @@ async def test_a_lost_last_broadcast_arrives_without_a_later_edit(session, sessi
     """The last event of a burst, its broadcast dropped: read from the log with no edit after it."""
     comm, welcome = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
     # An event through the live path first: the replay after hello is over.
-    state = await db(services.tags_add)(session_images[0].pk, actor=bob, names=["cat"])
+    state = await db(services.tags_add)(session, session_images[0].pk, actor=bob, names=["cat"])
     await events_until(comm, state.seqs[session.pk])
     await db(log_without_broadcast)(session)
     events = await events_until(comm, welcome["seq"] + 2, timeout=5)
