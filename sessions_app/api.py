@@ -13,8 +13,9 @@ from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
 from images.delivery import StoredFileMissing, deliver
+from images.services import image_display_ensure
 from sessions_app import selectors, services
-from sessions_app.media import media_delivery
+from sessions_app.media import MediaKind, media_delivery
 from sessions_app.models import Role
 from sessions_app.permissions import image_for, image_to_view, require_role, session_for
 from sessions_app.schemas import (
@@ -290,26 +291,38 @@ def image_detail(request: HttpRequest, image_id: Id):
     return selectors.image_detail(image, user=request.auth)
 
 
-def _serve(request: HttpRequest, image_id: int, *, thumbnail: bool) -> HttpResponse:
+def _serve(request: HttpRequest, image_id: int, *, kind: MediaKind) -> HttpResponse:
     # Authorized on every request, revalidations included: a removed member's
     # cached copy gets a 404, not a 304.
     image = image_to_view(request.auth, image_id)
     try:
-        return deliver(request, media_delivery(image, thumbnail=thumbnail))
-    except StoredFileMissing as exc:
+        if kind == "display":
+            image_display_ensure(image)
+        return deliver(request, media_delivery(image, kind=kind))
+    except (StoredFileMissing, FileNotFoundError) as exc:
         raise NotFound("the image file is missing from storage") from exc
 
 
 @images_router.get("/{image_id}/file", response=answers(None))
 def image_file(request: HttpRequest, image_id: Id):
     """The original file (ETag / Last-Modified; Cache-Control: private, no-cache)."""
-    return _serve(request, image_id, thumbnail=False)
+    return _serve(request, image_id, kind="file")
 
 
 @images_router.get("/{image_id}/thumbnail", response=answers(None))
 def image_thumbnail(request: HttpRequest, image_id: Id):
     """The thumbnail (ETag / Last-Modified; Cache-Control: private, no-cache)."""
-    return _serve(request, image_id, thumbnail=True)
+    return _serve(request, image_id, kind="thumbnail")
+
+
+@images_router.get("/{image_id}/display", response=answers(None))
+def image_display(request: HttpRequest, image_id: Id):
+    """What the panel shows: at most TAGGER_DISPLAY_SIZE px a side, or the original when it is.
+
+    JPEG, or WebP where transparency matters; made on first request for
+    images stored before renditions. Headers as for the file.
+    """
+    return _serve(request, image_id, kind="display")
 
 
 def _state(state) -> dict:

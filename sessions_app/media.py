@@ -1,16 +1,22 @@
 """How an image's stored files are presented to a client that may see them."""
 
 from pathlib import PurePath
+from typing import Literal
 
 from images.delivery import Delivery
 from images.models import Image
 
+MediaKind = Literal["file", "thumbnail", "display"]
 
-def media_delivery(image: Image, *, thumbnail: bool) -> Delivery:
-    """The original or the thumbnail, named after the image's original name, never its hash."""
-    stored = image.thumbnail.name if thumbnail else image.file.name
+
+def media_delivery(image: Image, *, kind: MediaKind) -> Delivery:
+    """The original, thumbnail or display rendition, named after the original, never its hash.
+
+    For "display" the row's rendition must be known (images.services.image_display_ensure).
+    """
+    stored = {"file": image.file, "thumbnail": image.thumbnail, "display": image.display}[kind].name
     name = PurePath(image.original_name)
-    if thumbnail:
-        # A thumbnail's format may differ from the original's (a JPEG of a PNG).
-        name = PurePath(f"{name.stem}-thumbnail{PurePath(stored).suffix}")
+    if stored != image.file.name:
+        # A thumbnail or rendition may be another format than the original (a JPEG of a PNG).
+        name = PurePath(f"{name.stem}-{kind}{PurePath(stored).suffix}")
     return Delivery(storage_name=stored, download_name=name.name, stored_at=image.created_at)

@@ -173,7 +173,7 @@ const preview = new Preview($("preview"), {
     if (id !== null) openImage(id);
   },
 });
-const showPreview = () => current !== null && preview.show(current, grid.get(current)?.name);
+const showPreview = () => current !== null && preview.show(current, grid.get(current));
 $("preview-open").addEventListener("click", showPreview);
 
 /** Add the previous image's tags, in its order, to this one: one undoable edit. */
@@ -274,7 +274,7 @@ function openImage(id) {
   batch.setAnchor(id);
   grid.setCurrent(id);
   panel.open(id, { status: grid.get(id)?.status });
-  if (preview.isOpen) preview.show(id, grid.get(id)?.name);
+  if (preview.isOpen) preview.show(id, grid.get(id));
   socket.focus(id);
   const url = new URL(location.href);
   url.searchParams.set("image", id);
