@@ -211,6 +211,9 @@ async function loadImages() {
         status: it.status,
         name: it.original_name || it.name,
         size: it.byte_size,
+        width: it.width,
+        height: it.height,
+        format: it.format,
         tags: it.tags || [],
       }));
       if (first) {
@@ -274,6 +277,7 @@ function openImage(id) {
   batch.setAnchor(id);
   grid.setCurrent(id);
   panel.open(id, { status: grid.get(id)?.status });
+  panel.prefetch([grid.neighbour(id, 1), grid.neighbour(id, -1)]);
   if (preview.isOpen) preview.show(id, grid.get(id));
   socket.focus(id);
   const url = new URL(location.href);
