@@ -239,7 +239,11 @@ def image_status(request: HttpRequest, session_id: Id, image_id: Id, payload: St
 
 @sessions_router.post("/{session_id}/batch", response=answers(BatchOut))
 def session_batch(request: HttpRequest, session_id: Id, payload: BatchIn):
-    """Add, remove or replace tags on a selection (ids or a query); answers how many changed."""
+    """Add (at the end or the front), remove, replace, sort or clear tags on a selection.
+
+    The selection is ids or a query; answers how many images changed. One
+    batch applies clear, replace, remove, add, sort, in that order.
+    """
     replace = (payload.replace.from_, payload.replace.to) if payload.replace else None
     return batch_on_selection(
         request,
@@ -248,6 +252,10 @@ def session_batch(request: HttpRequest, session_id: Id, payload: BatchIn):
         add=payload.add,
         remove=payload.remove,
         replace=replace,
+        add_front=payload.add_front,
+        sort=payload.sort,
+        keep_first=payload.keep_first,
+        clear=payload.clear,
     )
 
 

@@ -92,6 +92,7 @@ batch = new Batch({
     op: $("batch-op"),
     tag: $("batch-tag"),
     to: $("batch-to"),
+    keep: $("batch-keep"),
     selectionCount: $("selection-count"),
     selectAll: $("select-all"),
     selectNone: $("select-none"),

@@ -155,3 +155,23 @@ def test_a_tag_list_never_holds_a_tag_twice(session, tagged, bob):
         names = tag_names(image)
         assert len(names) == len(set(names)), names
     assert tag_names(tagged[0]).count("cat") == 1
+
+
+def test_the_api_adds_at_the_front_sorts_and_clears(session, tagged, as_, bob, carol):
+    path = f"/sessions/{session.pk}/batch"
+    every = {"image_ids": ids(tagged)}
+    body = as_(bob).post(path, {"selection": every, "add": ["ohwx"], "add_front": True}).json()
+    assert body["changed"] == 2 and tag_names(tagged[0])[0] == "ohwx"
+    body = as_(bob).post(path, {"selection": every, "sort": True, "keep_first": 1}).json()
+    assert tag_names(tagged[0]) == ["ohwx", "cat", "outdoors", "smile"]
+    query = {"q": "dog"}
+    body = as_(bob).post(path, {"selection": query, "clear": True}).json()
+    assert (body["changed"], body["selected"]) == (1, 1) and tag_names(tagged[1]) == []
+    event = SessionEvent.objects.get(session=session, seq=body["seq"])
+    assert (event.kind, event.payload["clear"]) == ("batch.applied", True)
+    assert as_(carol).post(path, {"selection": every, "clear": True}).status_code == 403
+    for bad in ({"sort": True, "keep_first": -1}, {"sort": "yes please"}, {"add_front": True}):
+        before = SessionEvent.objects.count()
+        answer = as_(bob).post(path, {"selection": every, **bad})
+        assert answer.status_code in (400, 422), bad
+        assert SessionEvent.objects.count() == before
