@@ -1,7 +1,9 @@
-"""The batch bar's whole-list operations (add at the front, sort, clear) and the panel's
-display rendition (issue 17): what BooruDatasetTagManager users expect, in the browser."""
+"""The batch bar's whole-list operations (add at the front, sort, clear), the panel's
+display rendition and the built-in vocabulary (issue 17): what BooruDatasetTagManager
+users expect, in the browser."""
 
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import expect
 
 from images.models import Image
@@ -132,4 +134,30 @@ def test_the_panel_loads_the_display_rendition_and_1_to_1_the_original(new_page,
     )
     assert float(preview.get_attribute("data-scale")) == 1.0
     screenshot(page, "preview-original-1280x800")
+    assert page.errors == []
+
+
+def test_a_fresh_install_completes_and_colours_tags_from_the_builtin_vocabulary(new_page, alice):
+    session, ids = stocked_session(alice, count=1)
+    off_loop(call_command, "import_vocabulary", "--builtin", "--if-empty", verbosity=0)
+    page = open_workspace(new_page, "alice", session, ids[0])
+    tag_input = page.get_by_role("combobox", name="Add tag")
+    tag_input.press_sequentially("hatsune", delay=20)
+    suggestion = page.locator("#suggestions li").first
+    expect(suggestion).to_contain_text("hatsune miku")
+    expect(suggestion).to_have_class("cat-character")
+    screenshot(page, "vocabulary-1280x800")
+    tag_input.press("ArrowDown")
+    tag_input.press("Enter")
+    chip = page.locator("#chips li").first
+    expect(chip).to_contain_text("hatsune miku")
+    expect(chip).to_have_class("chip cat-character")
+    colour = chip.evaluate("li => getComputedStyle(li).backgroundColor")
+    general = page.evaluate(
+        "() => { const li = document.createElement('li'); li.className = 'chip cat-general';"
+        " document.getElementById('chips').append(li);"
+        " const c = getComputedStyle(li).backgroundColor; li.remove(); return c; }"
+    )
+    assert colour != general
+    assert wait_for(lambda: tag_names(ids[0]) == ["hatsune miku"])
     assert page.errors == []
