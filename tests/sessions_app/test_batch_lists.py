@@ -19,7 +19,7 @@ from tests.sessions_app.test_batch import count_of, ids, real_count, tag_names
 
 @pytest.fixture
 def tagged(session_images, bob):
-    first, second, third = session_images
+    first, second, _third = session_images
     services.tags_add(first.pk, actor=bob, names=["smile", "cat", "outdoors"])
     services.tags_add(second.pk, actor=bob, names=["ohwx", "dog", "blue sky"])
     return session_images
@@ -53,7 +53,7 @@ def test_implied_tags_of_a_front_addition_go_to_the_end(session, tagged, bob):
 
 
 def test_sort_orders_each_list_by_name_and_counts_only_what_moved(session, tagged, bob):
-    first, second, third = tagged
+    first, second, _third = tagged
     services.batch_apply(session, actor=bob, image_ids=ids(tagged[1:2]), sort=True)
     before = versions(tagged)
     result = services.batch_apply(session, actor=bob, image_ids=ids(tagged), sort=True)
@@ -77,7 +77,7 @@ def test_sort_keeps_the_sessions_pinned_tags_first(session, tagged, alice, bob):
 
 
 def test_clear_removes_every_tag_and_clear_with_add_sets_the_list(session, tagged, bob):
-    first, second, third = tagged
+    first, second, _third = tagged
     result = services.batch_apply(session, actor=bob, image_ids=ids(tagged[:1]), clear=True)
     assert tag_names(first) == [] and result.changed_image_ids == [first.pk]
     assert count_of("cat") == real_count("cat") == 0
