@@ -299,14 +299,14 @@ def image_detail(request: HttpRequest, image_id: Id):
     return selectors.image_detail(image, user=request.auth)
 
 
-def _serve(request: HttpRequest, image_id: int, *, kind: MediaKind) -> HttpResponse:
+def _serve(request: HttpRequest, image_id: int, *, media: MediaKind) -> HttpResponse:
     # Authorized on every request, revalidations included: a removed member's
     # cached copy gets a 404, not a 304.
     image = image_to_view(request.auth, image_id)
     try:
-        if kind == "display":
+        if media == "display":
             image_display_ensure(image)
-        return deliver(request, media_delivery(image, kind=kind))
+        return deliver(request, media_delivery(image, media=media))
     except (StoredFileMissing, FileNotFoundError) as exc:
         raise NotFound("the image file is missing from storage") from exc
 
@@ -314,13 +314,13 @@ def _serve(request: HttpRequest, image_id: int, *, kind: MediaKind) -> HttpRespo
 @images_router.get("/{image_id}/file", response=answers(None))
 def image_file(request: HttpRequest, image_id: Id):
     """The original file (ETag / Last-Modified; Cache-Control: private, no-cache)."""
-    return _serve(request, image_id, kind="file")
+    return _serve(request, image_id, media="file")
 
 
 @images_router.get("/{image_id}/thumbnail", response=answers(None))
 def image_thumbnail(request: HttpRequest, image_id: Id):
     """The thumbnail (ETag / Last-Modified; Cache-Control: private, no-cache)."""
-    return _serve(request, image_id, kind="thumbnail")
+    return _serve(request, image_id, media="thumbnail")
 
 
 @images_router.get("/{image_id}/display", response=answers(None))
@@ -330,7 +330,7 @@ def image_display(request: HttpRequest, image_id: Id):
     JPEG, or WebP where transparency matters; made on first request for
     images stored before renditions. Headers as for the file.
     """
-    return _serve(request, image_id, kind="display")
+    return _serve(request, image_id, media="display")
 
 
 def _state(state) -> dict:

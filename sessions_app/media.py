@@ -9,14 +9,14 @@ from images.models import Image
 MediaKind = Literal["file", "thumbnail", "display"]
 
 
-def media_delivery(image: Image, *, kind: MediaKind) -> Delivery:
+def media_delivery(image: Image, *, media: MediaKind) -> Delivery:
     """The original, thumbnail or display rendition, named after the original, never its hash.
 
     For "display" the row's rendition must be known (images.services.image_display_ensure).
     """
-    stored = {"file": image.file, "thumbnail": image.thumbnail, "display": image.display}[kind].name
+    stored = {"file": image.file, "thumbnail": image.thumbnail, "display": image.display}[media].name
     name = PurePath(image.original_name)
     if stored != image.file.name:
         # A thumbnail or rendition may be another format than the original (a JPEG of a PNG).
-        name = PurePath(f"{name.stem}-{kind}{PurePath(stored).suffix}")
+        name = PurePath(f"{name.stem}-{media}{PurePath(stored).suffix}")
     return Delivery(storage_name=stored, download_name=name.name, stored_at=image.created_at)
