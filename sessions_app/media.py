@@ -14,7 +14,8 @@ def media_delivery(image: Image, *, media: MediaKind) -> Delivery:
 
     For "display" the row's rendition must be known (images.services.image_display_ensure).
     """
-    stored = {"file": image.file, "thumbnail": image.thumbnail, "display": image.display}[media].name
+    files = {"file": image.file, "thumbnail": image.thumbnail, "display": image.display}
+    stored = files[media].name
     name = PurePath(image.original_name)
     if stored != image.file.name:
         # A thumbnail or rendition may be another format than the original (a JPEG of a PNG).
