@@ -56,9 +56,10 @@ dev-venv: $(DEV_STAMP) ## Create .venv with the development requirements
 
 # --- run -------------------------------------------------------------------
 
-run: $(RUNTIME_STAMP) ## Migrate, ensure the demo account, serve on HOST:PORT (127.0.0.1:8000)
+run: $(RUNTIME_STAMP) ## Migrate, ensure the demo account and the built-in vocabulary, serve on HOST:PORT
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_demo_user
+	$(PY) manage.py import_vocabulary --builtin --if-empty
 	exec $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 # --- checks ----------------------------------------------------------------

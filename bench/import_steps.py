@@ -7,7 +7,7 @@ time, so that each can be timed alone; the rows in capitals are the
 project's own functions, timed whole:
 
 - PROCESS_IMAGE_FILE: read, hash, check, decode, thumbnail, metadata, sidecar;
-- STORE FILES: image_files_store, the original and the thumbnail written;
+- STORE FILES: image_files_store, the original, thumbnail and display rendition written;
 - WRITER: the database side of import_files (workers=1, fresh SQLite),
   i.e. that import's CPU minus the two rows above, measured on the same files;
 - IMPORT_FILES: the whole in-process import, one worker, no start-up.
@@ -56,7 +56,7 @@ def _idat_run_end(data: bytes, position: int) -> int:
 
 def steps_of(path: Path) -> dict[str, float]:
     """Each step of one file's processing, timed alone (ms of CPU)."""
-    from images import png_pixels
+    from images import png_pixels, renditions
     from images.metadata import read_generation_metadata
     from images.processing import THUMBNAIL_REDUCING_GAP
     from images.sidecars import read_sidecar_caption
@@ -76,11 +76,19 @@ def steps_of(path: Path) -> dict[str, float]:
             lambda: png_pixels.with_inflated_idat(data, run, needed)
         )
         im = Image.open(io.BytesIO(rebuilt))
+    factor = renditions.display_factor(im.format, im.size, animated=False)
+    scale = THUMB / max(im.size)
+    box = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    if factor is not None:
+        box = renditions.display_box(im.size, factor)
     if im.format == "JPEG":
-        scale = THUMB / max(im.size)
-        box = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
         im.draft("RGB", box)
-    _, row["decode (JPEG: draft to thumb box; PNG: Pillow)"] = cpu_ms(im.load)
+    _, row["decode (JPEG: draft to display or thumb box)"] = cpu_ms(im.load)
+    row["display rendition: reduce + encode"] = 0.0
+    if factor is not None:
+        im, ms = cpu_ms(lambda: renditions.display_source(im, box))
+        _, row["display rendition: reduce + encode"] = cpu_ms(lambda: renditions.encode_display(im))
+        row["display rendition: reduce + encode"] += ms
     _, row["reduce + resize to the thumbnail"] = cpu_ms(
         lambda: im.thumbnail((THUMB, THUMB), reducing_gap=THUMBNAIL_REDUCING_GAP)
     )
@@ -128,7 +136,7 @@ def project_rows(kind: str, files: list[Path], work: Path) -> dict[str, float]:
     n = len(files)
     return {
         "PROCESS_IMAGE_FILE": process / n,
-        "STORE FILES (original + thumbnail)": store / n,
+        "STORE FILES (original, thumbnail, display)": store / n,
         "WRITER (database, events)": (total - process - store) / n,
         "IMPORT_FILES, one worker": total / n,
     }

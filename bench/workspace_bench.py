@@ -8,17 +8,26 @@ Measures, inside headless Chromium (performance.now), against a live
 * Enter on a new tag → its chip painted (target < 100 ms), and → the chip
   confirmed by the server (ack and event back over the socket);
 * next image shown: `j` → the panel names the next image, its picture is
-  decoded and its chips are painted (target < 50 ms).
+  decoded and its chips are painted (target < 50 ms);
+* the bytes the panel loads per image (Resource Timing's encoded body size
+  of the panel's picture) against the original's size (target: never more
+  than the display rendition). The session alternates two realistic
+  originals: a 1024×1536 PNG with generation text, as Stable Diffusion
+  writes, and a 4000×3000 camera JPEG.
 
 Baselines from the same run: the same workspace with an empty session, the
-browser's first-contentful-paint of that page, and the floor of "keydown →
-next frame" with no work at all.
+browser's first-contentful-paint of that page, the floor of "keydown →
+next frame" with no work at all, and "next image shown" with the panel
+loading the originals and fetching nothing ahead (what it did before
+display renditions: the /display requests are answered from /file).
 
 Run: .venv/bin/python bench/workspace_bench.py [--images 10000] [--runs 5]
 """
 
 import argparse
+import io
 import os
+import random
 import shutil
 import signal
 import socket
@@ -77,7 +86,11 @@ async () => {
   });
   await image.decode().catch(() => {});
   await new Promise((resolve) => requestAnimationFrame(resolve));
-  return performance.now() - t0;
+  const took = performance.now() - t0;
+  const timing = performance.getEntriesByName(image.currentSrc).pop();
+  const item = grid.get(panel.imageId);
+  const kind = `${item.width}×${item.height} ${item.format}`;
+  return [took, timing ? timing.encodedBodySize : -1, item.size, kind];
 }
 """
 
@@ -93,7 +106,7 @@ async () => {
 
 
 def setup_database(n_images: int) -> dict:
-    """A fresh database: a user, a session of n images (sharing one stored file), an empty one."""
+    """A fresh database: a user, a session of n images (sharing two stored files), an empty one."""
     shutil.rmtree(WORK, ignore_errors=True)
     MEDIA.mkdir(parents=True)
     os.environ["DATABASE_URL"] = f"sqlite:///{DB_PATH}"
@@ -112,34 +125,35 @@ def setup_database(n_images: int) -> dict:
     from images.services import image_store
     from sessions_app import services
     from sessions_app.models import SessionImage
-    from tests.support.images import png_bytes
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", password=PASSWORD)
     big = services.session_create(owner=user, name="Ten thousand")
     empty = services.session_create(owner=user, name="Empty")
-    processed = process_image_bytes(
-        png_bytes((90, 120, 200), (256, 256)), max_pixels=10**8, max_bytes=10**8
-    )
-    stored, _ = image_store(processed, original_name="x.png", actor=user)
+    originals = []
+    for name, data in originals_bytes():
+        processed = process_image_bytes(data, max_pixels=10**8, max_bytes=10**8)
+        originals.append(image_store(processed, original_name=name, actor=user)[0])
     with transaction.atomic():
         images = Image.objects.bulk_create(
             (
                 Image(
                     sha256=f"{i:064x}",
-                    file=stored.file.name,
-                    thumbnail=stored.thumbnail.name,
-                    original_name=f"img{i:05d}.png",
-                    width=256,
-                    height=256,
-                    format="PNG",
-                    byte_size=stored.byte_size,
+                    file=like.file.name,
+                    thumbnail=like.thumbnail.name,
+                    display=like.display.name,
+                    original_name=f"img{i:05d}{like.original_name[-4:]}",
+                    width=like.width,
+                    height=like.height,
+                    format=like.format,
+                    byte_size=like.byte_size,
                 )
-                for i in range(1, n_images)
+                for i in range(len(originals), n_images)
+                for like in [originals[i % len(originals)]]
             ),
             batch_size=1000,
         )
-        images.append(stored)
+        images = originals + images
         SessionImage.objects.bulk_create(
             (
                 SessionImage(session=big, image=img, position=i, original_name=img.original_name)
@@ -148,6 +162,21 @@ def setup_database(n_images: int) -> dict:
             batch_size=1000,
         )
     return {"big": big.pk, "empty": empty.pk, "first_image": images[0].pk}
+
+
+def originals_bytes() -> list[tuple[str, bytes]]:
+    """A Stable Diffusion PNG and a camera JPEG, photo-like (they compress as real ones do)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from import_bench import photo_like
+    from PIL import PngImagePlugin
+
+    rng = random.Random(17)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "1girl, solo, smile\nSteps: 20, Sampler: Euler a, Seed: 1")
+    png, jpeg = io.BytesIO(), io.BytesIO()
+    photo_like(rng, (1024, 1536)).save(png, "PNG", pnginfo=info, compress_level=6)
+    photo_like(rng, (4000, 3000)).save(jpeg, "JPEG", quality=90)
+    return [("sd.png", png.getvalue()), ("camera.jpg", jpeg.getvalue())]
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
@@ -221,6 +250,10 @@ def main() -> None:
             floor = [page.evaluate(FRAME_FLOOR_JS) for _ in range(options.tags)]
             page.locator("#grid").focus()
             nexts = [page.evaluate(NEXT_IMAGE_JS) for _ in range(options.tags)]
+            # Baseline: the panel as it was, loading each original when it gets there.
+            page.evaluate("() => { tagger.panel.prefetch = () => {}; tagger.panel.ahead.clear(); }")
+            page.route("**/api/images/*/display", _answer_with_original)
+            originals = [page.evaluate(NEXT_IMAGE_JS) for _ in range(options.tags)]
             browser.close()
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -237,7 +270,8 @@ def main() -> None:
         ("Enter on a new tag → chip painted", med(e[0] for e in enter), 100),
         ("  baseline: keydown → next frame, no work", med(floor), None),
         ("Enter on a new tag → chip confirmed by server", med(e[1] for e in enter), None),
-        ("next image shown (j → picture and chips painted)", med(nexts), 50),
+        ("next image shown (j → picture and chips painted)", med(n[0] for n in nexts), 50),
+        ("  baseline: the same, the panel loading originals", med(o[0] for o in originals), None),
     ]
     print(
         f"\nworkspace_bench: {options.images:,} images, {options.runs} loads, "
@@ -251,13 +285,29 @@ def main() -> None:
         max(e[0] for e in enter),
         max(floor),
         max(e[1] for e in enter),
-        max(nexts),
+        max(n[0] for n in nexts),
+        max(o[0] for o in originals),
     ]
     for (label, value, target), worst in zip(rows, maxima, strict=True):
         verdict = "" if target is None else ("ok" if value < target else "MISSED")
         shown_target = f"<{target}" if target else ""
         print(f"{label:<50} {value:>10.1f} {worst:>8.1f} {shown_target:>8}  {verdict}")
     print(f"tiles in the DOM with {options.images:,} images: {big[-1][2]} (virtualized)")
+    print_bytes(nexts)
+
+
+def _answer_with_original(route) -> None:
+    route.continue_(url=route.request.url.replace("/display", "/file"))
+
+
+def print_bytes(nexts: list) -> None:
+    """Bytes the panel loaded per image against the original's, per kind of original."""
+    print(f"\n{'panel picture per image, by original':<40} {'loaded KB':>10} {'original KB':>12}")
+    for kind in sorted({row[3] for row in nexts}):
+        rows = [row for row in nexts if row[3] == kind]
+        loaded = statistics.median(row[1] for row in rows) / 1024
+        original = statistics.median(row[2] for row in rows) / 1024
+        print(f"{kind:<40} {loaded:>10.1f} {original:>12.1f}  ({loaded / original:.1%})")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,7 @@ def _import_files(
                 started = time.monotonic()
             group.append(result)
             size += result.processed.byte_size + len(result.processed.thumbnail)
+            size += len(result.processed.display or b"")
         if group and (
             len(group) >= GROUP_SIZE
             or size >= GROUP_BYTES

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from images.processing import ImageRejected, Limits, ProcessedImage, process_image_file
-from images.services import image_files_store
+from images.services import StoredFiles, image_files_store
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class FileResult:
     path: Path
     processed: ProcessedImage | None = None
     reason: str = ""
-    files: tuple[str, str] | None = None
+    files: StoredFiles | None = None
 
 
 def find_image_files(roots: Sequence[Path]) -> Iterator[Path]:
@@ -60,13 +60,14 @@ def is_sidecar(filename: str) -> bool:
 
 
 def process_and_store(path: Path, limits: Limits) -> FileResult:
-    """Process one file and write its original and thumbnail to storage (worker thread)."""
+    """Process one file and write its original, thumbnail and display rendition (worker thread)."""
     try:
         processed = process_image_file(
             path,
             max_pixels=limits.max_pixels,
             max_bytes=limits.max_bytes,
             thumb_size=limits.thumb_size,
+            display_size=limits.display_size,
         )
     except ImageRejected as rejected:
         return FileResult(path, reason=rejected.reason)

@@ -11,6 +11,10 @@ class Image(models.Model):
     # Paths are chosen by images.storage (content-addressed), never by upload_to.
     file = models.FileField(max_length=255)
     thumbnail = models.FileField(max_length=255)
+    # What the workspace panel shows (images.renditions): a rendition of at most
+    # the display size, or the original's own name when it is one already.
+    # Empty for images stored before renditions: made on first request.
+    display = models.FileField(max_length=255, blank=True)
     original_name = models.CharField(max_length=255)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 from isal import isal_zlib
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from images import png_pixels
+from images import png_pixels, renditions
 from images.metadata import prompt_tokens, read_generation_metadata, read_stealth_metadata
 from images.sidecars import DEFAULT_EXTENSIONS, CaptionError, SidecarCaption, read_sidecar_caption
 
@@ -91,6 +91,7 @@ class Limits:
     max_pixels: int
     max_bytes: int
     thumb_size: int = 256
+    display_size: int = renditions.DISPLAY_SIZE
 
 
 class ImageRejected(Exception):
@@ -103,10 +104,11 @@ class ImageRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ProcessedImage:
-    """An accepted image: its bytes, measurements, thumbnail and embedded text.
+    """An accepted image: its bytes, measurements, thumbnail, display rendition and embedded text.
 
     width and height are as displayed, after EXIF orientation. Tokens are raw:
-    the caller normalizes them.
+    the caller normalizes them. ``display`` is None when the original serves
+    as its own display rendition (images.renditions).
     """
 
     sha256: str
@@ -119,6 +121,8 @@ class ProcessedImage:
     byte_size: int
     thumbnail: bytes
     thumbnail_extension: str
+    display: bytes | None = None
+    display_extension: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     prompt_tokens: list[str] = field(default_factory=list)
     caption_tokens: list[str] = field(default_factory=list)
@@ -133,8 +137,9 @@ def process_image_bytes(
     max_bytes: int,
     thumb_size: int = 256,
     thumb_format: str = "JPEG",
+    display_size: int = renditions.DISPLAY_SIZE,
 ) -> ProcessedImage:
-    """Identify, check and thumbnail an image by its content; raise ImageRejected if unusable."""
+    """Check, thumbnail and render an image by its content; raise ImageRejected if unusable."""
     if thumb_format not in THUMBNAIL_FORMATS:
         raise ValueError(f"thumb_format must be one of {sorted(THUMBNAIL_FORMATS)}")
     _check_byte_size(len(data), max_bytes)
@@ -142,17 +147,27 @@ def process_image_bytes(
     with _open_checked(data, max_pixels) as im:
         kind = ACCEPTED_FORMATS[im.format or ""]
         width, height = im.size
+        factor = _display_factor(im, display_size)
+        box = _thumbnail_box(im.size, thumb_size)
+        if factor is not None:
+            box = renditions.display_box(im.size, factor)
         # The one decode: it is the integrity check (only a decode finds a
-        # truncated JPEG) and what both the metadata and the thumbnail read.
-        _guard(lambda: _decode(im, thumb_size), max_pixels)
+        # truncated JPEG) and what the metadata, the display rendition and the
+        # thumbnail all read.
+        _guard(lambda: _decode(im, box), max_pixels)
         # Read after the decode: PNG text chunks that follow the pixels reach
         # info only then, and PngImageFile.getexif() would decode otherwise.
         exif = _read_exif(im)
         metadata = _read_metadata(im, exif)
-        thumbnail = _guard(lambda: _thumbnail(im, thumb_size), max_pixels)
-    orientation = exif.get(_ORIENTATION, 1)
-    if orientation in _TRANSPOSE:
-        thumbnail = thumbnail.transpose(_TRANSPOSE[orientation])
+        orientation = exif.get(_ORIENTATION, 1)
+        source: Image.Image = im
+        display = None
+        if factor is not None:
+            source = _guard(lambda: renditions.display_source(im, box), max_pixels)
+            display = _guard(lambda: _display(source, orientation, len(data), factor), max_pixels)
+        # Last: thumbnail() shrinks its image in place.
+        thumbnail = _guard(lambda: _thumbnail(source, thumb_size), max_pixels)
+    thumbnail = _oriented(thumbnail, orientation)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return ProcessedImage(
@@ -166,6 +181,8 @@ def process_image_bytes(
         byte_size=len(data),
         thumbnail=_encode(thumbnail, thumb_format),
         thumbnail_extension=THUMBNAIL_FORMATS[thumb_format],
+        display=display.data if display else None,
+        display_extension=display.extension if display else "",
         metadata=metadata,
         prompt_tokens=prompt_tokens(metadata.get("prompt") or ""),
     )
@@ -178,6 +195,7 @@ def process_image_file(
     max_bytes: int,
     thumb_size: int = 256,
     thumb_format: str = "JPEG",
+    display_size: int = renditions.DISPLAY_SIZE,
     sidecar_extensions: tuple[str, ...] = DEFAULT_EXTENSIONS,
 ) -> ProcessedImage:
     """Process an image file and the caption file beside it.
@@ -193,12 +211,33 @@ def process_image_file(
         max_bytes=max_bytes,
         thumb_size=thumb_size,
         thumb_format=thumb_format,
+        display_size=display_size,
     )
     try:
         sidecar = read_sidecar_caption(path, sidecar_extensions)
     except CaptionError as error:
         raise ImageRejected(error.reason) from None
     return _with_sidecar(processed, sidecar) if sidecar else processed
+
+
+def render_display(
+    data: bytes, *, max_pixels: int, display_size: int = renditions.DISPLAY_SIZE
+) -> renditions.Rendition | None:
+    """The display rendition of an accepted original's bytes; None when it is its own.
+
+    For images stored before renditions were made at import: the same checks
+    and decode as process_image_bytes, without the thumbnail and metadata.
+    """
+    _check_pillow_globals(max_pixels)
+    with _open_checked(data, max_pixels) as im:
+        factor = _display_factor(im, display_size)
+        if factor is None:
+            return None
+        box = renditions.display_box(im.size, factor)
+        _guard(lambda: _decode(im, box), max_pixels)
+        orientation = _read_exif(im).get(_ORIENTATION, 1)
+        source = _guard(lambda: renditions.display_source(im, box), max_pixels)
+        return _guard(lambda: _display(source, orientation, len(data), factor), max_pixels)
 
 
 def _check_byte_size(size: int, max_bytes: int) -> None:
@@ -328,19 +367,44 @@ def _bomb_reason(max_pixels: int, pixels: int | None = None) -> str:
     return f"decompression bomb: {size} exceeds the limit of {max_pixels}"
 
 
-def _decode(im: ImageFile.ImageFile, size: int) -> None:
-    """Decode every pixel, JPEGs at the smallest scale that still covers the thumbnail.
+def _thumbnail_box(size: tuple[int, int], thumb_size: int) -> tuple[int, int]:
+    # The thumbnail's own box: with size × size the short side of a 4:3 photo
+    # would pick the JPEG scale, and a 1 MP JPEG decode at twice the size needed.
+    scale = thumb_size / max(size)
+    return (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+
+
+def _decode(im: ImageFile.ImageFile, box: tuple[int, int]) -> None:
+    """Decode every pixel, JPEGs at the smallest scale that still covers ``box``.
 
     A scaled JPEG decode still reads every entropy-coded byte (libjpeg skips
     coefficients, not data), so it finds truncation as a full decode does.
     """
     if im.format in ("JPEG", "MPO"):
         # The JPEG decoder scales by 1/2..1/8 almost for free: decode near the target size.
-        # Ask for the thumbnail's own box: with size × size the short side of a 4:3
-        # photo picks the scale, and a 1 MP JPEG decodes at twice the size needed.
-        scale = size / max(im.size)
-        im.draft("RGB", (max(1, round(im.width * scale)), max(1, round(im.height * scale))))
+        im.draft("RGB", box)
     im.load()
+
+
+def _display_factor(im: ImageFile.ImageFile, display_size: int) -> int | None:
+    animated = bool(getattr(im, "is_animated", False))
+    return renditions.display_factor(
+        im.format or "", im.size, animated=animated, display_size=display_size
+    )
+
+
+def _display(
+    source: Image.Image, orientation: int, original_bytes: int, factor: int
+) -> renditions.Rendition | None:
+    """The encoded rendition, or None where the original, within the display size, is smaller."""
+    rendition = renditions.encode_display(_oriented(source, orientation))
+    if factor == 1 and len(rendition.data) >= original_bytes:
+        return None
+    return rendition
+
+
+def _oriented(im: Image.Image, orientation: int) -> Image.Image:
+    return im.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else im
 
 
 def _read_metadata(im: ImageFile.ImageFile, exif: Image.Exif) -> dict[str, Any]:
@@ -358,7 +422,7 @@ def _read_metadata(im: ImageFile.ImageFile, exif: Image.Exif) -> dict[str, Any]:
     return metadata
 
 
-def _thumbnail(im: ImageFile.ImageFile, size: int) -> Image.Image:
+def _thumbnail(im: Image.Image, size: int) -> Image.Image:
     """An RGB thumbnail of the decoded image (before EXIF orientation)."""
     work = _flatten_palette(im)
     # Pillow's default filter (BICUBIC, after a box reduce()): at 256 px it looks

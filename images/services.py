@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import PurePath
+from typing import NamedTuple
 
 from django.conf import settings
 
 from images import storage
 from images.models import Image
-from images.processing import Limits, ProcessedImage, process_image_bytes
+from images.processing import (
+    ImageRejected,
+    Limits,
+    ProcessedImage,
+    process_image_bytes,
+    render_display,
+)
+
+logger = logging.getLogger(__name__)
 
 _NAME_FIELD_MAX = Image._meta.get_field("original_name").max_length or 255
 
@@ -19,6 +29,7 @@ def image_limits() -> Limits:
         max_pixels=settings.TAGGER_MAX_IMAGE_PIXELS,
         max_bytes=settings.TAGGER_MAX_UPLOAD_BYTES,
         thumb_size=settings.TAGGER_THUMBNAIL_SIZE,
+        display_size=settings.TAGGER_DISPLAY_SIZE,
     )
 
 
@@ -30,11 +41,20 @@ def image_process_bytes(data: bytes) -> ProcessedImage:
         max_pixels=limits.max_pixels,
         max_bytes=limits.max_bytes,
         thumb_size=limits.thumb_size,
+        display_size=limits.display_size,
     )
 
 
-def image_files_store(processed: ProcessedImage) -> tuple[str, str]:
-    """Save the original and its thumbnail (idempotent); return their storage names.
+class StoredFiles(NamedTuple):
+    """Storage names of an image's files; ``display`` is ``original`` when it is its own."""
+
+    original: str
+    thumbnail: str
+    display: str
+
+
+def image_files_store(processed: ProcessedImage) -> StoredFiles:
+    """Save the original, its thumbnail and display rendition (idempotent); return their names.
 
     Safe to call from worker threads: it touches storage only, not the database.
     """
@@ -45,7 +65,46 @@ def image_files_store(processed: ProcessedImage) -> tuple[str, str]:
         storage.thumbnail_name(processed.sha256, processed.thumbnail_extension),
         processed.thumbnail,
     )
-    return original, thumbnail
+    display = original
+    if processed.display is not None:
+        display = storage.store_content(
+            storage.display_name(processed.sha256, processed.display_extension),
+            processed.display,
+        )
+    return StoredFiles(original, thumbnail, display)
+
+
+def image_display_ensure(image: Image) -> str:
+    """The storage name of the image's display rendition, made now if the row has none.
+
+    Rows stored before renditions existed get theirs on first request, from
+    the original (one decode), and keep it. Raises OSError when the original
+    is missing; an original that no longer decodes under today's limits is
+    shown as it is, not remembered.
+    """
+    if image.display:
+        return str(image.display.name)
+    original = str(image.file.name)
+    data = storage.read_content(original)
+    try:
+        rendition = render_display(
+            data,
+            max_pixels=settings.TAGGER_MAX_IMAGE_PIXELS,
+            display_size=settings.TAGGER_DISPLAY_SIZE,
+        )
+    except ImageRejected as rejected:
+        logger.warning("image %s: no display rendition (%s)", image.pk, rejected.reason)
+        image.display.name = original  # this answer only
+        return original
+    name = original
+    if rendition is not None:
+        name = storage.store_content(
+            storage.display_name(image.sha256, rendition.extension), rendition.data
+        )
+    # Two first requests may race: content-addressed, both write the same name.
+    Image.objects.filter(pk=image.pk, display="").update(display=name)
+    image.display.name = name
+    return name
 
 
 def image_store(processed: ProcessedImage, *, original_name: str, actor) -> tuple[Image, bool]:
@@ -56,13 +115,14 @@ def image_store(processed: ProcessedImage, *, original_name: str, actor) -> tupl
     next import of the same content reuses. Safe against concurrent imports of
     the same content: the unique sha256 decides, the loser gets the winner's row.
     """
-    original, thumbnail = image_files_store(processed)
+    files = image_files_store(processed)
     # get_or_create inserts in a savepoint and, on a lost race, reads the winner's row.
-    return Image.objects.get_or_create(
+    image, created = Image.objects.get_or_create(
         sha256=processed.sha256,
         defaults={
-            "file": original,
-            "thumbnail": thumbnail,
+            "file": files.original,
+            "thumbnail": files.thumbnail,
+            "display": files.display,
             "original_name": display_name(original_name),
             "width": processed.width,
             "height": processed.height,
@@ -72,6 +132,11 @@ def image_store(processed: ProcessedImage, *, original_name: str, actor) -> tupl
             "imported_by": actor,
         },
     )
+    if not created and not image.display:
+        # Stored before renditions: this import has just made one.
+        Image.objects.filter(pk=image.pk, display="").update(display=files.display)
+        image.display.name = files.display
+    return image, created
 
 
 def display_name(original_name: str) -> str:

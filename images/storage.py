@@ -1,4 +1,4 @@
-"""Content-addressed files in Django's default storage: originals and thumbnails.
+"""Content-addressed files in Django's default storage: originals, thumbnails, display renditions.
 
 A file's name is derived from its content's sha256, so saving the same content
 twice is a no-op, a rerun after a crash reuses what was written, and two
@@ -31,6 +31,17 @@ def original_name(sha256: str, extension: str) -> str:
 def thumbnail_name(sha256: str, extension: str) -> str:
     """Storage name of a thumbnail: ``thumbnails/ab/<sha256><ext>``."""
     return _addressed("thumbnails", sha256, extension)
+
+
+def display_name(sha256: str, extension: str) -> str:
+    """Storage name of a display rendition: ``displays/ab/<sha256><ext>``."""
+    return _addressed("displays", sha256, extension)
+
+
+def read_content(name: str) -> bytes:
+    """The stored file's bytes; FileNotFoundError (an OSError) when it is not there."""
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
 
 
 def store_content(name: str, data: bytes) -> str:

@@ -13,8 +13,9 @@ from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
 from images.delivery import StoredFileMissing, deliver
+from images.services import image_display_ensure
 from sessions_app import selectors, services
-from sessions_app.media import media_delivery
+from sessions_app.media import MediaKind, media_delivery
 from sessions_app.models import Role
 from sessions_app.permissions import image_to_view, require_role, session_for
 from sessions_app.schemas import (
@@ -289,7 +290,11 @@ def image_status(request: HttpRequest, session_id: Id, image_id: Id, payload: St
 
 @sessions_router.post("/{session_id}/batch", response=answers(BatchOut))
 def session_batch(request: HttpRequest, session_id: Id, payload: BatchIn):
-    """Add, remove or replace tags on a selection (ids or a query); answers how many changed."""
+    """Add (at the end or the front), remove, replace, sort or clear tags on a selection.
+
+    The selection is ids or a query; answers how many images changed. One
+    batch applies clear, replace, remove, add, sort, in that order.
+    """
     replace = (payload.replace.from_, payload.replace.to) if payload.replace else None
     return batch_on_selection(
         request,
@@ -298,6 +303,10 @@ def session_batch(request: HttpRequest, session_id: Id, payload: BatchIn):
         add=payload.add,
         remove=payload.remove,
         replace=replace,
+        add_front=payload.add_front,
+        sort=payload.sort,
+        keep_first=payload.keep_first,
+        clear=payload.clear,
     )
 
 
@@ -334,26 +343,38 @@ def session_events(
 # --- images ------------------------------------------------------------------------------
 
 
-def _serve(request: HttpRequest, image_id: int, *, thumbnail: bool) -> HttpResponse:
+def _serve(request: HttpRequest, image_id: int, *, media: MediaKind) -> HttpResponse:
     # Authorized on every request, revalidations included: a removed member's
     # cached copy gets a 404, not a 304.
     image = image_to_view(request.auth, image_id)
     try:
-        return deliver(request, media_delivery(image, thumbnail=thumbnail, viewer=request.auth))
-    except StoredFileMissing as exc:
+        if media == "display":
+            image_display_ensure(image)
+        return deliver(request, media_delivery(image, media=media, viewer=request.auth))
+    except (StoredFileMissing, FileNotFoundError) as exc:
         raise NotFound("the image file is missing from storage") from exc
 
 
 @images_router.get("/{image_id}/file", response=answers(None))
 def image_file(request: HttpRequest, image_id: Id):
     """The original file (ETag / Last-Modified; Cache-Control: private, no-cache)."""
-    return _serve(request, image_id, thumbnail=False)
+    return _serve(request, image_id, media="file")
 
 
 @images_router.get("/{image_id}/thumbnail", response=answers(None))
 def image_thumbnail(request: HttpRequest, image_id: Id):
     """The thumbnail (ETag / Last-Modified; Cache-Control: private, no-cache)."""
-    return _serve(request, image_id, thumbnail=True)
+    return _serve(request, image_id, media="thumbnail")
+
+
+@images_router.get("/{image_id}/display", response=answers(None))
+def image_display(request: HttpRequest, image_id: Id):
+    """What the panel shows: at most TAGGER_DISPLAY_SIZE px a side, or the original when it is.
+
+    JPEG, or WebP where transparency matters; made on first request for
+    images stored before renditions. Headers as for the file.
+    """
+    return _serve(request, image_id, media="display")
 
 
 # --- curation (staff) ----------------------------------------------------------------------

@@ -98,6 +98,10 @@ class BatchApplied(Reversal):
     replace: NotRequired[list[str] | None]
     accept_source: NotRequired[str | None]
     drop_source: NotRequired[str | None]
+    add_front: NotRequired[bool]
+    sort: NotRequired[bool]
+    keep_first: NotRequired[int]
+    clear: NotRequired[bool]
 
 
 class RulesApplied(Reversal):

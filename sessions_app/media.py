@@ -1,19 +1,27 @@
 """How an image's stored files are presented to a client that may see them."""
 
 from pathlib import PurePath
+from typing import Literal
 
 from images.delivery import Delivery
 from images.models import Image
 from sessions_app.models import SessionImage
 
+MediaKind = Literal["file", "thumbnail", "display"]
 
-def media_delivery(image: Image, *, thumbnail: bool, viewer) -> Delivery:
-    """The original or the thumbnail, named as the viewer's session names it, never by its hash."""
-    stored = image.thumbnail.name if thumbnail else image.file.name
+
+def media_delivery(image: Image, *, media: MediaKind, viewer) -> Delivery:
+    """The original, thumbnail or display rendition, named as the viewer's session names it,
+    never by its hash.
+
+    For "display" the row's rendition must be known (images.services.image_display_ensure).
+    """
+    files = {"file": image.file, "thumbnail": image.thumbnail, "display": image.display}
+    stored = files[media].name
     name = PurePath(_name_for(viewer, image))
-    if thumbnail:
-        # A thumbnail's format may differ from the original's (a JPEG of a PNG).
-        name = PurePath(f"{name.stem}-thumbnail{PurePath(stored).suffix}")
+    if stored != image.file.name:
+        # A thumbnail or rendition may be another format than the original (a JPEG of a PNG).
+        name = PurePath(f"{name.stem}-{media}{PurePath(stored).suffix}")
     return Delivery(storage_name=stored, download_name=name.name, stored_at=image.created_at)
 
 

@@ -188,6 +188,13 @@ class BatchIn(Schema):
     add: TagNames = []
     remove: TagNames = []
     replace: Replace | None = None
+    # Put the added tags first on the images that lack them (the others keep theirs in place).
+    add_front: bool = False
+    # Order each image's tags by name, leaving the first `keep_first` where they are.
+    sort: bool = False
+    keep_first: Annotated[int, Field(ge=0, le=1000)] = 0
+    # Remove every tag first (with `add`: set the list).
+    clear: bool = False
 
 
 class BatchOut(Out):

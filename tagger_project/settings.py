@@ -324,6 +324,8 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 TAGGER_THUMBNAIL_SIZE = 256
+# Longest side of the display rendition the workspace panel shows (images.renditions).
+TAGGER_DISPLAY_SIZE = 1536
 # A WebSocket client that has not been heard from for this long is dropped.
 STALE_CLIENT_TIMEOUT = env_int("STALE_CLIENT_TIMEOUT", 60)
 # A client resuming further behind than this many events gets `resync` (reload).

@@ -36,3 +36,8 @@ def tag_named(name: str) -> Tag:
     if tag is None:
         raise NotFound(f"no tag called {name!r}")
     return tag
+
+
+def vocabulary_loaded() -> bool:
+    """True once a vocabulary was imported: only an import gives tags a popularity."""
+    return Tag.objects.filter(popularity__gt=0).exists()

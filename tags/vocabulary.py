@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tags.models import TagCategory
 
@@ -48,6 +49,10 @@ DEFAULT_CODES = "danbooru"
 # Codes danbooru never uses: one of them in a file settles it as e621's.
 _ONLY_E621 = frozenset(E621_TYPES) - frozenset(DANBOORU_TYPES)
 _HEADER_NAMES = frozenset({"name", "tag", "tag_name"})
+# Shipped with the project so autocomplete and category colours work on a fresh
+# install: Danbooru's 5,000 most used tags, from a1111-sd-webui-tagcomplete (MIT;
+# the licence and the source are beside it).
+BUILTIN_VOCABULARY = Path(__file__).resolve().parent / "data/vocabulary/danbooru-top-5000.csv"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,15 @@ event names the images by image id again, as every client does.
 
 A selection of 10,000 images costs a handful of statements per tag (chunked
 to stay under the database's parameter limits), never a save per image.
+Whole-list changes (added at the front, sorted, reordered by the session's
+rules) are written through services.lists, which writes only what moved.
+
+The operations of one batch apply in this order: clear, replace, remove,
+accept or drop a source, add (at the end or the front), sort, the rules.
 """
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -18,6 +24,8 @@ from sessions_app.events import append_event
 from sessions_app.models import SessionImageTag, TaggingSession
 from sessions_app.rules import session_rules
 from sessions_app.services.lists import (
+    Row,
+    Target,
     after_of_rows,
     image_rows,
     lists_inverse,
@@ -54,22 +62,35 @@ def batch_apply(
     replace: tuple[str, str] | None = None,
     accept_source: str | None = None,
     drop_source: str | None = None,
+    add_front: bool = False,
+    sort: bool = False,
+    keep_first: int = 0,
+    clear: bool = False,
 ) -> BatchResult:
     """Add, remove and replace tags on every selected image of the session.
 
     `accept_source` turns every tag of that source into a manual one;
-    `drop_source` removes every tag of that source. The session's rules
-    apply to the result (blacklisted tags are not added; pinned tags and
-    the category order place what is). Images not in the session are
-    ignored. Returns which images changed.
+    `drop_source` removes every tag of that source. `add_front` puts the
+    added tags first, in the order given, on the images that lacked them
+    (an image that has one keeps it where it is, as BooruDatasetTagManager's
+    "skip existing"); `sort` orders each list by name, leaving its first
+    `keep_first` tags in place; `clear` removes every tag first. The
+    session's rules apply to the result (blacklisted tags are not added;
+    pinned tags and the category order place what is). Images not in the
+    session are ignored. Returns which images changed.
     """
     add_names, remove_names = resolve_tag_names(add), resolve_tag_names(remove)
     replace_names = resolve_tag_names(replace) if replace else []
     if replace and len(replace_names) != 2:
         raise InvalidInput("replace needs two different tags")
     _check_sources(accept_source, drop_source)
-    if not (add_names or remove_names or replace_names or accept_source or drop_source):
-        raise InvalidInput("a batch needs something to add, remove, replace, accept or drop")
+    _check_arrangement(add_names, add_front=add_front, keep_first=keep_first, sort=sort)
+    if not (
+        add_names or remove_names or replace_names or accept_source or drop_source or sort or clear
+    ):
+        raise InvalidInput(
+            "a batch needs something to add, remove, replace, accept, drop, sort or clear"
+        )
     rules = session_rules(session.pk)
     if replace_names and replace_names[1] in rules.blacklist:
         raise InvalidInput(f"{replace_names[1]!r} is blacklisted in this session")
@@ -77,11 +98,17 @@ def batch_apply(
     image_of = {entry_id: image_id for image_id, entry_id in entry_of.items()}
     selected = sorted(image_of)
     # Reordering moves rows the batch itself does not touch: keep whole lists for undo.
-    before_lists = image_rows(selected) if rules.pinned or rules.category_order else None
+    rearranges = bool(rules.pinned or rules.category_order or add_front or sort)
+    before_lists = image_rows(selected) if rearranges else None
     changed: set[int] = set()
     added_rows: list[list] = []
     removed_rows: list[list] = []
+    front: dict[int, list[int]] = defaultdict(list)
 
+    if clear:
+        rows = _source_rows(selected, None, accept=False)
+        changed |= {row[0] for row in rows}
+        removed_rows += rows
     implication_seeds: list[int] = []
 
     if replace_names:
@@ -115,11 +142,20 @@ def batch_apply(
         gained = _add_tag(tag, selected, actor=actor, source=source)
         changed |= set(gained)
         added_rows += [[image_id, tag.name] for image_id in gained]
+        if add_front and source == TagSource.MANUAL:
+            for image_id in gained:
+                front[image_id].append(tag.pk)
 
+    after = None
+    if before_lists is not None:
+        # A sort may move the tags of images that nothing else touched.
+        arrange = _arrangement(front, sort=sort, keep_first=keep_first)
+        moved, after = _reorder(selected if sort else sorted(changed), rules, arrange, actor=actor)
+        changed |= moved
     changed_ids = sorted(changed)
     if not changed_ids:
         return BatchResult(changed_image_ids=[], seq=None)
-    after = _reorder(changed_ids, rules, actor=actor) if before_lists is not None else None
+    arrangement = {"add_front": add_front, "sort": sort, "keep_first": keep_first, "clear": clear}
     versions = versions_bump(changed_ids)
     inverse = {"op": "rows", "delete": added_rows, "insert": removed_rows, "versions": versions}
     if before_lists is not None and after is not None:
@@ -135,6 +171,8 @@ def batch_apply(
             "replace": replace_names or None,
             "accept_source": accept_source,
             "drop_source": drop_source,
+            # The whole-list operations only when used: older events lack them.
+            **{key: value for key, value in arrangement.items() if value},
         },
         actor=actor,
         # Undo deletes what was added and puts back what was removed, refused
@@ -156,12 +194,14 @@ def _check_sources(accept_source: str | None, drop_source: str | None) -> None:
         raise InvalidInput("accept one source or drop one, not both in one batch")
 
 
-def _source_rows(image_ids: Sequence[int], source: str, *, accept: bool) -> list[list]:
-    """Drop the tags of `source` (or make them manual); the previous rows, for undo."""
+def _source_rows(image_ids: Sequence[int], source: str | None, *, accept: bool) -> list[list]:
+    """Drop the tags of `source` (None: every tag), or make them manual; the rows, for undo."""
     found: list[list] = []
     lost: dict[int, int] = {}
     for chunk in chunked(image_ids):
-        rows = SessionImageTag.objects.filter(entry_id__in=chunk, source=source)
+        rows = SessionImageTag.objects.filter(entry_id__in=chunk)
+        if source is not None:
+            rows = rows.filter(source=source)
         for image_id, tag_id, name, *rest in rows.values_list(
             "entry_id", "tag_id", "tag__name", "position", "source", "confidence"
         ):
@@ -176,8 +216,44 @@ def _source_rows(image_ids: Sequence[int], source: str, *, accept: bool) -> list
     return found
 
 
-def _reorder(image_ids: list[int], rules, *, actor) -> dict:
-    """Put the changed images' tags in the order the session's rules want; the lists left."""
+MAX_KEEP_FIRST = 1000
+
+# Rearranges one image's rows (caption order) before the rules: (image id, rows, tag names).
+Arrangement = Callable[[int, list[Row], dict[int, str]], list[Row]]
+
+
+def _check_arrangement(add_names: list[str], *, add_front: bool, keep_first: int, sort: bool):
+    if add_front and not add_names:
+        raise InvalidInput("add_front needs tags to add")
+    if not 0 <= keep_first <= MAX_KEEP_FIRST:
+        raise InvalidInput(f"keep_first must be between 0 and {MAX_KEEP_FIRST}")
+    if keep_first and not sort:
+        raise InvalidInput("keep_first applies to a sort")
+
+
+def _arrangement(front: dict[int, list[int]], *, sort: bool, keep_first: int) -> Arrangement:
+    """Tags added at the front moved there (in the order given), then the sort by name."""
+
+    def arrange(image_id: int, rows: list[Row], names: dict[int, str]) -> list[Row]:
+        first = front.get(image_id)
+        if first:
+            rank = {tag_id: place for place, tag_id in enumerate(first)}
+            head = sorted((row for row in rows if row.tag_id in rank), key=lambda r: rank[r.tag_id])
+            rows = head + [row for row in rows if row.tag_id not in rank]
+        if sort:
+            rows = rows[:keep_first] + sorted(rows[keep_first:], key=lambda r: names[r.tag_id])
+        return rows
+
+    return arrange
+
+
+def _reorder(
+    image_ids: Sequence[int], rules, arrange: Arrangement, *, actor
+) -> tuple[set[int], dict]:
+    """Arrange the images' tags, then order them as the session's rules want.
+
+    Returns the images whose lists moved, and the sources of the rows left.
+    """
     current = image_rows(image_ids)
     info = dict(
         (pk, (name, category))
@@ -185,8 +261,16 @@ def _reorder(image_ids: list[int], rules, *, actor) -> dict:
             pk__in={row.tag_id for rows in current.values() for row in rows}
         ).values_list("pk", "name", "category")
     )
-    lists_write(rule_plans(current, info, rules), current, actor=actor)
-    return after_of_rows(current)
+    names = {tag_id: name for tag_id, (name, _) in info.items()}
+    arranged = {image_id: arrange(image_id, rows, names) for image_id, rows in current.items()}
+    plans: dict[int, list[Target]] = rule_plans(arranged, info, rules)
+    for image_id, rows in arranged.items():
+        if image_id not in plans and rows != current[image_id]:
+            plans[image_id] = [
+                (row.tag_id, place, row.source, row.confidence) for place, row in enumerate(rows)
+            ]
+    lists_write(plans, current, actor=actor)
+    return set(plans), after_of_rows(current)
 
 
 def _implied_names(tag_ids: list[int]) -> list[str]:

@@ -29,7 +29,13 @@ from django.utils import timezone
 
 from images.models import Image
 from images.processing import ImageRejected, ProcessedImage
-from images.services import display_name, image_files_store, image_process_bytes, image_store
+from images.services import (
+    StoredFiles,
+    display_name,
+    image_files_store,
+    image_process_bytes,
+    image_store,
+)
 from images.sidecars import CaptionError, parse_caption
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
@@ -83,7 +89,7 @@ class ImportItem:
 
     processed: ProcessedImage
     original_name: str
-    files: tuple[str, str] | None = None
+    files: StoredFiles | None = None
 
 
 def session_import_bytes(
@@ -257,7 +263,7 @@ def session_import_batch(
         return [_import_alone(session, actor, item) for item in stored]
 
 
-def _store(item: ImportItem) -> tuple[str, str]:
+def _store(item: ImportItem) -> StoredFiles:
     # Files before the transaction: the database's write lock is not held during file I/O.
     return image_files_store(item.processed)
 
@@ -395,11 +401,12 @@ def _tags_insert(
 
 def _new_image(item: ImportItem, actor) -> Image:
     processed = item.processed
-    original, thumbnail = item.files or _store(item)
+    files = item.files or _store(item)
     return Image(
         sha256=processed.sha256,
-        file=original,
-        thumbnail=thumbnail,
+        file=files.original,
+        thumbnail=files.thumbnail,
+        display=files.display,
         original_name=display_name(item.original_name),
         width=processed.width,
         height=processed.height,

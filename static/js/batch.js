@@ -1,8 +1,12 @@
 // Batch mode: a selection of images (click with Ctrl, Shift for a range, or
-// "select all matching" the filter) and one tag added, removed or replaced on
-// all of them through POST /api/sessions/{id}/batch.
+// "select all matching" the filter) and one operation on all of them through
+// POST /api/sessions/{id}/batch: tags added (at the end or the front),
+// removed or replaced, each list sorted by name or cleared. As in
+// BooruDatasetTagManager: adding at the front skips images that have the tag,
+// the sort can keep the first tags where they are. z undoes a batch.
 
 import { api } from "./api.js";
+import { lastToken, splitInput, withLastToken } from "./panel.js";
 
 const SUGGEST_LIMIT = 8;
 const SUGGEST_DELAY_MS = 80;
@@ -83,16 +87,28 @@ export class Batch {
   }
 
   async apply() {
-    const { op, tag, to } = this.el;
-    const name = tag.value.trim();
-    if (!name) return this.onError("Type the tag to apply.");
+    const { op, tag, to, keep } = this.el;
+    const names = splitInput(tag.value);
     const body = { add: [], remove: [] };
-    if (op.value === "add") body.add = [name];
-    else if (op.value === "remove") body.remove = [name];
-    else {
+    if (op.value === "sort") {
+      body.sort = true;
+      body.keep_first = Math.max(0, Number.parseInt(keep.value, 10) || 0);
+    } else if (op.value === "clear") {
+      const n = this.count().toLocaleString();
+      if (!window.confirm(`Remove every tag from ${n} image${n === "1" ? "" : "s"}? (z undoes it)`)) return;
+      body.clear = true;
+    } else if (!names.length) {
+      return this.onError("Type the tag to apply.");
+    } else if (op.value === "add" || op.value === "front") {
+      body.add = names;
+      body.add_front = op.value === "front";
+    } else if (op.value === "remove") {
+      body.remove = names;
+    } else {
       const target = to.value.trim();
       if (!target) return this.onError("Type the tag to replace it with.");
-      body.replace = { from: name, to: target };
+      if (names.length !== 1) return this.onError("Replace one tag at a time.");
+      body.replace = { from: names[0], to: target };
     }
     if (await this._send(body)) {
       tag.value = "";
@@ -115,10 +131,12 @@ export class Batch {
 
   _suggestSoon(box) {
     clearTimeout(this.suggestTimer);
-    this.suggestTimer = setTimeout(() => this._suggest(box.value.trim().toLowerCase()), SUGGEST_DELAY_MS);
+    this.suggestTimer = setTimeout(() => this._suggest(box.value), SUGGEST_DELAY_MS);
   }
 
-  async _suggest(prefix) {
+  /** Complete the last of the comma-separated tags; an option is the whole text with it. */
+  async _suggest(text) {
+    const prefix = lastToken(text).toLowerCase();
     const list = document.getElementById("batch-suggestions");
     this.suggestAbort?.abort();
     if (!prefix || !list) return;
@@ -126,7 +144,7 @@ export class Batch {
     this.suggestAbort = abort;
     try {
       const page = await api("/api/tags", { query: { prefix, limit: SUGGEST_LIMIT }, signal: abort.signal });
-      list.replaceChildren(...(page.items || []).map((t) => new Option(t.name, t.name)));
+      list.replaceChildren(...(page.items || []).map((t) => new Option(t.name, withLastToken(text, t.name))));
     } catch (exc) {
       if (exc.name !== "AbortError") list.replaceChildren();
     }
@@ -144,6 +162,8 @@ export class Batch {
     });
     op.addEventListener("change", () => {
       to.hidden = op.value !== "replace";
+      this.el.tag.hidden = op.value === "sort" || op.value === "clear";
+      this.el.keep.parentElement.hidden = op.value !== "sort";
     });
     selectAll.addEventListener("click", () => this.selectAll());
     // The batch boxes complete tag names too (the browser's own list, from the vocabulary).

@@ -43,6 +43,11 @@ export class CaptionEditor {
 
   /** Show an image's caption (from GET …/images/{id}); what was typed for the last one is saved first. */
   open(imageId, { caption = "", caption_version: version = 0 } = {}) {
+    if (imageId === this.imageId && (this.dirty || this.saving || this.theirs)) {
+      // The panel re-read this image (an event about its tags): what is typed here stays,
+      // and the caption's own events or the save's answer bring the server's text.
+      return;
+    }
     this.flush();
     this.imageId = imageId;
     this.base = caption;

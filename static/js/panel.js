@@ -6,6 +6,7 @@ import { api } from "./api.js";
 
 const SUGGEST_LIMIT = 8;
 const SUGGEST_DELAY_MS = 60;
+const displayUrl = (id) => `/api/images/${id}/display`;
 
 export class Panel {
   /**
@@ -49,6 +50,8 @@ export class Panel {
     this.suggestTimer = 0;
     this.suggestAbort = null;
     this.dragName = null;
+    // Neighbours fetched ahead and the image shown: id → {img, detail, seq}.
+    this.ahead = new Map();
     this._wire();
     if (!canEdit) {
       this.el.input.disabled = true;
@@ -61,16 +64,21 @@ export class Panel {
 
   /** Load an image into the panel. */
   async open(id, { status } = {}) {
+    const reopened = this.imageId === id; // after an event about it: read it afresh
     this.imageId = id;
     this.pending = [];
     this.el.empty.hidden = true;
     this.el.body.hidden = false;
-    this.el.image.src = `/api/images/${id}/file`;
+    // The display rendition (at most 1536 px a side), never the original: a 3.5 MB PNG
+    // costs the next image ~200 ms to fetch and decode for a 350 px panel.
+    this.el.image.src = displayUrl(id);
     this.el.image.alt = `Image ${id}`;
     this._status(status);
     this._error("");
     try {
-      const data = await api(`/api/sessions/${this.sessionId}/images/${id}`);
+      const seq = this.appliedSeq;
+      const data = reopened ? await this._fetchDetail(id) : await this._detail(id);
+      this.ahead.set(id, { img: null, seq, detail: Promise.resolve(data) });
       if (this.imageId !== id) return; // the person moved on meanwhile
       this.state = { version: data.version, tags: data.tags || [] };
       this.meta = data;
@@ -86,6 +94,37 @@ export class Panel {
       this.render();
       this._error(exc.message);
     }
+  }
+
+  /** Fetch these images' details and decoded renditions now, so that moving to one
+   *  paints at once (the browser reuses a decoded image for the same URL). */
+  prefetch(ids) {
+    const kept = new Map();
+    if (this.ahead.has(this.imageId)) kept.set(this.imageId, this.ahead.get(this.imageId));
+    for (const id of ids) {
+      if (id === null || id === undefined || kept.has(id)) continue;
+      kept.set(id, this.ahead.get(id) || this._fetchAhead(id));
+    }
+    this.ahead = kept;
+  }
+
+  _fetchAhead(id) {
+    const img = new Image();
+    img.src = displayUrl(id);
+    img.decode().catch(() => {});
+    return { img, seq: this.appliedSeq, detail: this._fetchDetail(id).catch(() => null) };
+  }
+
+  /** The image as this session says it (issue 13: tags and caption are the session's). */
+  _fetchDetail(id) {
+    return api(`/api/sessions/${this.sessionId}/images/${id}`);
+  }
+
+  /** The image's detail: as fetched ahead if no event has arrived since, else fetched now. */
+  async _detail(id) {
+    const ahead = this.ahead.get(id);
+    const data = ahead && ahead.seq === this.appliedSeq ? await ahead.detail : null;
+    return data || this._fetchDetail(id);
   }
 
   /** A tag's category changed (in the admin): its chip takes the new colour. */

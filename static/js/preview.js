@@ -1,10 +1,14 @@
-// The large preview: the original image in a full-window dialog, with zoom
-// (wheel around the pointer, + and -), pan (drag), fit (0), 1:1 (1) and the
-// browser's full screen. ← and → move to the previous and next image.
+// The large preview: the image in a full-window dialog, with zoom (wheel
+// around the pointer, + and -), pan (drag), fit (0), 1:1 (1) and the browser's
+// full screen. ← and → move to the previous and next image. It shows the
+// display rendition, laid out at the original's size, and loads the original
+// only once the view asks for more pixels than the rendition has (1:1, zoom in).
 
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 32;
 const STEP = 1.25;
+// How far the display rendition may be magnified before the original is loaded.
+const STRETCH = 1.25;
 
 export class Preview {
   /** dialog: the <dialog>; onStep(delta): show the image delta away (±1). */
@@ -26,15 +30,32 @@ export class Preview {
     return this.dialog.open;
   }
 
-  /** Show an image (opening the dialog if it is closed); the view starts fitted. */
-  show(id, name) {
+  /** Show an image (opening the dialog if it is closed); the view starts fitted.
+   *  item: its grid entry ({name, width, height}: the original's size). */
+  show(id, item) {
+    const name = item?.name;
     this.name.textContent = name || `Image ${id}`;
     this.img.alt = name || `Image ${id}`;
     this.fitted = true;
-    const src = `/api/images/${id}/file`;
-    if (this.img.getAttribute("src") !== src) this.img.src = src;
+    if (this.id !== id) {
+      this.id = id;
+      this.original = false;
+      this.size = item?.width && item?.height ? { width: item.width, height: item.height } : null;
+      this.img.style.width = this.size ? `${this.size.width}px` : "";
+      this.img.style.height = this.size ? `${this.size.height}px` : "";
+      this.img.src = `/api/images/${id}/display`;
+    }
     if (!this.dialog.open) this.dialog.showModal();
     if (this.img.complete && this.img.naturalWidth) this.fit();
+  }
+
+  /** The original's size in CSS pixels (the rendition is stretched to it). */
+  _w() {
+    return this.size?.width || this.img.naturalWidth || 1;
+  }
+
+  _h() {
+    return this.size?.height || this.img.naturalHeight || 1;
   }
 
   close() {
@@ -44,8 +65,8 @@ export class Preview {
 
   fit() {
     const { width, height } = this.stage.getBoundingClientRect();
-    const w = this.img.naturalWidth || 1;
-    const h = this.img.naturalHeight || 1;
+    const w = this._w();
+    const h = this._h();
     const scale = Math.min(width / w, height / h);
     this.fitted = true;
     this._set(scale, (width - w * scale) / 2, (height - h * scale) / 2);
@@ -55,7 +76,7 @@ export class Preview {
   actual() {
     const { width, height } = this.stage.getBoundingClientRect();
     this.fitted = false;
-    this._set(1, (width - this.img.naturalWidth) / 2, (height - this.img.naturalHeight) / 2);
+    this._set(1, (width - this._w()) / 2, (height - this._h()) / 2);
   }
 
   /** Zoom by `factor` keeping the stage point (cx, cy) still (default: the centre). */
@@ -82,6 +103,11 @@ export class Preview {
   }
 
   _set(scale, x, y) {
+    // The rendition stretched past STRETCH: the original, at the same place.
+    if (!this.original && this.img.naturalWidth && scale * this._w() > this.img.naturalWidth * STRETCH) {
+      this.original = true;
+      this.img.src = `/api/images/${this.id}/file`;
+    }
     this.view = { scale, x, y };
     this.img.style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
     this.img.dataset.scale = scale.toFixed(3);
@@ -90,7 +116,7 @@ export class Preview {
 
   _wire() {
     const { dialog, stage, img } = this;
-    img.addEventListener("load", () => this.fit());
+    img.addEventListener("load", () => this.fitted && this.fit());
     new ResizeObserver(() => this.fitted && this.dialog.open && this.fit()).observe(stage);
     dialog.addEventListener("click", (ev) => {
       const button = ev.target.closest("button[data-act]");

@@ -93,6 +93,7 @@ batch = new Batch({
     op: $("batch-op"),
     tag: $("batch-tag"),
     to: $("batch-to"),
+    keep: $("batch-keep"),
     selectionCount: $("selection-count"),
     selectAll: $("select-all"),
     selectNone: $("select-none"),
@@ -182,7 +183,7 @@ const preview = new Preview($("preview"), {
     if (id !== null) openImage(id);
   },
 });
-const showPreview = () => current !== null && preview.show(current, grid.get(current)?.name);
+const showPreview = () => current !== null && preview.show(current, grid.get(current));
 $("preview-open").addEventListener("click", showPreview);
 
 /** Add the previous image's tags, in its order, to this one: one undoable edit. */
@@ -220,6 +221,9 @@ async function loadImages() {
         status: it.status,
         name: it.original_name || it.name,
         size: it.byte_size,
+        width: it.width,
+        height: it.height,
+        format: it.format,
         tags: it.tags || [],
       }));
       if (first) {
@@ -283,7 +287,8 @@ function openImage(id) {
   batch.setAnchor(id);
   grid.setCurrent(id);
   panel.open(id, { status: grid.get(id)?.status });
-  if (preview.isOpen) preview.show(id, grid.get(id)?.name);
+  panel.prefetch([grid.neighbour(id, 1), grid.neighbour(id, -1)]);
+  if (preview.isOpen) preview.show(id, grid.get(id));
   socket.focus(id);
   const url = new URL(location.href);
   url.searchParams.set("image", id);

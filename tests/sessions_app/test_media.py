@@ -1,4 +1,5 @@
-"""Stored originals and thumbnails reach members of a session holding the image, nobody else."""
+"""Stored originals, thumbnails and display renditions reach members of a session holding
+the image, nobody else."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from images import storage
 from images.models import Image
 from sessions_app import services
 from tests.support.api import ApiClient
-from tests.support.images import png_bytes
+from tests.support.images import encoded, photo, png_bytes
 
-KINDS = ("file", "thumbnail")
+KINDS = ("file", "thumbnail", "display")
 
 
 @pytest.fixture(autouse=True)
@@ -135,3 +137,45 @@ def test_staff_preview_through_the_same_view(stored, staff):
     client.force_login(staff)
     response = client.get(f"/api/images/{stored.pk}/thumbnail")
     assert response.status_code == 200 and body(response)
+
+
+def test_the_display_of_a_large_png_is_a_small_jpeg(session, alice, as_, bob):
+    data = encoded(photo((2400, 1600)), "PNG")
+    outcome = services.session_import_bytes(
+        session, actor=alice, data=data, original_name="big.png"
+    )
+    image = Image.objects.get(pk=outcome.image_id)
+    response = as_(bob).client.get(f"/api/images/{image.pk}/display")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["Cache-Control"] == "private, no-cache"
+    assert response["Content-Disposition"] == 'inline; filename="big-display.jpg"'
+    shown = body(response)
+    assert len(shown) < len(data) / 5
+    assert image.display.name.startswith("displays/") and image.display.name.endswith(".jpg")
+    again = as_(bob).client.get(
+        f"/api/images/{image.pk}/display", headers={"If-None-Match": response["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_an_image_stored_before_renditions_gets_one_on_first_request(session, alice, as_, bob):
+    data = encoded(photo((2400, 1600)), "PNG")
+    outcome = services.session_import_bytes(
+        session, actor=alice, data=data, original_name="old.png"
+    )
+    image = Image.objects.get(pk=outcome.image_id)
+    made = image.display.name
+    storage.default_storage.delete(made)
+    Image.objects.filter(pk=image.pk).update(display="")  # as a row from before
+    first = as_(bob).client.get(f"/api/images/{image.pk}/display")
+    assert first.status_code == 200 and first["Content-Type"] == "image/jpeg"
+    image.refresh_from_db()
+    assert image.display.name == made
+    assert body(first) == storage.read_content(made)
+
+
+def test_a_missing_original_without_a_rendition_is_a_404(session, alice, as_, bob, stored):
+    Image.objects.filter(pk=stored.pk).update(display="")
+    storage.default_storage.delete(stored.file.name)
+    assert as_(bob).get(f"/images/{stored.pk}/display").status_code == 404

@@ -25,6 +25,19 @@ def jpeg_bytes(color=(200, 100, 50), size=(64, 48)) -> bytes:
     return buffer.getvalue()
 
 
+def photo(size: tuple[int, int], mode: str = "RGB") -> PILImage.Image:
+    """Smooth colour with grain: compresses like a photo (a flat fill would not)."""
+    base = PILImage.linear_gradient("L").resize(size).convert("RGB")
+    grain = PILImage.effect_noise(size, 30).convert("RGB")
+    return PILImage.blend(base, grain, 0.3).convert(mode)
+
+
+def encoded(im: PILImage.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    im.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
 def make_image(color=(200, 100, 50), name="image.png", size=(64, 48)) -> Image:
     """An Image row for tests that only need tags on images (no stored file)."""
     data = png_bytes(color, size) + name.encode()

@@ -1,4 +1,5 @@
-"""`import_vocabulary FILE`: load a tagcomplete-style CSV so autocomplete knows the vocabulary."""
+"""`import_vocabulary FILE | --builtin`: load a tagcomplete-style CSV so autocomplete knows
+the vocabulary; --builtin loads the one shipped with the project (tags/data/vocabulary)."""
 
 import json
 from pathlib import Path
@@ -6,8 +7,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from tags.selectors import vocabulary_loaded
 from tags.services import vocabulary_import
-from tags.vocabulary import TYPE_CODES, read_vocabulary
+from tags.vocabulary import BUILTIN_VOCABULARY, TYPE_CODES, read_vocabulary
 
 SHOWN_PROBLEMS = 20
 
@@ -20,11 +22,23 @@ class Command(BaseCommand):
         "7 meta, 8 lore): --codes chooses; without it a file using 2, 6, 7 or 8 is e621's and "
         "any other danbooru's. Existing tags get their popularity updated, and the file's "
         "category while theirs is general (--update-categories: always); rows that cannot be "
-        "imported, and categories kept, are listed by line."
+        "imported, and categories kept, are listed by line. --builtin loads the vocabulary "
+        "shipped with Tagger (Danbooru's 5,000 most used tags, from a1111-sd-webui-tagcomplete, "
+        "MIT); loading it again changes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="the CSV file")
+        parser.add_argument("file", nargs="?", help="the CSV file")
+        parser.add_argument(
+            "--builtin",
+            action="store_true",
+            help="the vocabulary shipped with Tagger, instead of FILE",
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="do nothing once any vocabulary has been imported (what `make run` uses)",
+        )
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="print one JSON object"
         )
@@ -42,13 +56,20 @@ class Command(BaseCommand):
     def handle(
         self,
         *args,
-        file: str,
+        file: str | None,
+        builtin: bool,
+        if_empty: bool,
         as_json: bool,
         codes: str | None,
         update_categories: bool,
         **options,
     ):
-        path = Path(file)
+        if bool(file) == builtin:
+            raise CommandError("give a FILE or --builtin, not both")
+        if if_empty and vocabulary_loaded():
+            self.stdout.write("a vocabulary is loaded already: nothing imported (--if-empty)")
+            return
+        path = BUILTIN_VOCABULARY if builtin else Path(file or "")
         try:
             with path.open("rb") as handle, _progress(path, quiet=as_json) as bar:
                 vocabulary = read_vocabulary(_counted(handle, bar), codes=codes)
