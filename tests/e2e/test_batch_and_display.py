@@ -26,8 +26,10 @@ def batch(page, op: str, tags: str = "") -> None:
 
 def test_batch_adds_at_the_front_sorts_clears_and_z_undoes(new_page, alice):
     session, ids = stocked_session(alice, count=3)
-    off_loop(session_services.tags_add, ids[0], actor=alice, names=["smile", "cat", "ohwx"])
-    off_loop(session_services.tags_add, ids[1], actor=alice, names=["dog", "blue sky"])
+    off_loop(
+        session_services.tags_add, session, ids[0], actor=alice, names=["smile", "cat", "ohwx"]
+    )
+    off_loop(session_services.tags_add, session, ids[1], actor=alice, names=["dog", "blue sky"])
     page = open_workspace(new_page, "alice", session, ids[0])
     page.get_by_role("button", name="Select all matching").click()
 
