@@ -75,7 +75,7 @@ def session_list(request: HttpRequest, cursor: Text | None = None, limit: Limit 
 @sessions_router.post("", response=answers(SessionOut, 201))
 def session_create(request: HttpRequest, payload: SessionIn):
     """Create a session; you become its owner."""
-    session = services.session_create(owner=request.auth, **payload.dict())
+    session = services.session_create(owner=request.auth, **payload.model_dump())
     session.refresh_from_db(fields=["last_seq"])
     return Status(201, selectors.session_shape(session, Role.OWNER))
 
@@ -90,7 +90,7 @@ def session_detail(request: HttpRequest, session_id: Id):
 def session_update(request: HttpRequest, session_id: Id, payload: SessionPatch):
     """Change the name, description or export settings (owners)."""
     session = session_for(request.auth, session_id, Role.OWNER)
-    changes = payload.dict(exclude_none=True)
+    changes = payload.model_dump(exclude_none=True)
     if changes:
         session = services.session_update(session, actor=request.auth, **changes)
         session.refresh_from_db(fields=["last_seq"])

@@ -18,7 +18,7 @@ from sessions_app.rules import MAX_BLACKLIST, MAX_PINNED, rules_from_input, sess
 from sessions_app.schemas import BatchOut, Selection, TagName
 from sessions_app.services.rules import rules_apply, rules_preview
 from sessions_app.services.undo import operation_redo, operation_undo
-from tagger_project.schemas import Id, answers
+from tagger_project.schemas import Id, In, answers
 from tags.models import TagSource
 
 router = Router(tags=["rules"])
@@ -26,7 +26,7 @@ router = Router(tags=["rules"])
 SourceName = Literal[tuple(TagSource.values)]  # type: ignore[valid-type]
 
 
-class StrictIn(Schema):
+class StrictIn(In):
     # An unknown field is a typo or a client/server mismatch: say so, change nothing.
     model_config = ConfigDict(extra="forbid")
 
@@ -97,7 +97,7 @@ def rules_detail(request: HttpRequest, session_id: Id):
 def rules_dry_run(request: HttpRequest, session_id: Id, payload: RulesIn):
     """What these rules would change, with a before/after sample; changes nothing (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    diff = rules_preview(session, rules_from_input(**payload.dict()))
+    diff = rules_preview(session, rules_from_input(**payload.model_dump()))
     return {
         "rules": diff.rules.as_dict(),
         "total": diff.total,
@@ -110,7 +110,7 @@ def rules_dry_run(request: HttpRequest, session_id: Id, payload: RulesIn):
 def rules_change(request: HttpRequest, session_id: Id, payload: RulesIn):
     """Set the rules and rewrite the session's images: one undoable operation (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    result = rules_apply(session, actor=request.auth, rules=rules_from_input(**payload.dict()))
+    result = rules_apply(session, actor=request.auth, rules=rules_from_input(**payload.model_dump()))
     return {"rules": result.rules.as_dict(), "changed": result.changed, "seq": result.seq}
 
 

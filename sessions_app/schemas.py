@@ -3,10 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from ninja import Schema
 from pydantic import Field, StringConstraints, model_validator
 
-from tagger_project.schemas import Id, Name, Out, Text
+from tagger_project.schemas import Id, In, Name, Out, Text
 
 TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
 TagNames = Annotated[list[TagName], Field(max_length=200)]
@@ -15,7 +14,7 @@ RoleName = Literal["owner", "editor", "viewer"]
 StatusName = Literal["todo", "tagged", "reviewed", "skipped"]
 
 
-class SessionIn(Schema):
+class SessionIn(In):
     name: Name
     description: Text = ""
     trigger_word: Annotated[Text, Field(max_length=200)] = ""
@@ -24,7 +23,7 @@ class SessionIn(Schema):
     escape_parentheses: bool = False
 
 
-class SessionPatch(Schema):
+class SessionPatch(In):
     name: Name | None = None
     description: Text | None = None
     trigger_word: Annotated[Text, Field(max_length=200)] | None = None
@@ -52,7 +51,7 @@ class SessionPage(Out):
     next_cursor: str | None
 
 
-class MemberIn(Schema):
+class MemberIn(In):
     username: Name
     role: RoleName
 
@@ -123,12 +122,12 @@ class UploadOut(Out):
     skipped: int
 
 
-class TagsEditIn(Schema):
+class TagsEditIn(In):
     add: TagNames = []
     remove: TagNames = []
 
 
-class TagsSetIn(Schema):
+class TagsSetIn(In):
     tags: TagNames
     version: Annotated[int, Field(ge=0, le=2**31)]
 
@@ -140,7 +139,7 @@ class TagStateOut(Out):
     seq: int | None = None
 
 
-class StatusIn(Schema):
+class StatusIn(In):
     status: StatusName
 
 
@@ -150,7 +149,7 @@ class StatusOut(Out):
     seq: int
 
 
-class Selection(Schema):
+class Selection(In):
     image_ids: Annotated[list[Id], Field(max_length=100_000)] | None = None
     q: Annotated[Text, Field(max_length=2000)] | None = None
 
@@ -161,12 +160,12 @@ class Selection(Schema):
         return self
 
 
-class Replace(Schema):
+class Replace(In):
     from_: TagName = Field(alias="from")
     to: TagName
 
 
-class BatchIn(Schema):
+class BatchIn(In):
     selection: Selection
     add: TagNames = []
     remove: TagNames = []
@@ -205,11 +204,11 @@ class EventPage(Out):
     last_seq: int
 
 
-class RenameIn(Schema):
+class RenameIn(In):
     to: TagName
 
 
-class MergeIn(Schema):
+class MergeIn(In):
     into: TagName
 
 

@@ -84,12 +84,20 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     details = [
-        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        {"loc": list(error.get("loc", ())), "msg": _message(error), "type": error.get("type")}
         for error in exc.errors
     ]
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(part) for part in first["loc"])
     return error_response(422, "validation_error", f"{where}: {first['msg']}", details)
+
+
+# pydantic names the schema class ("a valid dictionary or instance of TokenIn"); say it in JSON.
+OBJECT_EXPECTED = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
+def _message(error: dict) -> str:
+    return "must be a JSON object" if error.get("type") in OBJECT_EXPECTED else error.get("msg", "")
 
 
 @api.exception_handler(AuthenticationError)

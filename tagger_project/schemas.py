@@ -28,6 +28,19 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class In(BaseModel):
+    """Base of every request body shape: plain pydantic in strict mode.
+
+    ninja's Schema reads fields as attributes off whatever it is handed, so a
+    JSON array or string passed for an object validated as "all defaults"
+    (`[null, null]` created a token) or leaked a method (`list.remove`). Here
+    only a JSON object validates as an object, and a value must already be of
+    its field's JSON type: `0` is not `false`, `"3"` is not `3`.
+    """
+
+    model_config = ConfigDict(strict=True)
+
+
 class ErrorBody(Out):
     code: str
     message: str

@@ -2,10 +2,9 @@
 
 from typing import Annotated, Literal
 
-from ninja import Schema
 from pydantic import StringConstraints
 
-from tagger_project.schemas import Out
+from tagger_project.schemas import In, Out
 
 TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
 Prefix = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
@@ -34,7 +33,7 @@ class TagSuggestionList(Out):
     next_cursor: str | None = None
 
 
-class AliasIn(Schema):
+class AliasIn(In):
     name: TagName
 
 
@@ -48,7 +47,7 @@ class AliasList(Out):
     next_cursor: str | None = None
 
 
-class ImplicationIn(Schema):
+class ImplicationIn(In):
     implies: TagName
 
 

@@ -1,0 +1,51 @@
+"""A request body is the JSON object its schema describes: other JSON is refused and changes nothing.
+
+schemathesis `--checks all` found these (issue 16, item 9): ninja's Schema
+read fields as attributes off any value, so an array or a string validated
+as an object of defaults, and pydantic's lax mode took `0` for `false`.
+"""
+
+import pytest
+
+from accounts.models import ApiToken
+from sessions_app.models import TaggingSession
+from tests.support.api import ApiClient, error_of
+
+NOT_OBJECTS = [[None, None], ["remove"], "AAA", 7, True]
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS)
+def test_a_token_needs_an_object(alice, body):
+    client = ApiClient(alice)
+    before = ApiToken.objects.count()
+    response = client.post("/auth/tokens", body)
+    assert response.status_code == 422, response.content
+    error = error_of(response)
+    assert error["message"] == "body.payload: must be a JSON object"
+    assert ApiToken.objects.count() == before
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS)
+def test_a_session_patch_needs_an_object(session, as_, alice, body):
+    before = TaggingSession.objects.get(pk=session.pk).last_seq
+    response = as_(alice).patch(f"/sessions/{session.pk}", body)
+    assert response.status_code == 422, response.content
+    assert TaggingSession.objects.get(pk=session.pk).last_seq == before
+
+
+def test_a_nested_object_must_be_an_object(session, as_, alice, dave):
+    response = as_(alice).post(f"/sessions/{session.pk}/batch", {"selection": ["q"], "add": ["x"]})
+    assert response.status_code == 422, response.content
+    assert error_of(response)["message"] == "body.payload.selection: must be a JSON object"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("escape_parentheses", 0), ("use_underscores", "true"), ("use_underscores", 1)],
+)
+def test_a_boolean_is_true_or_false_not_a_number_or_a_string(alice, field, value):
+    response = ApiClient(alice).post("/sessions", {"name": "Strict", field: value})
+    assert response.status_code == 422, response.content
+    assert error_of(response)["details"][0]["loc"] == ["body", "payload", field]
+    assert not TaggingSession.objects.filter(name="Strict").exists()
+
