@@ -209,7 +209,7 @@ def test_set_status_validates(session, tagged, as_, bob, carol):
     assert SessionEvent.objects.get(session=session, seq=body["seq"]).kind == "image.status"
     other = services.session_create(owner=bob, name="Other")
     outside = f"/sessions/{other.pk}/images/{tagged[0].pk}/status"
-    assert as_(bob).post(outside, {"status": "tagged"}).status_code == 400
+    assert as_(bob).post(outside, {"status": "tagged"}).status_code == 404
 
 
 def test_batch_by_ids_and_by_query(session, tagged, as_, bob):

@@ -1,15 +1,18 @@
-"""A request body is the JSON object its schema describes: other JSON is refused and changes nothing.
+"""The server keeps to its OpenAPI schema: what schemathesis `--checks all` found (issue 16, 9).
 
-schemathesis `--checks all` found these (issue 16, item 9): ninja's Schema
-read fields as attributes off any value, so an array or a string validated
-as an object of defaults, and pydantic's lax mode took `0` for `false`.
+A request body is the JSON object its schema describes: ninja's Schema read
+fields as attributes off any value, so an array or a string validated as an
+object of defaults, and pydantic's lax mode took `0` for `false`. Other JSON
+is refused and changes nothing.
 """
 
 import pytest
 
 from accounts.models import ApiToken
+from sessions_app import services as session_services
 from sessions_app.models import TaggingSession
 from tests.support.api import ApiClient, error_of
+from tests.support.images import make_image
 
 NOT_OBJECTS = [[None, None], ["remove"], "AAA", 7, True]
 
@@ -49,3 +52,14 @@ def test_a_boolean_is_true_or_false_not_a_number_or_a_string(alice, field, value
     assert error_of(response)["details"][0]["loc"] == ["body", "payload", field]
     assert not TaggingSession.objects.filter(name="Strict").exists()
 
+
+
+def test_an_image_outside_the_session_is_not_found(session, session_images, as_, alice):
+    other = session_services.session_create(owner=alice, name="Other")
+    outsider = make_image(color=(1, 1, 1), name="elsewhere.png")
+    session_services.session_images_add(other, actor=alice, images=[outsider])
+    response = as_(alice).post(
+        f"/sessions/{session.pk}/images/{outsider.pk}/status", {"status": "reviewed"}
+    )
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
