@@ -18,12 +18,15 @@ from sessions_app.rules import MAX_BLACKLIST, MAX_PINNED, rules_from_input, sess
 from sessions_app.schemas import BatchOut, Selection, TagName
 from sessions_app.services.rules import rules_apply, rules_preview
 from sessions_app.services.undo import operation_redo, operation_undo
-from tagger_project.schemas import Id, In, answers
+from tagger_project.schemas import Id, In, answers, exactly_one
 from tags.models import TagSource
+from tags.schemas import Category
 
 router = Router(tags=["rules"])
 
 SourceName = Literal[tuple(TagSource.values)]  # type: ignore[valid-type]
+# Accepting a source makes its tags manual: manual ones are accepted already.
+AcceptableSource = Literal[tuple(v for v in TagSource.values if v != TagSource.MANUAL)]  # type: ignore[valid-type]
 
 
 class StrictIn(In):
@@ -32,10 +35,19 @@ class StrictIn(In):
 
 
 class RulesIn(StrictIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "Also refused, with 400 `invalid` or `invalid_tag`: a tag both"
+            " pinned and blacklisted, or two names that normalize or alias to one tag.",
+            "x-refused-with": ["invalid", "invalid_tag"],
+        }
+    )
+
     blacklist: Annotated[list[TagName], Field(max_length=MAX_BLACKLIST)] = []
     pinned: Annotated[list[TagName], Field(max_length=MAX_PINNED)] = []
-    # Validated by the service, so an unknown category gets its own clear message.
-    category_order: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+    category_order: Annotated[
+        list[Category], Field(max_length=20, json_schema_extra={"uniqueItems": True})
+    ] = []
 
 
 class RulesOut(Schema):
@@ -65,8 +77,10 @@ class ApplyOut(Schema):
 
 
 class SourceBatchIn(StrictIn):
+    model_config = ConfigDict(json_schema_extra=exactly_one(accept="string", drop="string"))
+
     selection: Selection
-    accept: SourceName | None = None
+    accept: AcceptableSource | None = None
     drop: SourceName | None = None
 
     @model_validator(mode="after")
@@ -110,7 +124,9 @@ def rules_dry_run(request: HttpRequest, session_id: Id, payload: RulesIn):
 def rules_change(request: HttpRequest, session_id: Id, payload: RulesIn):
     """Set the rules and rewrite the session's images: one undoable operation (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    result = rules_apply(session, actor=request.auth, rules=rules_from_input(**payload.model_dump()))
+    result = rules_apply(
+        session, actor=request.auth, rules=rules_from_input(**payload.model_dump())
+    )
     return {"rules": result.rules.as_dict(), "changed": result.changed, "seq": result.seq}
 
 

@@ -3,11 +3,10 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from tagger_project.schemas import Id, In, Name, Out, Text
+from tagger_project.schemas import Id, In, Name, Out, TagName, Text, exactly_one
 
-TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
 TagNames = Annotated[list[TagName], Field(max_length=200)]
 Separator = Annotated[str, StringConstraints(min_length=1, max_length=8, pattern=r"^[^\x00]*$")]
 RoleName = Literal["owner", "editor", "viewer"]
@@ -150,6 +149,8 @@ class StatusOut(Out):
 
 
 class Selection(In):
+    model_config = ConfigDict(json_schema_extra=exactly_one(image_ids="array", q="string"))
+
     image_ids: Annotated[list[Id], Field(max_length=100_000)] | None = None
     q: Annotated[Text, Field(max_length=2000)] | None = None
 
@@ -161,6 +162,14 @@ class Selection(In):
 
 
 class Replace(In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "Also refused, with 400 `invalid`: `from` and `to` naming one tag"
+            " (the same name once normalized, or an alias of the other).",
+            "x-refused-with": ["invalid"],
+        }
+    )
+
     from_: TagName = Field(alias="from")
     to: TagName
 

@@ -20,6 +20,7 @@ from live.api import router as stats_router
 from sessions_app.api import curation_router, images_router, sessions_router
 from sessions_app.api_rules import router as rules_router
 from tagger_project.errors import DomainError
+from tagger_project.schemas import PATTERN_MEANINGS
 from tagger_project.uploads import UploadTooLarge
 from taggers.api import router as taggers_router
 from tags.api import router as tags_router
@@ -97,7 +98,12 @@ OBJECT_EXPECTED = frozenset({"model_type", "model_attributes_type", "dict_type"}
 
 
 def _message(error: dict) -> str:
-    return "must be a JSON object" if error.get("type") in OBJECT_EXPECTED else error.get("msg", "")
+    if error.get("type") in OBJECT_EXPECTED:
+        return "must be a JSON object"
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern")
+        return PATTERN_MEANINGS.get(pattern, error.get("msg", ""))
+    return error.get("msg", "")
 
 
 @api.exception_handler(AuthenticationError)

@@ -45,7 +45,7 @@ class StreamedS3Storage(S3Storage):
         return StreamedS3File(self, name)
 
     def get_stream(self, name: str) -> tuple[Any, int]:
-        """The object's body (botocore's StreamingBody) and its length; FileNotFoundError if absent."""
+        """The object's body (a botocore StreamingBody) and length; FileNotFoundError if absent."""
         key = self._normalize_name(clean_name(name))
         try:
             answer = self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=key)

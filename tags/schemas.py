@@ -2,12 +2,20 @@
 
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
-from tagger_project.schemas import In, Out
+from tagger_project.schemas import PRIVATE_USE_PLANES, TAG_PREFIX_PATTERN, In, Out, TagName
 
-TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
-Prefix = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
+# The start of a tag name: what a tag name may hold, possibly nothing yet.
+Prefix = Annotated[
+    str,
+    StringConstraints(max_length=200, pattern=TAG_PREFIX_PATTERN),
+    Field(
+        description="Also refused, with 400 `invalid_tag`: a prefix with nothing left once"
+        f" normalized (`_`, weight syntax alone), and {PRIVATE_USE_PLANES}.",
+        json_schema_extra={"x-refused-with": ["invalid_tag"]},
+    ),
+]
 Category = Literal[
     "general",
     "artist",

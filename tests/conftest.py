@@ -146,7 +146,9 @@ def session_images(session, alice):
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """moto's S3-compatible server for the run (skipped without moto[server], except in CI)."""
-    require_service("moto", moto_installed(), "moto[server] is not installed (requirements-dev.txt)")
+    require_service(
+        "moto", moto_installed(), "moto[server] is not installed (requirements-dev.txt)"
+    )
     server = start_s3_server(tmp_path_factory.mktemp("s3") / "moto.log")
     yield server
     stop_s3_server(server)

@@ -53,7 +53,6 @@ def test_a_boolean_is_true_or_false_not_a_number_or_a_string(alice, field, value
     assert not TaggingSession.objects.filter(name="Strict").exists()
 
 
-
 def test_an_image_outside_the_session_is_not_found(session, session_images, as_, alice):
     other = session_services.session_create(owner=alice, name="Other")
     outsider = make_image(color=(1, 1, 1), name="elsewhere.png")
@@ -63,3 +62,32 @@ def test_an_image_outside_the_session_is_not_found(session, session_images, as_,
     )
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+
+
+def test_an_integral_number_is_an_integer_as_json_schema_says(session, session_images, as_, bob):
+    # Strict validation must not refuse what a JSON Schema `integer` allows: 2.0 is 2.
+    image_id = float(session_images[0].pk)
+    body = {"selection": {"image_ids": [image_id]}, "add": ["calico"]}
+    response = as_(bob).post(f"/sessions/{session.pk}/batch", body)
+    assert response.status_code == 200, response.content
+    assert response.json()["changed"] == 1
+
+
+def test_exactly_one_of_two_fields_is_stated_in_the_schema(alice):
+    document = ApiClient(alice).get("/openapi.json").json()
+    selection = document["components"]["schemas"]["Selection"]
+    assert [branch["required"] for branch in selection["oneOf"]] == [["image_ids"], ["q"]]
+
+
+def test_a_batch_counts_only_the_selected_images_the_session_holds(
+    session, session_images, as_, alice, bob
+):
+    other = session_services.session_create(owner=alice, name="Elsewhere")
+    outsider = make_image(color=(2, 2, 2), name="outsider.png")
+    session_services.session_images_add(other, actor=alice, images=[outsider])
+    ids = [session_images[0].pk, outsider.pk, 2**40]
+    response = as_(bob).post(
+        f"/sessions/{session.pk}/batch", {"selection": {"image_ids": ids}, "add": ["calico"]}
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["selected"], response.json()["changed"]) == (1, 1)

@@ -64,9 +64,10 @@ def test_upload_on_one_worker_shows_and_exports_on_the_other(
         "DEBUG": "true",
     }
     disks = {name: machine(tmp_path, name) for name in ("one", "two")}
-    with workers(1, redis_url=redis_url, **shared, **disks["one"]) as (one,), workers(
-        1, redis_url=redis_url, **shared, **disks["two"]
-    ) as (two,):
+    with (
+        workers(1, redis_url=redis_url, **shared, **disks["one"]) as (one,),
+        workers(1, redis_url=redis_url, **shared, **disks["two"]) as (two,),
+    ):
         uploader = page_on(browser, one)
         sign_in(uploader, "alice")
         uploader.get_by_label("Upload images to Shared").set_input_files(
