@@ -9,15 +9,13 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.workers import free_port
+from tests.support.workers import free_port, wait_listening
 
 # moto accepts any credentials; boto3 still needs some, and a region.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "tagger-test", "AWS_SECRET_ACCESS_KEY": "tagger-test"}
@@ -97,17 +95,8 @@ def start_s3_server(log: Path) -> S3Server:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto's server exited with {process.returncode}; see {log}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return S3Server(f"http://127.0.0.1:{port}", process)
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"moto's server did not listen within 30 s; see {log}")
+    wait_listening(process, port, what=f"moto's server (see {log})")
+    return S3Server(f"http://127.0.0.1:{port}", process)
 
 
 def stop_s3_server(server: S3Server) -> None:
