@@ -19,11 +19,11 @@ from sessions_app.schemas import BatchOut, Selection, TagName
 from sessions_app.services.rules import rules_apply, rules_preview
 from sessions_app.services.undo import operation_redo, operation_undo
 from tagger_project.schemas import Id, In, answers, exactly_one
-from tags.models import TagSource
-from tags.schemas import Category
+from tags.models import TagCategory, TagSource
 
 router = Router(tags=["rules"])
 
+CATEGORIES = list(TagCategory.values)
 SourceName = Literal[tuple(TagSource.values)]  # type: ignore[valid-type]
 # Accepting a source makes its tags manual: manual ones are accepted already.
 AcceptableSource = Literal[tuple(v for v in TagSource.values if v != TagSource.MANUAL)]  # type: ignore[valid-type]
@@ -45,8 +45,11 @@ class RulesIn(StrictIn):
 
     blacklist: Annotated[list[TagName], Field(max_length=MAX_BLACKLIST)] = []
     pinned: Annotated[list[TagName], Field(max_length=MAX_PINNED)] = []
+    # The schema lists the categories; the service checks them, so that an unknown one
+    # gets its own message naming it.
     category_order: Annotated[
-        list[Category], Field(max_length=20, json_schema_extra={"uniqueItems": True})
+        list[Annotated[str, Field(max_length=40, json_schema_extra={"enum": CATEGORIES})]],
+        Field(max_length=20, json_schema_extra={"uniqueItems": True}),
     ] = []
 
 

@@ -73,7 +73,7 @@ def test_preview_then_apply_then_undo_and_redo(session, tagged, as_, bob):
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
-        ({"category_order": ["character", "hair colour"]}, 422, "validation_error"),
+        ({"category_order": ["character", "hair colour"]}, 400, "invalid"),
         ({"category_order": ["meta", "meta"]}, 400, "invalid"),
         ({"blacklist": ["x" * 201]}, 422, "validation_error"),
         ({"blacklist": ["x" * 401]}, 422, "validation_error"),
