@@ -3,15 +3,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from ninja import Schema
 from pydantic import StringConstraints
 
-from tagger_project.schemas import Out, Text
+from tagger_project.schemas import In, Out, Text
 
 Credential = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00]*$")]
 
 
-class LoginIn(Schema):
+class LoginIn(In):
     username: Credential
     password: Credential
 
@@ -26,7 +25,7 @@ class MeOut(Out):
     is_staff: bool
 
 
-class TokenIn(Schema):
+class TokenIn(In):
     name: Text = ""
 
 

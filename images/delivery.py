@@ -76,6 +76,9 @@ def _full_answer(delivery: Delivery) -> HttpResponse:
         except (FileNotFoundError, OSError) as exc:
             raise StoredFileMissing(delivery.storage_name) from exc
         response = FileResponse(handle, content_type=content_type)
+        if "Content-Length" not in response and handle.size is not None:
+            # FileResponse measures seekable files only; a stream from S3 knows its size.
+            response["Content-Length"] = str(handle.size)
     # FileResponse would name the file after the handle: the stored, hashed name.
     del response["Content-Disposition"]
     if disposition:

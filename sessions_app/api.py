@@ -48,7 +48,17 @@ from sessions_app.schemas import (
     UploadOut,
 )
 from tagger_project.errors import NotFound, TooLarge
-from tagger_project.schemas import Id, Limit, Name, Text, answers, trusted
+from tagger_project.schemas import (
+    Id,
+    IdCursor,
+    Limit,
+    Name,
+    PositionCursor,
+    TagName,
+    Text,
+    answers,
+    trusted,
+)
 from tagger_project.uploads import image_pixels
 from tags.permissions import require_curator
 from tags.selectors import tag_named
@@ -69,7 +79,7 @@ def _user_named(username: str):
 
 
 @sessions_router.get("", response=answers(SessionPage))
-def session_list(request: HttpRequest, cursor: Text | None = None, limit: Limit = 50):
+def session_list(request: HttpRequest, cursor: IdCursor | None = None, limit: Limit = 50):
     """The sessions you are a member of, newest first."""
     items, next_cursor = selectors.sessions_page(request.auth, cursor=cursor, limit=limit)
     return {"items": items, "next_cursor": next_cursor}
@@ -78,7 +88,7 @@ def session_list(request: HttpRequest, cursor: Text | None = None, limit: Limit 
 @sessions_router.post("", response=answers(SessionOut, 201))
 def session_create(request: HttpRequest, payload: SessionIn):
     """Create a session; you become its owner."""
-    session = services.session_create(owner=request.auth, **payload.dict())
+    session = services.session_create(owner=request.auth, **payload.model_dump())
     session.refresh_from_db(fields=["last_seq"])
     return Status(201, selectors.session_shape(session, Role.OWNER))
 
@@ -93,7 +103,7 @@ def session_detail(request: HttpRequest, session_id: Id):
 def session_update(request: HttpRequest, session_id: Id, payload: SessionPatch):
     """Change the name, description or export settings (owners)."""
     session = session_for(request.auth, session_id, Role.OWNER)
-    changes = payload.dict(exclude_none=True)
+    changes = payload.model_dump(exclude_none=True)
     if changes:
         session = services.session_update(session, actor=request.auth, **changes)
         session.refresh_from_db(fields=["last_seq"])
@@ -148,7 +158,7 @@ def session_images(
     session_id: Id,
     q: Text | None = None,
     status: StatusName | None = None,
-    cursor: Text | None = None,
+    cursor: PositionCursor | None = None,
     limit: Limit = 50,
 ):
     """The session's images in order, filtered by a tag query (see tags.query)."""
@@ -162,7 +172,9 @@ def session_images(
 
 
 @sessions_router.post("/{session_id}/images", response=answers(UploadOut))
-def session_upload(request: HttpRequest, session_id: Id, files: list[UploadedFile] = File(...)):
+def session_upload(
+    request: HttpRequest, session_id: Id, files: list[UploadedFile] = File(..., min_length=1)
+):
     """Upload image files into the session (multipart field `files`); one result per file."""
     session = session_for(request.auth, session_id, Role.EDITOR)
     images, captions = _pair_captions(files)
@@ -385,7 +397,7 @@ def _tag_shape(tag) -> dict:
 
 
 @curation_router.post("/{path:name}/rename", response=answers(TagOut))
-def tag_rename(request: HttpRequest, name: str, payload: RenameIn):
+def tag_rename(request: HttpRequest, name: TagName, payload: RenameIn):
     """Rename a tag everywhere; the old name becomes an alias (staff)."""
     require_curator(request.auth)
     tag = services.tag_rename(tag_named(name), actor=request.auth, new_name=payload.to)
@@ -393,7 +405,7 @@ def tag_rename(request: HttpRequest, name: str, payload: RenameIn):
 
 
 @curation_router.post("/{path:name}/merge", response=answers(TagOut))
-def tag_merge(request: HttpRequest, name: str, payload: MergeIn):
+def tag_merge(request: HttpRequest, name: TagName, payload: MergeIn):
     """Merge this tag into another, keeping caption positions (staff)."""
     require_curator(request.auth)
     source, into = tag_named(name), tag_named(payload.into)

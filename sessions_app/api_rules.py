@@ -18,24 +18,39 @@ from sessions_app.rules import MAX_BLACKLIST, MAX_PINNED, rules_from_input, sess
 from sessions_app.schemas import BatchOut, Selection, TagName
 from sessions_app.services.rules import rules_apply, rules_preview
 from sessions_app.services.undo import operation_redo, operation_undo
-from tagger_project.schemas import Id, answers
-from tags.models import TagSource
+from tagger_project.schemas import Id, In, answers, exactly_one
+from tags.models import TagCategory, TagSource
 
 router = Router(tags=["rules"])
 
+CATEGORIES = list(TagCategory.values)
 SourceName = Literal[tuple(TagSource.values)]  # type: ignore[valid-type]
+# Accepting a source makes its tags manual: manual ones are accepted already.
+AcceptableSource = Literal[tuple(v for v in TagSource.values if v != TagSource.MANUAL)]  # type: ignore[valid-type]
 
 
-class StrictIn(Schema):
+class StrictIn(In):
     # An unknown field is a typo or a client/server mismatch: say so, change nothing.
     model_config = ConfigDict(extra="forbid")
 
 
 class RulesIn(StrictIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "Also refused, with 400 `invalid` or `invalid_tag`: a tag both"
+            " pinned and blacklisted, or two names that normalize or alias to one tag.",
+            "x-refused-with": ["invalid", "invalid_tag"],
+        }
+    )
+
     blacklist: Annotated[list[TagName], Field(max_length=MAX_BLACKLIST)] = []
     pinned: Annotated[list[TagName], Field(max_length=MAX_PINNED)] = []
-    # Validated by the service, so an unknown category gets its own clear message.
-    category_order: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+    # The schema lists the categories; the service checks them, so that an unknown one
+    # gets its own message naming it.
+    category_order: Annotated[
+        list[Annotated[str, Field(max_length=40, json_schema_extra={"enum": CATEGORIES})]],
+        Field(max_length=20, json_schema_extra={"uniqueItems": True}),
+    ] = []
 
 
 class RulesOut(Schema):
@@ -65,8 +80,10 @@ class ApplyOut(Schema):
 
 
 class SourceBatchIn(StrictIn):
+    model_config = ConfigDict(json_schema_extra=exactly_one(accept="string", drop="string"))
+
     selection: Selection
-    accept: SourceName | None = None
+    accept: AcceptableSource | None = None
     drop: SourceName | None = None
 
     @model_validator(mode="after")
@@ -97,7 +114,7 @@ def rules_detail(request: HttpRequest, session_id: Id):
 def rules_dry_run(request: HttpRequest, session_id: Id, payload: RulesIn):
     """What these rules would change, with a before/after sample; changes nothing (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    diff = rules_preview(session, rules_from_input(**payload.dict()))
+    diff = rules_preview(session, rules_from_input(**payload.model_dump()))
     return {
         "rules": diff.rules.as_dict(),
         "total": diff.total,
@@ -110,7 +127,9 @@ def rules_dry_run(request: HttpRequest, session_id: Id, payload: RulesIn):
 def rules_change(request: HttpRequest, session_id: Id, payload: RulesIn):
     """Set the rules and rewrite the session's images: one undoable operation (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    result = rules_apply(session, actor=request.auth, rules=rules_from_input(**payload.dict()))
+    result = rules_apply(
+        session, actor=request.auth, rules=rules_from_input(**payload.model_dump())
+    )
     return {"rules": result.rules.as_dict(), "changed": result.changed, "seq": result.seq}
 
 

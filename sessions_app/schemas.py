@@ -3,20 +3,18 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from ninja import Schema
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from sessions_app.services.written_caption import MAX_CAPTION_LENGTH
-from tagger_project.schemas import Id, Name, Out, Text
+from tagger_project.schemas import Id, In, Name, Out, TagName, Text, exactly_one
 
-TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
 TagNames = Annotated[list[TagName], Field(max_length=200)]
 Separator = Annotated[str, StringConstraints(min_length=1, max_length=8, pattern=r"^[^\x00]*$")]
 RoleName = Literal["owner", "editor", "viewer"]
 StatusName = Literal["todo", "tagged", "reviewed", "skipped"]
 
 
-class SessionIn(Schema):
+class SessionIn(In):
     name: Name
     description: Text = ""
     trigger_word: Annotated[Text, Field(max_length=200)] = ""
@@ -25,7 +23,7 @@ class SessionIn(Schema):
     escape_parentheses: bool = False
 
 
-class SessionPatch(Schema):
+class SessionPatch(In):
     name: Name | None = None
     description: Text | None = None
     trigger_word: Annotated[Text, Field(max_length=200)] | None = None
@@ -53,7 +51,7 @@ class SessionPage(Out):
     next_cursor: str | None
 
 
-class MemberIn(Schema):
+class MemberIn(In):
     username: Name
     role: RoleName
 
@@ -126,12 +124,12 @@ class UploadOut(Out):
     skipped: int
 
 
-class TagsEditIn(Schema):
+class TagsEditIn(In):
     add: TagNames = []
     remove: TagNames = []
 
 
-class TagsSetIn(Schema):
+class TagsSetIn(In):
     tags: TagNames
     version: Annotated[int, Field(ge=0, le=2**31)]
 
@@ -143,7 +141,7 @@ class TagStateOut(Out):
     seq: int | None = None
 
 
-class CaptionSetIn(Schema):
+class CaptionSetIn(In):
     """The whole written caption, exactly as it should read, and the version it was based on."""
 
     caption: Annotated[str, Field(max_length=MAX_CAPTION_LENGTH)]
@@ -157,7 +155,7 @@ class CaptionOut(Out):
     seq: int | None = None
 
 
-class StatusIn(Schema):
+class StatusIn(In):
     status: StatusName
 
 
@@ -167,7 +165,9 @@ class StatusOut(Out):
     seq: int
 
 
-class Selection(Schema):
+class Selection(In):
+    model_config = ConfigDict(json_schema_extra=exactly_one(image_ids="array", q="string"))
+
     image_ids: Annotated[list[Id], Field(max_length=100_000)] | None = None
     q: Annotated[Text, Field(max_length=2000)] | None = None
 
@@ -178,12 +178,20 @@ class Selection(Schema):
         return self
 
 
-class Replace(Schema):
+class Replace(In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "Also refused, with 400 `invalid`: `from` and `to` naming one tag"
+            " (the same name once normalized, or an alias of the other).",
+            "x-refused-with": ["invalid"],
+        }
+    )
+
     from_: TagName = Field(alias="from")
     to: TagName
 
 
-class BatchIn(Schema):
+class BatchIn(In):
     selection: Selection
     add: TagNames = []
     remove: TagNames = []
@@ -229,11 +237,11 @@ class EventPage(Out):
     last_seq: int
 
 
-class RenameIn(Schema):
+class RenameIn(In):
     to: TagName
 
 
-class MergeIn(Schema):
+class MergeIn(In):
     into: TagName
 
 

@@ -4,8 +4,6 @@ Lists use keyset pagination (an opaque cursor holding the last row's sort
 key), so a deep page costs what the first one does.
 """
 
-import base64
-import binascii
 from typing import Any
 
 from django.core.cache import cache
@@ -23,7 +21,7 @@ from sessions_app.models import (
     TaggingSession,
 )
 from sessions_app.permissions import sessions_visible_to
-from sessions_app.sql import session_image_ids_where, session_page_rows
+from sessions_app.sql import entries_in_session, session_image_ids_where, session_page_rows
 from tagger_project.errors import InvalidInput, NotFound
 from tags.labels import current_vocabulary
 from tags.query import TagRows, compile_query, parse
@@ -32,20 +30,19 @@ from tags.query import TagRows, compile_query, parse
 
 
 def encode_cursor(*parts: int) -> str:
-    raw = ".".join(str(part) for part in parts).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The last row's keys, dot-separated: tagger_project.schemas states the shapes."""
+    return ".".join(str(part) for part in parts)
 
 
 def decode_cursor(cursor: str, size: int) -> list[int]:
     """The integers a cursor holds; InvalidInput when it was not made by encode_cursor."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        parts = [int(part) for part in raw.split(".")]
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        parts = []
-    if len(parts) != size or any(part < 0 or part > 2**62 for part in parts):
+    parts = cursor.split(".")
+    if len(parts) != size or not all(part.isascii() and part.isdigit() for part in parts):
         raise InvalidInput("invalid cursor", details=[{"cursor": cursor[:100]}])
-    return parts
+    values = [int(part) for part in parts]
+    if any(value > 2**62 for value in values):
+        raise InvalidInput("invalid cursor", details=[{"cursor": cursor[:100]}])
+    return values
 
 
 # --- sessions ---------------------------------------------------------------------
@@ -238,10 +235,12 @@ def session_image_ids(session: TaggingSession, *, query: str) -> list[int]:
 def selection_image_ids(
     session: TaggingSession, *, q: str | None, image_ids: list[int] | None
 ) -> list[int]:
-    """The images a batch acts on: those matching the query `q`, else the ids given."""
+    """The images a batch acts on: those matching `q`, else the given ids the session holds."""
     if q is not None:
         return session_image_ids(session, query=q)
-    return image_ids or []
+    wanted = list(dict.fromkeys(image_ids or []))
+    held = entries_in_session(session.pk, wanted)
+    return [image_id for image_id in wanted if image_id in held]
 
 
 def image_detail(session: TaggingSession | int, image_id: int) -> dict[str, Any]:

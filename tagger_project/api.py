@@ -20,6 +20,7 @@ from live.api import router as stats_router
 from sessions_app.api import curation_router, images_router, sessions_router
 from sessions_app.api_rules import router as rules_router
 from tagger_project.errors import DomainError
+from tagger_project.schemas import PATTERN_MEANINGS
 from tagger_project.uploads import UploadTooLarge
 from taggers.api import router as taggers_router
 from tags.api import router as tags_router
@@ -84,12 +85,25 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     details = [
-        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        {"loc": list(error.get("loc", ())), "msg": _message(error), "type": error.get("type")}
         for error in exc.errors
     ]
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(part) for part in first["loc"])
     return error_response(422, "validation_error", f"{where}: {first['msg']}", details)
+
+
+# pydantic names the schema class ("a valid dictionary or instance of TokenIn"); say it in JSON.
+OBJECT_EXPECTED = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
+def _message(error: dict) -> str:
+    if error.get("type") in OBJECT_EXPECTED:
+        return "must be a JSON object"
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern")
+        return PATTERN_MEANINGS.get(pattern, error.get("msg", ""))
+    return error.get("msg", "")
 
 
 @api.exception_handler(AuthenticationError)

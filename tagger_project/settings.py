@@ -10,6 +10,7 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -244,7 +245,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # One setting moves originals, thumbnails and exports to S3-compatible storage
 # (django-storages) when workers run on several machines.
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -254,6 +255,32 @@ STORAGES = {
         else "tagger_project.static_storage.HashedModulesStorage"
     },
 }
+# Media on S3-compatible storage, for workers on several machines: set the bucket.
+# Objects stay private (no ACL is sent, presigned URLs are never handed out):
+# the media view authorizes each request and streams the object itself, so
+# clients never learn a storage key (a content hash) and a removed member's
+# link dies with the membership (images/delivery.py). Credentials: AWS_ACCESS_KEY_ID
+# and AWS_SECRET_ACCESS_KEY, or, when unset, boto3's own chain (instance role, ...).
+TAGGER_S3_BUCKET = env_str("TAGGER_S3_BUCKET", "")
+if TAGGER_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "tagger_project.s3_storage.StreamedS3Storage",
+        "OPTIONS": {
+            "bucket_name": TAGGER_S3_BUCKET,
+            # Any S3-compatible server (MinIO, Ceph, R2, ...); empty: AWS itself.
+            "endpoint_url": env_str("TAGGER_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("TAGGER_S3_REGION", "") or None,
+            "location": env_str("TAGGER_S3_PREFIX", ""),
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID"),
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            "default_acl": None,
+            # Names are content addresses: the same name is the same bytes.
+            "file_overwrite": True,
+        },
+    }
+    if TAGGER_MEDIA_OFFLOAD:
+        # The proxies' hand-offs name a file on disk or a location aliased to MEDIA_ROOT.
+        raise ValueError("TAGGER_MEDIA_OFFLOAD needs media on local disk, not TAGGER_S3_BUCKET")
 
 # --- HTTPS ----------------------------------------------------------------
 # HTTPS=true once TLS is in front (here or at a proxy): secure cookies, HSTS,

@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from tagger_project.schemas import Limit, answers, trusted
+from tagger_project.schemas import Limit, TagName, answers, trusted
 from tags import services
 from tags.autocomplete import tags_complete
 from tags.clip_tokens import CLIP_TOKEN_LIMIT, clip_token_count
@@ -47,7 +47,7 @@ def clip_token_counter(request: HttpRequest, payload: ClipTokensIn):
 
 
 @router.get("/{path:name}/aliases", response=answers(AliasList))
-def alias_list(request: HttpRequest, name: str):
+def alias_list(request: HttpRequest, name: TagName):
     """The names that resolve to this tag (staff)."""
     require_curator(request.auth)
     tag = tag_named(name)
@@ -56,7 +56,7 @@ def alias_list(request: HttpRequest, name: str):
 
 
 @router.post("/{path:name}/aliases", response=answers(AliasOut, 201))
-def alias_create(request: HttpRequest, name: str, payload: AliasIn):
+def alias_create(request: HttpRequest, name: TagName, payload: AliasIn):
     """Make another name resolve to this tag (staff)."""
     require_curator(request.auth)
     alias = services.alias_create(tag_named(name), name=payload.name)
@@ -64,7 +64,7 @@ def alias_create(request: HttpRequest, name: str, payload: AliasIn):
 
 
 @router.get("/{path:name}/implications", response=answers(ImplicationList))
-def implication_list(request: HttpRequest, name: str):
+def implication_list(request: HttpRequest, name: TagName):
     """The tags this tag implies directly (staff)."""
     require_curator(request.auth)
     tag = tag_named(name)
@@ -74,7 +74,7 @@ def implication_list(request: HttpRequest, name: str):
 
 
 @router.post("/{path:name}/implications", response=answers(ImplicationOut, 201))
-def implication_create(request: HttpRequest, name: str, payload: ImplicationIn):
+def implication_create(request: HttpRequest, name: TagName, payload: ImplicationIn):
     """Make adding this tag also add another; cycles are refused (staff)."""
     require_curator(request.auth)
     tag, implied = tag_named(name), tag_named(payload.implies)

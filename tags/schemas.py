@@ -2,13 +2,20 @@
 
 from typing import Annotated, Literal
 
-from ninja import Schema
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
-from tagger_project.schemas import Out
+from tagger_project.schemas import PRIVATE_USE_PLANES, TAG_PREFIX_PATTERN, In, Out, TagName
 
-TagName = Annotated[str, StringConstraints(min_length=1, max_length=400, pattern=r"^[^\x00]*$")]
-Prefix = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
+# The start of a tag name: what a tag name may hold, possibly nothing yet.
+Prefix = Annotated[
+    str,
+    StringConstraints(max_length=200, pattern=TAG_PREFIX_PATTERN),
+    Field(
+        description="Also refused, with 400 `invalid_tag`: a prefix with nothing left once"
+        f" normalized (`_`, weight syntax alone), and {PRIVATE_USE_PLANES}.",
+        json_schema_extra={"x-refused-with": ["invalid_tag"]},
+    ),
+]
 Category = Literal[
     "general",
     "artist",
@@ -34,7 +41,7 @@ class TagSuggestionList(Out):
     next_cursor: str | None = None
 
 
-class ClipTokensIn(Schema):
+class ClipTokensIn(In):
     # A written caption's limit (sessions_app's MAX_CAPTION_LENGTH), which tags may not import.
     text: Annotated[str, StringConstraints(max_length=10_000)]
 
@@ -44,7 +51,7 @@ class ClipTokensOut(Out):
     limit: int
 
 
-class AliasIn(Schema):
+class AliasIn(In):
     name: TagName
 
 
@@ -58,7 +65,7 @@ class AliasList(Out):
     next_cursor: str | None = None
 
 
-class ImplicationIn(Schema):
+class ImplicationIn(In):
     implies: TagName
 
 

@@ -17,6 +17,7 @@ from django.db import connection
 from sessions_app import services as session_services
 from tests.support.api import ApiClient
 from tests.support.images import make_image
+from tests.support.s3 import moto_installed, start_s3_server, stop_s3_server
 
 # Fails the run when a test reads outside the checkout (see the module).
 pytest_plugins = ["tests.support.confine"]
@@ -140,3 +141,23 @@ def session_images(session, alice):
     images = [make_image(color=(40 * i, 80, 160), name=f"cat{i}.png") for i in range(3)]
     session_services.session_images_add(session, actor=alice, images=images)
     return images
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's S3-compatible server for the run (skipped without moto[server], except in CI)."""
+    require_service(
+        "moto", moto_installed(), "moto[server] is not installed (requirements-dev.txt)"
+    )
+    server = start_s3_server(tmp_path_factory.mktemp("s3") / "moto.log")
+    yield server
+    stop_s3_server(server)
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings, tmp_path) -> str:
+    """This test's media in a fresh bucket on the S3 server; MEDIA_ROOT stays an empty folder."""
+    bucket = s3_server.new_bucket()
+    settings.STORAGES = s3_server.storages(bucket, settings.STORAGES)
+    settings.MEDIA_ROOT = tmp_path / "local-media"
+    return bucket

@@ -19,7 +19,7 @@ from sessions_app.models import (
     SessionMember,
     TaggingSession,
 )
-from tagger_project.errors import Conflict, InvalidInput
+from tagger_project.errors import Conflict, InvalidInput, NotFound
 
 UPDATABLE_FIELDS = frozenset(
     {"name", "description", "trigger_word", "separator", "use_underscores", "escape_parentheses"}
@@ -202,7 +202,7 @@ def session_image_set_status(
     entry = SessionImage.objects.select_for_update().filter(session=session, image_id=image_id)
     entry = entry.first()
     if entry is None:
-        raise InvalidInput(f"image {image_id} is not in this session")
+        raise NotFound(f"image {image_id} is not in this session")
     previous = entry.status
     entry.status = status
     entry.save(update_fields=["status"])

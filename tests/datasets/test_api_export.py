@@ -121,7 +121,7 @@ def test_images_false_leaves_the_images_out(dataset, carol):
         ({"trigger_word": "a\x00b"}, 422, "trigger_word"),
         ({"pin": [""]}, 422, "pin"),
         ({"pin": ["tag"] * 51}, 422, "pin"),
-        ({"pin": ["a, b"]}, 400, "comma"),
+        ({"pin": ["a, b"]}, 422, "pin"),
         ({"format": "csv"}, 422, "format"),
         ({"status": "done"}, 422, "status"),
     ],

@@ -95,7 +95,8 @@ def test_bad_list_parameters(session, as_, bob):
     assert client.get(f"/sessions/{session.pk}/images", limit=0).status_code == 422
     assert client.get(f"/sessions/{session.pk}/images", limit=501).status_code == 422
     assert client.get(f"/sessions/{session.pk}/images", status="done").status_code == 422
-    assert error_of(client.get(f"/sessions/{session.pk}/images", cursor="x"))["code"] == "invalid"
+    bad_cursor = error_of(client.get(f"/sessions/{session.pk}/images", cursor="x"))
+    assert bad_cursor["message"] == "query.cursor: is not a cursor this API handed out"
 
 
 def test_list_costs_a_fixed_number_of_queries(session, tagged, bob, django_assert_num_queries):
@@ -186,15 +187,11 @@ def test_viewer_and_outsider_cannot_edit_tags(session, tagged, as_, request, who
 
 def test_invalid_tag_name_changes_nothing(session, tagged, as_, bob):
     image = tagged[0]
-    response = as_(bob).post(
-        f"/sessions/{session.pk}/images/{image.pk}/tags", {"add": ["ok", "bad\u0007"]}
-    )
-    assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_tag"
-    assert (
-        as_(bob).post(f"/sessions/{session.pk}/images/{image.pk}/tags", {"add": "red"}).status_code
-        == 422
-    )
+    path = f"/sessions/{session.pk}/images/{image.pk}/tags"
+    response = as_(bob).post(path, {"add": ["ok", "bad\u0007"]})
+    assert response.status_code == 422  # the schema's tag name pattern refuses it
+    assert "must be a tag name" in error_of(response)["message"]
+    assert as_(bob).post(path, {"add": "red"}).status_code == 422
     assert SessionImage.objects.get(session=session, image=image).version == 1
 
 
@@ -226,7 +223,7 @@ def test_set_status_validates(session, tagged, as_, bob, carol):
     assert SessionEvent.objects.get(session=session, seq=body["seq"]).kind == "image.status"
     other = services.session_create(owner=bob, name="Other")
     outside = f"/sessions/{other.pk}/images/{tagged[0].pk}/status"
-    assert as_(bob).post(outside, {"status": "tagged"}).status_code == 400
+    assert as_(bob).post(outside, {"status": "tagged"}).status_code == 404
 
 
 def test_batch_by_ids_and_by_query(session, tagged, as_, bob):

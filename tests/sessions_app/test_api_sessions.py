@@ -22,7 +22,7 @@ def test_list_pages_with_a_cursor(alice, as_):
     rest = client.get("/sessions", limit=2, cursor=first["next_cursor"]).json()
     assert [s["name"] for s in rest["items"]] == ["one"]
     assert rest["next_cursor"] is None
-    assert error_of(client.get("/sessions", cursor="garbage!"))["code"] == "invalid"
+    assert error_of(client.get("/sessions", cursor="garbage!"))["code"] == "validation_error"
 
 
 def test_create_makes_me_owner_and_logs(as_, bob):
@@ -42,7 +42,7 @@ def test_create_makes_me_owner_and_logs(as_, bob):
     ("payload", "status", "code"),
     [
         ({"name": ""}, 422, "validation_error"),
-        ({"name": "   "}, 400, "invalid"),
+        ({"name": "   "}, 422, "validation_error"),
         ({"name": "x", "separator": ""}, 422, "validation_error"),
         ({}, 422, "validation_error"),
     ],

@@ -59,8 +59,8 @@ def test_commands_ask_for_the_owner_when_a_name_is_shared(session, dave, tmp_pat
 )
 def test_session_names_refuse_what_tags_refuse(as_, alice, session, name):
     created = as_(alice).post("/sessions", {"name": name})
-    assert created.status_code == 400
+    assert created.status_code == 422  # the schema's pattern states it
     assert "invisible characters" in error_of(created)["message"]
     patched = as_(alice).patch(f"/sessions/{session.pk}", {"name": name})
-    assert patched.status_code == 400
+    assert patched.status_code == 422
     assert TaggingSession.objects.filter(owner=alice).count() == 1

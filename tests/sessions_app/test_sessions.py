@@ -2,7 +2,7 @@ import pytest
 
 from sessions_app import services
 from sessions_app.models import Role, SessionImage, SessionMember
-from tagger_project.errors import Conflict, InvalidInput
+from tagger_project.errors import Conflict, InvalidInput, NotFound
 from tests.support.images import make_image
 
 
@@ -72,5 +72,5 @@ def test_status_change_and_bad_status(session, session_images, bob):
     with pytest.raises(InvalidInput):
         services.session_image_set_status(session, actor=bob, image_id=image.pk, status="done")
     outsider = make_image(name="out.png", color=(9, 9, 9))
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):
         services.session_image_set_status(session, actor=bob, image_id=outsider.pk, status="todo")

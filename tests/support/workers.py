@@ -73,17 +73,23 @@ def start_worker(*, redis_url: str | None = None, log: Path | None = None, **env
     )
     if log:
         output.close()
-    deadline = time.monotonic() + 30
+    wait_listening(process, port, what="worker")
+    return Worker(port, process)
+
+
+def wait_listening(process: subprocess.Popen, port: int, *, what: str, timeout: float = 30) -> None:
+    """Return once `process` accepts connections on `port`; kill it and raise if it never does."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"worker exited with {process.returncode}")
+            raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return Worker(port, process)
+            return
         except OSError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("worker did not start listening")
+    raise RuntimeError(f"{what} did not start listening")
 
 
 @contextmanager

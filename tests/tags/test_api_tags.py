@@ -33,7 +33,7 @@ def test_autocomplete_refuses_bad_input(vocabulary, carol):
     client = ApiClient(carol)
     assert client.get("/tags", category="nope").status_code == 422
     assert client.get("/tags", limit=0).status_code == 422
-    assert error_of(client.get("/tags", prefix="a\u0007"))["code"] == "invalid_tag"
+    assert error_of(client.get("/tags", prefix="a\u0007"))["code"] == "validation_error"
     assert ApiClient().get("/tags").status_code == 401
 
 
