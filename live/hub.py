@@ -34,6 +34,7 @@ from live.protocol import events_frame
 from sessions_app.events import (
     BROADCAST_TYPE,
     PRESENCE_TYPE,
+    PROGRESS_TYPE,
     abroadcast_presence,
     aclient_drop,
     group_name,
@@ -228,7 +229,8 @@ class Hub:
             return
         if message["type"] == BROADCAST_TYPE:
             feed.offer(message["seq"], message["frame"])
-        elif message["type"] == PRESENCE_TYPE:
+        elif message["type"] in (PRESENCE_TYPE, PROGRESS_TYPE):
+            # Neither is in the log: each frame stands alone, sent as it comes.
             self.loop.create_task(feed.send_presence(message["frame"]))
 
     # --- client upkeep -------------------------------------------------------

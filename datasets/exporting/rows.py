@@ -16,6 +16,7 @@ from django.db.models import Q
 from images.models import Image
 from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
 from sessions_app.rules import NO_RULES, apply_rules, session_rules
+from tags.models import TagSource
 
 CHUNK_SIZE = 200
 READ_SIZE = 256 * 1024
@@ -78,6 +79,8 @@ def _tags_of(entry_ids: list[int]) -> dict[int, list[ExportTag]]:
     """Each session image's tags (this session's caption), by entry id."""
     rows = (
         SessionImageTag.objects.filter(entry_id__in=entry_ids)
+        # A suggestion is not part of the caption until someone accepts it.
+        .exclude(source=TagSource.SUGGESTION)
         .order_by("entry_id", "position", "id")
         .values_list("entry_id", "tag__name", "tag__category", "source", "confidence")
     )

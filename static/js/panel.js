@@ -227,6 +227,8 @@ export class Panel {
     label.textContent = name;
     li.append(label);
     if (tag?.source && tag.source !== "manual") li.title = `${name} (from ${tag.source})`;
+    // A tagger's suggestion is not part of the caption until someone accepts it.
+    if (tag?.source) li.classList.add(`source-${tag.source}`);
     if (this.canEdit) {
       li.draggable = true;
       li.tabIndex = 0;

@@ -4,6 +4,7 @@
 import { api, toast } from "./api.js";
 import { Batch } from "./batch.js";
 import { Grid } from "./grid.js";
+import { Jobs } from "./jobs.js";
 import { installShortcuts } from "./keys.js";
 import { Panel } from "./panel.js";
 import { Presence } from "./presence.js";
@@ -124,10 +125,44 @@ sidebar = new Sidebar($("tag-counts"), {
   scopeLabel: $("tag-scope"),
 });
 
+/** What an auto-tag job covers: the selection, else the filtered images, else all of them. */
+function jobScope() {
+  const n = batch.count();
+  if (n && !batch.allMatching) {
+    const ids = grid.items.filter((it) => batch.has(it.id)).map((it) => it.id);
+    return { label: `The ${n.toLocaleString()} selected image${n === 1 ? "" : "s"}.`, selection: { image_ids: ids } };
+  }
+  const q = currentQuery();
+  return { label: q ? `The images matching “${q}”.` : "Every image in the session.", selection: { q } };
+}
+
+const jobs = new Jobs({
+  sessionId,
+  canEdit: config.canEdit,
+  scope: jobScope,
+  onFinished: (job) => {
+    if (job.state === "done") toast(`Auto-tagging done: ${job.result?.changed ?? 0} images changed.`, "success");
+  },
+  elements: {
+    bar: $("job-bar"),
+    progress: $("job-progress"),
+    label: $("job-label"),
+    cancel: $("job-cancel"),
+    open: $("autotag-open"),
+    dialog: $("autotag"),
+    form: $("autotag-form"),
+    model: $("autotag-model"),
+    scopeLabel: $("autotag-scope"),
+    error: $("autotag-error"),
+    close: $("autotag-close"),
+  },
+});
+
 const socket = new LiveSocket(sessionId, {
   lastSeq: config.lastSeq,
   onWelcome: (frame) => presence.reset(frame.present, frame.client_id),
   onPresence: (frame) => presence.apply(frame),
+  onJob: (job) => jobs.apply(job),
   onEvent: (frame) => applyEvent(frame),
   onState: (state, detail) => showConnection(state, detail),
   onResync: () => {
@@ -302,6 +337,15 @@ function applyEvent(frame) {
       panel.recolour(p.tag, p.to);
       sidebar.refreshSoon();
       break;
+    case KIND.JOB_CHANGED:
+      jobs.apply(p.job);
+      break;
+    case KIND.AUTOTAG_APPLIED:
+      // Many images at once: tiles and counts are read again.
+      if (current !== null && p.image_ids?.includes(current)) reloadPanel();
+      reloadGridSoon();
+      sidebar.refreshSoon();
+      break;
     case KIND.BATCH_APPLIED:
     case KIND.RULES_APPLIED:
     case KIND.TAG_RENAMED:
@@ -442,7 +486,8 @@ installShortcuts({
   help: () => help.showModal(),
 });
 
-window.tagger = { grid, panel, socket, presence, batch, preview }; // for tests and the benchmark
+window.tagger = { grid, panel, socket, presence, batch, preview, jobs }; // for tests and the benchmark
 socket.connect();
+jobs.load();
 loadImages();
 sidebar.load();
