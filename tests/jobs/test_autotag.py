@@ -1,4 +1,4 @@
-"""Auto-tagging as a job: predictions applied to a selection, in the mode asked, undoable at once."""
+"""Auto-tagging as a job: predictions applied to a selection in the mode asked, undone at once."""
 
 import threading
 
@@ -13,14 +13,14 @@ from sessions_app import services as session_services
 from sessions_app.event_kinds import Kind
 from sessions_app.models import SessionEvent, SessionImageTag
 from sessions_app.rules import TagRules
-from sessions_app.services.rules import rules_apply
 from sessions_app.services.autotag import autotag_options
+from sessions_app.services.rules import rules_apply
 from sessions_app.services.undo import operation_undo
 from taggers.selection import select_tags
 from taggers.selectors import tagger_named
 from taggers.services import predictions_for, stored_scores
-from tests.jobs.conftest import MODEL
 from tags.models import TagSource
+from tests.jobs.conftest import MODEL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,7 +140,7 @@ def test_a_queued_job_cancelled_never_runs(session, alice, stored):
 
 def test_a_running_job_cancelled_stops_after_its_chunk(session, alice, stored, settings):
     settings.TAGGER_JOB_CHUNK = 2
-    job = autotag_enqueue(
+    autotag_enqueue(
         session,
         actor=alice,
         image_ids=[i.pk for i in stored],
