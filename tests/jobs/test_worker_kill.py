@@ -23,8 +23,8 @@ from taggers.selection import select_tags
 from taggers.selectors import tagger_named
 from taggers.services import stored_scores
 from tests.jobs.conftest import store_images
-from tests.support.taggers import write_tagger
 from tests.support import workers
+from tests.support.taggers import write_tagger
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
