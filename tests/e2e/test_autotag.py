@@ -77,6 +77,8 @@ def test_both_see_the_bar_move_and_the_tags_arrive_and_one_undo_takes_them_back(
         assert any(0 < done < total for done, total, _ in seen), seen
         assert seen[-1][:2] == [IMAGES, IMAGES]
         expect(page.locator("#chips .chip").first).to_be_visible()
+        # Tiles and counts are read again once the application's event arrives.
+        expect(page.locator("#tag-counts li").first).to_be_visible()
     job = Job.objects.get(session=session)
     assert job.state == JobState.DONE and job.created_by == alice
     assert autotagger_rows(session) > 0
