@@ -93,6 +93,10 @@ def _tagger(job: Job) -> Tagger:
 def _apply(job: Job, *, tagger: Tagger, options, worker_id: str) -> Job:
     session = job.session
     actor = job.created_by
+    job.refresh_from_db(fields=["cancel_requested"])
+    if job.cancel_requested:
+        # Asked for during the last chunk: nothing is applied.
+        return job_finish(job, worker_id=worker_id, state=JobState.CANCELLED)
     if not has_role(role_of(actor, session), Role.EDITOR):
         # Access is checked for as long as the work lasts, not only when it was asked for.
         return job_finish(

@@ -230,7 +230,7 @@ def _chosen_tags(
     raw: dict[int, list[tuple[SelectedTag, str]]] = {}
     for image_id, scores in stored_scores(tagger, list(entry_of)):
         accepted = select_tags(scores, labels, options.selection)
-        picks = [(tag, TagSource.AUTOTAGGER) for tag in accepted]
+        picks: list[tuple[SelectedTag, str]] = [(t, TagSource.AUTOTAGGER) for t in accepted]
         if wide is not None:
             taken = {tag.name for tag in accepted}
             picks += [

@@ -12,6 +12,8 @@ export function installShortcuts({
   redo,
   toggleSelect,
   copyPrevious,
+  acceptSuggestions,
+  dismissSuggestions,
   preview,
   help,
 }) {
@@ -45,6 +47,8 @@ export function installShortcuts({
       Z: redo,
       x: toggleSelect,
       c: copyPrevious,
+      a: acceptSuggestions,
+      d: dismissSuggestions,
       f: preview,
       "?": help,
     };

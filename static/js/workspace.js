@@ -141,7 +141,13 @@ const jobs = new Jobs({
   canEdit: config.canEdit,
   scope: jobScope,
   onFinished: (job) => {
-    if (job.state === "done") toast(`Auto-tagging done: ${job.result?.changed ?? 0} images changed.`, "success");
+    if (job.state !== "done") return;
+    toast(`Auto-tagging done: ${job.result?.changed ?? 0} images changed.`, "success");
+    // Read again even if the application's event has not reached this page
+    // (a worker in another process on the in-memory layer only shows in the API).
+    reloadPanel();
+    reloadGridSoon();
+    sidebar.refreshSoon();
   },
   elements: {
     bar: $("job-bar"),
@@ -228,6 +234,20 @@ async function copyPrevious() {
   }
 }
 $("copy-previous").addEventListener("click", copyPrevious);
+
+/** Accept (they become manual tags) or dismiss the open image's suggested tags: one key each. */
+async function settleSuggestions(accept) {
+  if (current === null || !config.canEdit) return;
+  const waiting = (panel.state?.tags || []).filter((t) => t.source === "suggestion").length;
+  if (!waiting) return toast("This image has no suggested tags.");
+  const body = { selection: { image_ids: [current] }, [accept ? "accept" : "drop"]: "suggestion" };
+  try {
+    await api(`/api/sessions/${sessionId}/batch/source`, { method: "POST", body });
+    toast(`${accept ? "Accepted" : "Dismissed"} ${waiting} suggestion${waiting === 1 ? "" : "s"}.`, "success");
+  } catch (exc) {
+    toast(exc.message, "error");
+  }
+}
 
 // --- data -------------------------------------------------------------------------
 
@@ -482,6 +502,8 @@ installShortcuts({
   redo: () => reverse("redo"),
   toggleSelect: () => current !== null && batch.click(current, null),
   copyPrevious,
+  acceptSuggestions: () => settleSuggestions(true),
+  dismissSuggestions: () => settleSuggestions(false),
   preview: showPreview,
   help: () => help.showModal(),
 });

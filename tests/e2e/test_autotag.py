@@ -5,13 +5,17 @@ server's process (the embedded default: in-memory channel layer), with a
 model slow enough per image (2048 px input) that the bar has time to move.
 """
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
 from jobs.models import Job, JobState
+from jobs.services import autotag_enqueue
 from sessions_app.models import SessionImageTag
+from sessions_app.services.autotag import autotag_options
 from tags.models import TagSource
-from tests.e2e.conftest import PHONE, screenshot, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, off_loop, screenshot, sign_in
 from tests.e2e.server import LiveServer
 from tests.e2e.test_workspace import stocked_session
 from tests.support.taggers import write_tagger
@@ -92,3 +96,52 @@ def test_both_see_the_bar_move_and_the_tags_arrive_and_one_undo_takes_them_back(
         expect(page.locator("#chips .chip")).to_have_count(0)
     assert autotagger_rows(session) == 0
     assert not starter.errors and not watcher.errors
+
+
+def suggestion_rows(session, image_id: int) -> int:
+    return SessionImageTag.objects.filter(
+        entry__session=session, entry__image_id=image_id, source=TagSource.SUGGESTION
+    ).count()
+
+
+def test_suggestions_show_dashed_and_one_key_accepts_or_dismisses_them(new_page, alice):
+    session, ids = stocked_session(alice, name="Dogs", count=2)
+    job = off_loop(
+        autotag_enqueue,
+        session,
+        actor=alice,
+        image_ids=ids,
+        model=MODEL,
+        options=autotag_options(
+            general_threshold=0.99, character_threshold=0.999, suggest_threshold=0.01
+        ),
+    )
+    deadline = time.monotonic() + 60
+    while not job.finished and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job.refresh_from_db()
+    assert job.state == JobState.DONE, job.error
+    assert all(suggestion_rows(session, image_id) for image_id in ids)
+
+    page = new_page()
+    sign_in(page, "alice")
+    for image_id, key, name in ((ids[0], "a", "accepted"), (ids[1], "d", "dismissed")):
+        page.goto(f"/sessions/{session.pk}/?image={image_id}")
+        suggested = page.locator("#chips .chip.source-suggestion")
+        expect(suggested.first).to_be_visible()
+        if key == "a":
+            screenshot(page, "autotag-suggestions-desktop")
+            page.set_viewport_size(PHONE)
+            screenshot(page, "autotag-suggestions-phone")
+            page.set_viewport_size(DESKTOP)
+        count = suggested.count()
+        page.locator("#grid").focus()
+        page.keyboard.press(key)
+        expect(page.locator(".toast").last).to_contain_text(name.capitalize())
+        expect(suggested).to_have_count(0)
+        assert suggestion_rows(session, image_id) == 0
+        manual = SessionImageTag.objects.filter(
+            entry__session=session, entry__image_id=image_id, source=TagSource.MANUAL
+        ).count()
+        assert manual == (count if key == "a" else 0)
+    assert not page.errors
