@@ -17,7 +17,7 @@ from django.db import transaction
 
 from images.models import Image
 from jobs.models import Job, JobState
-from jobs.services import job_advance, job_finish, job_release
+from jobs.services import job_advance, job_finish, job_held, job_release
 from sessions_app.models import Role
 from sessions_app.permissions import has_role, role_of
 from sessions_app.services.autotag import autotag_apply, autotag_options
@@ -93,7 +93,8 @@ def _tagger(job: Job) -> Tagger:
 def _apply(job: Job, *, tagger: Tagger, options, worker_id: str) -> Job:
     session = job.session
     actor = job.created_by
-    job.refresh_from_db(fields=["cancel_requested"])
+    # Locked first: a cancel asked for now waits, and one asked for before is seen.
+    job = job_held(job, worker_id)
     if job.cancel_requested:
         # Asked for during the last chunk: nothing is applied.
         return job_finish(job, worker_id=worker_id, state=JobState.CANCELLED)

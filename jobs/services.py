@@ -119,7 +119,7 @@ def job_advance(
     job: Job, *, worker_id: str, done: int, inferred: int, failures: dict[str, str]
 ) -> Job:
     """Record a committed chunk and renew the lease; LostLease when the job is not ours."""
-    row = _ours(job, worker_id)
+    row = job_held(job, worker_id)
     row.done = done
     row.inferred += inferred
     row.failures = {**row.failures, **failures}
@@ -130,7 +130,8 @@ def job_advance(
     return row
 
 
-def _ours(job: Job, worker_id: str) -> Job:
+def job_held(job: Job, worker_id: str) -> Job:
+    """The job's row, locked for this transaction; LostLease when the worker no longer holds it."""
     row = Job.objects.select_for_update(of=("self",)).select_related("created_by").get(pk=job.pk)
     if row.state != JobState.RUNNING or row.worker_id != worker_id:
         raise LostLease(f"job {job.pk} is no longer held by {worker_id}")
@@ -155,7 +156,7 @@ def job_finish(
     result: dict | None = None,
 ) -> Job:
     """End a job held by this worker (call inside the transaction of its last write)."""
-    row = _ours(job, worker_id)
+    row = job_held(job, worker_id)
     row.state = state
     row.error = error[:2000]
     row.result = result or {}
