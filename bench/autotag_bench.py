@@ -62,6 +62,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-job", action="store_true", help="skip the job arm (no server)")
+    parser.add_argument(
+        "--job-nice",
+        default="10,0",
+        help="TAGGER_WORKER_NICE of the job arm's server, one run each (comma-separated)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     models = OUT / "models"
@@ -101,7 +106,9 @@ def main() -> None:
     results = measure(tagger, images, args.rounds)
     print_table(args, tagger, results, load_seconds, rss_before, rss_loaded, memory("VmHWM"))
     if not args.no_job:
-        print_job(job_arm(images, args.batch), statistics.median(results["plain loop"]))
+        plain = statistics.median(results["plain loop"])
+        for nice in args.job_nice.split(","):
+            print_job(job_arm(images, args.batch, int(nice)), plain, int(nice))
 
 
 def build_model(folder: Path) -> None:
@@ -343,7 +350,7 @@ def print_table(args, tagger, results, load_seconds, rss_before, rss_loaded, pea
 API_GAP_S = 0.02
 
 
-def job_arm(images, batch: int) -> dict:
+def job_arm(images, batch: int, nice: int) -> dict:
     """Run the images as a job in a real `serve`'s worker thread; API latencies around it."""
     import socket
     import subprocess
@@ -364,7 +371,12 @@ def job_arm(images, batch: int) -> dict:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "TAGGER_JOB_CHUNK": str(batch), "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "TAGGER_JOB_CHUNK": str(batch),
+        "TAGGER_WORKER_NICE": str(nice),
+        "LOG_LEVEL": "WARNING",
+    }
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -442,9 +454,10 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def print_job(job: dict, plain: float) -> None:
+def print_job(job: dict, plain: float, nice: int) -> None:
     ratio = job["job"] / plain
-    print(f"\n| {'arm':<28} | {'images/s':>10} | {'vs plain':>8} |")
+    print(f"\njob arm, worker thread at niceness {nice}:")
+    print(f"| {'arm':<28} | {'images/s':>10} | {'vs plain':>8} |")
     print(f"| {'-' * 28} | {'-' * 10} | {'-' * 8} |")
     print(f"| {'plain loop (median)':<28} | {plain:>10.3f} | {1:>7.2f}x |")
     print(f"| {'job in serve (' + job['state'] + ')':<28} | {job['job']:>10.3f} | {ratio:>7.2f}x |")

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from jobs.autotag import RUNNERS, Stopped
@@ -24,8 +25,6 @@ logger = logging.getLogger(__name__)
 
 # Seconds between looks for work when there is none.
 POLL_S = 1.0
-# A worker's threads run at this niceness (Linux): inference gives way to requests.
-NICENESS = 10
 
 
 def new_worker_id(suffix: str = "") -> str:
@@ -113,7 +112,7 @@ def lower_priority() -> None:
     """Run this thread (and the inference threads it starts) below the web server's."""
     # Not Linux, or not allowed: run at the normal priority.
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), settings.TAGGER_WORKER_NICE)
 
 
 def start_in_thread(worker_id: str | None = None) -> Worker:

@@ -104,7 +104,10 @@ def suggestion_rows(session, image_id: int) -> int:
     ).count()
 
 
-def test_suggestions_show_dashed_and_one_key_accepts_or_dismisses_them(new_page, alice):
+def test_suggestions_show_dashed_and_one_key_accepts_or_dismisses_them(
+    new_page, alice, settings, models_root
+):
+    settings.TAGGER_MODELS_DIR = models_root
     session, ids = stocked_session(alice, name="Dogs", count=2)
     job = off_loop(
         autotag_enqueue,
@@ -131,7 +134,9 @@ def test_suggestions_show_dashed_and_one_key_accepts_or_dismisses_them(new_page,
         expect(suggested.first).to_be_visible()
         if key == "a":
             screenshot(page, "autotag-suggestions-desktop")
+            expect(page.locator("#suggestion-hint")).to_be_visible()
             page.set_viewport_size(PHONE)
+            page.locator("#chips").scroll_into_view_if_needed()
             screenshot(page, "autotag-suggestions-phone")
             page.set_viewport_size(DESKTOP)
         count = suggested.count()
@@ -139,6 +144,7 @@ def test_suggestions_show_dashed_and_one_key_accepts_or_dismisses_them(new_page,
         page.keyboard.press(key)
         expect(page.locator(".toast").last).to_contain_text(name.capitalize())
         expect(suggested).to_have_count(0)
+        expect(page.locator("#suggestion-hint")).to_be_hidden()
         assert suggestion_rows(session, image_id) == 0
         manual = SessionImageTag.objects.filter(
             entry__session=session, entry__image_id=image_id, source=TagSource.MANUAL
