@@ -231,7 +231,7 @@ export class Panel {
     if (tag?.source && tag.source !== "manual") li.title = `${name} (from ${tag.source})`;
     if (tag?.source === "suggestion") li.title = `${name}: suggested, not in the caption until accepted (a)`;
     // A tagger's suggestion is not part of the caption until someone accepts it.
-    if (tag?.source) li.classList.add(`source-${tag.source}`);
+    if (tag?.source === "suggestion") li.classList.add("source-suggestion");
     if (this.canEdit) {
       li.draggable = true;
       li.tabIndex = 0;
