@@ -24,7 +24,18 @@ the same batch size, alternating, each round from no stored predictions:
   predictions_for  the service: reads what is stored, infers the rest in
                    batches, stores compact scores per (image, model).
 
-Target: predictions_for at least 0.9× the plain loop's images per second.
+  job              the same images as an auto-tagging job (issue 15), run by
+                   the job worker thread of a real `serve` process on this
+                   bench's database, chunk by chunk, applied to a session at
+                   the end; images/s from the job's claim to its end (the
+                   model was loaded by a one-image warm-up job before).
+
+The job runs twice: alone, then while a cheap API GET
+(/api/sessions/{id}/progress, bearer token) probes that server ten times a
+second: its p99 idle, then during the job.
+
+Target: predictions_for and the job at least 0.9× the plain loop's images
+per second, and the API's p99 during the job within 2× its idle p99.
 It also prints the process's memory (VmRSS) before and after the model is
 loaded, and its peak (VmHWM) after the runs.
 
@@ -51,6 +62,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--no-job", action="store_true", help="skip the job arm (no server)")
+    parser.add_argument(
+        "--job-nice",
+        default="10",
+        help="TAGGER_WORKER_NICE of the job arm's server, one run each (comma-separated)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     models = OUT / "models"
@@ -89,6 +106,9 @@ def main() -> None:
     rss_loaded = memory("VmRSS")
     results = measure(tagger, images, args.rounds)
     print_table(args, tagger, results, load_seconds, rss_before, rss_loaded, memory("VmHWM"))
+    if not args.no_job:
+        for nice in args.job_nice.split(","):
+            print_job(job_arm(tagger, images, args.batch, int(nice), args.rounds), int(nice))
 
 
 def build_model(folder: Path) -> None:
@@ -324,6 +344,167 @@ def print_table(args, tagger, results, load_seconds, rss_before, rss_loaded, pea
     print(
         f"memory (VmRSS): {rss_before:.0f} MiB before the model, {rss_loaded:.0f} MiB with it"
         f" loaded (+{rss_loaded - rss_before:.0f}); peak (VmHWM) {peak:.0f} MiB after the runs"
+    )
+
+
+# A probe, not a load: ten GETs a second cost the server a few % of a core.
+API_GAP_S = 0.1
+
+
+def job_arm(tagger, images, batch: int, nice: int, rounds: int) -> dict:
+    """Run the images as jobs in a real `serve`'s worker thread; API latencies around them.
+
+    Each round runs the plain loop here, the job alone, 100 idle GETs, then the
+    job under the GET probe, so every arm sees the same load of a shared machine.
+    """
+    import socket
+    import subprocess
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import token_create
+    from jobs.services import autotag_enqueue
+    from sessions_app import services as session_services
+    from sessions_app.services.autotag import autotag_options
+
+    user = get_user_model().objects.get(username="bench")
+    session = session_services.session_create(owner=user, name=f"bench {time.time_ns()}")
+    session_services.session_images_add(session, actor=user, images=images)
+    _, token = token_create(user, name="bench")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "TAGGER_JOB_CHUNK": str(batch),
+        "TAGGER_WORKER_NICE": str(nice),
+        "LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port)
+        url = f"http://127.0.0.1:{port}/api/sessions/{session.pk}/progress"
+        options = autotag_options()
+        warm = autotag_enqueue(
+            session, actor=user, image_ids=[images[0].pk], model="wd-vit-sized", options=options
+        )
+        _wait_job(warm)
+        paths = [Path(settings.MEDIA_ROOT) / image.file.name for image in images]
+        arms: dict[str, list[float]] = {"plain": [], "quiet": [], "probed": []}
+        idle: list[float] = []
+        during: list[float] = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            plain_loop(tagger, paths, tagger.batch_size)
+            arms["plain"].append(len(images) / (time.perf_counter() - started))
+            quiet, _ = _timed_job(session, user, images)
+            arms["quiet"].append(len(images) / _seconds(quiet))
+            idle += [_get(url, token) for _ in range(100)]
+            probed, gets = _timed_job(session, user, images, probe=(url, token))
+            arms["probed"].append(len(images) / _seconds(probed))
+            during += gets
+        return {**arms, "idle": idle, "during": during}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _timed_job(session, user, images, probe=None):
+    """One job over every image from no stored prediction; with `probe`, GETs meanwhile."""
+    from jobs.models import Job
+    from jobs.services import autotag_enqueue
+    from sessions_app.services.autotag import autotag_options
+    from taggers.models import Prediction
+
+    Prediction.objects.all().delete()
+    job = autotag_enqueue(
+        session,
+        actor=user,
+        image_ids=[image.pk for image in images],
+        model="wd-vit-sized",
+        options=autotag_options(mode="replace"),
+    )
+    during: list[float] = []
+    while not job.finished:
+        if probe is None:
+            time.sleep(0.2)
+        else:
+            for _ in range(10):
+                during.append(_get(*probe))
+                time.sleep(API_GAP_S)
+        job = Job.objects.get(pk=job.pk)
+    return job, during
+
+
+def _seconds(job) -> float:
+    return (job.finished_at - job.started_at).total_seconds()
+
+
+def _wait_for_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+def _wait_job(job) -> None:
+    while not job.finished:
+        time.sleep(0.2)
+        job.refresh_from_db()
+
+
+def _get(url: str, token: str) -> float:
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+    return (time.perf_counter() - started) * 1000
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def print_job(job: dict, nice: int) -> None:
+    plain = statistics.median(job["plain"])
+    print(f"\njob arm, interleaved rounds, worker thread at niceness {nice}:")
+    print(f"| {'arm':<28} | {'images/s (median)':>17} | {'rounds':<26} | {'vs plain':>8} |")
+    print(f"| {'-' * 28} | {'-' * 17} | {'-' * 26} | {'-' * 8} |")
+    for name, key in (
+        ("plain loop", "plain"),
+        ("job in serve, no requests", "quiet"),
+        ("job in serve, API probed", "probed"),
+    ):
+        values = job[key]
+        rounds = ", ".join(f"{v:.3f}" for v in values)
+        median = statistics.median(values)
+        print(f"| {name:<28} | {median:>17.3f} | {rounds:<26} | {median / plain:>7.2f}x |")
+    idle, during = job["idle"], job["during"]
+    print(f"\n| {'API GET /progress':<22} | {'n':>5} | {'p50 ms':>7} | {'p99 ms':>7} |")
+    print(f"| {'-' * 22} | {'-' * 5} | {'-' * 7} | {'-' * 7} |")
+    for name, values in (("idle", idle), ("during the job", during)):
+        p50, p99 = _p(values, 0.5), _p(values, 0.99)
+        print(f"| {name:<22} | {len(values):>5} | {p50:>7.2f} | {p99:>7.2f} |")
+    ratio = statistics.median(job["probed"]) / plain
+    p99 = _p(during, 0.99) / _p(idle, 0.99)
+    print(
+        f"\njob / plain loop = {ratio:.3f} (target >= 0.9): {'met' if ratio >= 0.9 else 'MISSED'};"
+        f" API p99 during / idle = {p99:.2f} (target <= 2): {'met' if p99 <= 2 else 'MISSED'}"
     )
 
 

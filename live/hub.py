@@ -43,6 +43,7 @@ from live.protocol import events_frame
 from sessions_app.events import (
     BROADCAST_TYPE,
     PRESENCE_TYPE,
+    PROGRESS_TYPE,
     abroadcast_presence,
     aclient_drop,
     group_name,
@@ -309,7 +310,8 @@ class Hub:
             return
         if message["type"] == BROADCAST_TYPE:
             feed.offer(message["seq"], message["frame"])
-        elif message["type"] == PRESENCE_TYPE:
+        elif message["type"] in (PRESENCE_TYPE, PROGRESS_TYPE):
+            # Neither is in the log: each frame stands alone, sent as it comes.
             self.loop.create_task(feed.send_presence(message["frame"]))
 
     async def _every(self, interval: float, step, what: str) -> None:

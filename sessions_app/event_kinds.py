@@ -29,6 +29,8 @@ class Kind(StrEnum):
     TAG_RENAMED = "tag.renamed"
     TAGS_MERGED = "tags.merged"
     TAG_RECATEGORIZED = "tag.recategorized"
+    AUTOTAG_APPLIED = "autotag.applied"
+    JOB_CHANGED = "job.changed"
 
 
 # --- payloads ---------------------------------------------------------------------------
@@ -108,6 +110,22 @@ class RulesApplied(Reversal):
     image_ids: list[int]
     rules: dict[str, list[str]]
     previous: NotRequired[dict[str, list[str]]]
+
+
+class AutotagApplied(Reversal):
+    image_ids: list[int]
+    # The tagger's folder name and the sha256 of the weights that scored the images.
+    model: NotRequired[str]
+    model_sha256: NotRequired[str]
+    job_id: NotRequired[int | None]
+    tags_added: NotRequired[int]
+    suggestions_added: NotRequired[int]
+    options: NotRequired[dict[str, Any]]
+
+
+class JobChanged(TypedDict):
+    # The job as GET /api/sessions/{id}/jobs/{job_id} shows it, after the change.
+    job: dict[str, Any]
 
 
 # "from" is a keyword, so these two use the functional form.
@@ -190,6 +208,8 @@ KINDS: dict[str, EventKind] = {
         EventKind(Kind.TAG_RENAMED, TagRenamed),
         EventKind(Kind.TAGS_MERGED, TagsMerged),
         EventKind(Kind.TAG_RECATEGORIZED, TagRecategorized),
+        EventKind(Kind.AUTOTAG_APPLIED, AutotagApplied, ("lists",)),
+        EventKind(Kind.JOB_CHANGED, JobChanged),
     )
 }
 

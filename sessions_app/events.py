@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 # these; a consumer's own channel only receives DROP_TYPE.
 BROADCAST_TYPE = "session.event"
 PRESENCE_TYPE = "session.presence"
+# A background job's progress: not logged (the job row holds it), a frame for whoever is there.
+PROGRESS_TYPE = "session.progress"
 DROP_TYPE = "client.drop"
 
 
@@ -119,6 +121,17 @@ def broadcast(event: SessionEvent) -> None:
 def broadcast_presence(session_id: int, frame: dict[str, Any]) -> None:
     """Tell everyone in the session that a client joined, left or looked elsewhere."""
     async_to_sync(abroadcast_presence)(session_id, frame)
+
+
+def broadcast_progress(session_id: int, job: dict[str, Any]) -> None:
+    """Tell everyone in the session how far a job has got (a `job` frame, not an event)."""
+    frame = {"type": "job", "job": job}
+    message = {
+        "type": PROGRESS_TYPE,
+        "session_id": session_id,
+        "frame": json.dumps(frame, separators=(",", ":"), cls=DjangoJSONEncoder),
+    }
+    _group_send(session_id, message, what=f"progress of job {job.get('id')}")
 
 
 async def abroadcast_presence(session_id: int, frame: dict[str, Any]) -> None:

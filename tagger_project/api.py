@@ -16,6 +16,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as auth_router
 from accounts.auth import BearerAuth, CookieAuth
 from datasets.api import router as datasets_router
+from jobs.api import router as jobs_router
 from live.api import router as stats_router
 from sessions_app.api import curation_router, images_router, sessions_router
 from sessions_app.api_rules import router as rules_router
@@ -63,6 +64,7 @@ api.add_router("/auth", auth_router)
 api.add_router("/sessions", sessions_router)
 api.add_router("/sessions", rules_router)
 api.add_router("/sessions", datasets_router)
+api.add_router("/sessions", jobs_router)
 api.add_router("/images", images_router)
 api.add_router("/tags", tags_router)
 api.add_router("/tags", curation_router)

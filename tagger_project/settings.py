@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "datasets",
     "accounts",
     "taggers",
+    "jobs",
     "axes",
 ]
 
@@ -227,6 +228,20 @@ MEDIA_URL = "/media/"
 # WD14-family tagger models the operator brings: one subfolder per model, each
 # holding model.onnx and selected_tags.csv. Nothing is downloaded at run time.
 TAGGER_MODELS_DIR = Path(env_str("TAGGER_MODELS_DIR", str(BASE_DIR / "var" / "tagger-models")))
+
+# --- Background jobs (jobs app) -----------------------------------------------
+# `serve` runs a job worker thread beside the web server: on the embedded
+# default (in-memory channel layer) only a worker in the server's process can
+# reach its browsers. `manage.py worker` adds workers on more machines.
+TAGGER_WORKER_IN_SERVER = env_bool("TAGGER_WORKER_IN_SERVER", True)
+# Seconds a claimed job stays a worker's without it reporting progress; after
+# that another worker resumes it. A chunk of work must fit well inside it.
+TAGGER_JOB_LEASE_S = env_int("TAGGER_JOB_LEASE_S", 60)
+# Images per chunk of an auto-tagging job: progress is committed after each.
+TAGGER_JOB_CHUNK = env_int("TAGGER_JOB_CHUNK", 16)
+# The niceness (Linux) of a worker's threads, inference included: above 0 it
+# gives way to the web server's requests, and to anything else on the machine.
+TAGGER_WORKER_NICE = env_int("TAGGER_WORKER_NICE", 10)
 # Leave the bytes of an authorized file to a front proxy: "x-accel-redirect"
 # (nginx: an `internal` location at TAGGER_MEDIA_OFFLOAD_PREFIX aliased to
 # MEDIA_ROOT) or "x-sendfile" (Apache mod_xsendfile, lighttpd). Empty: stream

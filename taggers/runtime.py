@@ -147,6 +147,9 @@ def _open_session(path: Path) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # onnxruntime prints its own warnings to stderr; our errors say what matters.
     options.log_severity_level = 3
+    # Idle pool threads sleep instead of spinning between operators: a spinning
+    # thread holds a core the web server's requests are waiting for.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=providers_available())
     except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidProtobuf

@@ -51,6 +51,18 @@ def taggers_available() -> list[TaggerInfo]:
     return [_inspect(folder) for folder in folders]
 
 
+def tagger_info(name: str) -> TaggerInfo:
+    """What the folder of that name offers, without keeping its model loaded in this process.
+
+    TaggerNotFound when there is no such folder, BadTaggerModel (with the
+    reason) when it is refused.
+    """
+    info = _inspect(_folder_named(name))
+    if not info.usable:
+        raise BadTaggerModel(info.error)
+    return info
+
+
 def tagger_named(name: str) -> Tagger:
     """The loaded tagger of that folder; TaggerNotFound or BadTaggerModel otherwise."""
     return load_tagger(_folder_named(name))

@@ -60,6 +60,31 @@ def predictions_for(images: Sequence[Image], tagger: Tagger) -> Predictions:
     return result
 
 
+def stored_scores(tagger: Tagger, image_ids: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(image id, scores) of the images `tagger` has a stored prediction for, in slices.
+
+    Decoded one at a time, so a caller walking a whole session holds one
+    image's scores at once, not the library's.
+    """
+    row = tagger_model_row(tagger)
+    for image_id, blob in _stored(row, list(image_ids)):
+        yield image_id, decode_scores(blob, row.tag_count)
+
+
+def predicted_ids(tagger: Tagger, image_ids: Sequence[int]) -> set[int]:
+    """Those of the images that `tagger` has a stored prediction for."""
+    row = tagger_model_row(tagger)
+    found: set[int] = set()
+    ids = list(image_ids)
+    for start in range(0, len(ids), LOOKUP_SLICE):
+        found.update(
+            Prediction.objects.filter(
+                tagger=row, image_id__in=ids[start : start + LOOKUP_SLICE]
+            ).values_list("image_id", flat=True)
+        )
+    return found
+
+
 def _stored(row: TaggerModel, image_ids: list[int]) -> Iterator[tuple[int, bytes]]:
     # In slices, so no database meets more bound parameters than it accepts.
     for start in range(0, len(image_ids), LOOKUP_SLICE):

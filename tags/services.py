@@ -4,7 +4,7 @@ Changes to the tags *on images* are session edits and live in
 `sessions_app.services`, which log and broadcast them.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,21 @@ from tags.normalize import InvalidTagName, normalize_tag_name
 from tags.vocabulary import VocabularyProblem, VocabularyRow
 
 
-def tags_get_or_create(names: list[str]) -> dict[str, Tag]:
-    """Return Tag rows for already-resolved names, in the order given, creating missing ones."""
+def tags_get_or_create(
+    names: list[str], *, categories: Mapping[str, str] | None = None
+) -> dict[str, Tag]:
+    """Return Tag rows for already-resolved names, in the order given, creating missing ones.
+
+    `categories` gives the category of a name that has to be created (general
+    otherwise); an existing tag keeps its own.
+    """
     existing = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
-    missing = [Tag(name=name) for name in names if name not in existing]
+    wanted = categories or {}
+    missing = [
+        Tag(name=name, category=wanted.get(name, TagCategory.GENERAL))
+        for name in names
+        if name not in existing
+    ]
     if missing:
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
         existing = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}

@@ -16,6 +16,7 @@ from django.db.models import Q
 from images.models import Image
 from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
 from sessions_app.rules import NO_RULES, apply_rules, session_rules
+from tags.models import TagSource
 
 CHUNK_SIZE = 200
 READ_SIZE = 256 * 1024
@@ -51,7 +52,9 @@ def export_rows(
     """The session's images in session order, each with its tags in caption order.
 
     With `obey_rules` the session's tag rules (sessions_app.rules) order and
-    filter each list, as they do on every edit; a backup passes False.
+    filter each list, as they do on every edit, and an auto-tagger's
+    suggestions are left out (not part of a caption until accepted); a backup
+    passes False and gets the rows as stored, suggestions included.
     """
     rules = session_rules(session.pk) if obey_rules else NO_RULES
     entries = SessionImage.objects.filter(session=session).select_related("image")
@@ -63,7 +66,7 @@ def export_rows(
         chunk = list(page.order_by("position", "id")[:chunk_size])
         if not chunk:
             return
-        tags = _tags_of([entry.pk for entry in chunk])
+        tags = _tags_of([entry.pk for entry in chunk], suggestions=not obey_rules)
         for entry in chunk:
             ordered = apply_rules(
                 tags.get(entry.pk, []),
@@ -83,12 +86,13 @@ def export_rows(
         after = Q(position__gt=last.position) | Q(position=last.position, id__gt=last.pk)
 
 
-def _tags_of(entry_ids: list[int]) -> dict[int, list[ExportTag]]:
+def _tags_of(entry_ids: list[int], *, suggestions: bool) -> dict[int, list[ExportTag]]:
     """Each session image's tags (this session's caption), by entry id."""
-    rows = (
-        SessionImageTag.objects.filter(entry_id__in=entry_ids)
-        .order_by("entry_id", "position", "id")
-        .values_list("entry_id", "tag__name", "tag__category", "source", "confidence")
+    rows = SessionImageTag.objects.filter(entry_id__in=entry_ids)
+    if not suggestions:
+        rows = rows.exclude(source=TagSource.SUGGESTION)
+    rows = rows.order_by("entry_id", "position", "id").values_list(
+        "entry_id", "tag__name", "tag__category", "source", "confidence"
     )
     tags: dict[int, list[ExportTag]] = {}
     for image_id, name, category, source, confidence in rows:

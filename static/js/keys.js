@@ -13,6 +13,8 @@ export function installShortcuts({
   redo,
   toggleSelect,
   copyPrevious,
+  acceptSuggestions,
+  dismissSuggestions,
   preview,
   help,
 }) {
@@ -47,6 +49,8 @@ export function installShortcuts({
       Z: redo,
       x: toggleSelect,
       c: copyPrevious,
+      a: acceptSuggestions,
+      d: dismissSuggestions,
       f: preview,
       "?": help,
     };

@@ -187,6 +187,8 @@ export class Panel {
     const focused = this.el.chips.contains(document.activeElement) ? document.activeElement.closest(".chip") : null;
     this.el.chips.replaceChildren(...items);
     if (focused) this._chipNamed(focused.dataset.name)?.focus();
+    const hint = document.getElementById("suggestion-hint");
+    if (hint) hint.hidden = ![...byName.values()].some((t) => t.source === "suggestion");
   }
 
   _chipNamed(name) {
@@ -270,6 +272,9 @@ export class Panel {
     label.textContent = name;
     li.append(label);
     if (tag?.source && tag.source !== "manual") li.title = `${name} (from ${tag.source})`;
+    if (tag?.source === "suggestion") li.title = `${name}: suggested, not in the caption until accepted (a)`;
+    // A tagger's suggestion is not part of the caption until someone accepts it.
+    if (tag?.source === "suggestion") li.classList.add("source-suggestion");
     if (this.canEdit) {
       li.draggable = true;
       li.tabIndex = 0;

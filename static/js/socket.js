@@ -27,7 +27,7 @@ export class EditRefused extends Error {
 
 export class LiveSocket {
   /**
-   * handlers: onEvent(frame), onWelcome(frame), onPresence(frame), onState(state, detail),
+   * handlers: onEvent(frame), onWelcome(frame), onPresence(frame), onJob(job), onState(state, detail),
    * onResync(), onGap(fromSeq) → Promise<events[]>, onNotice(message).
    */
   constructor(sessionId, { lastSeq = 0, ...handlers } = {}) {
@@ -133,6 +133,9 @@ export class LiveSocket {
         break;
       case "presence":
         this.handlers.onPresence?.(frame);
+        break;
+      case "job":
+        this.handlers.onJob?.(frame.job);
         break;
       case "resync":
         this._resync();

@@ -5,6 +5,7 @@ import { api, toast } from "./api.js";
 import { Batch } from "./batch.js";
 import { CaptionEditor } from "./caption.js";
 import { Grid } from "./grid.js";
+import { Jobs } from "./jobs.js";
 import { installShortcuts } from "./keys.js";
 import { Panel } from "./panel.js";
 import { Presence } from "./presence.js";
@@ -126,10 +127,50 @@ sidebar = new Sidebar($("tag-counts"), {
   scopeLabel: $("tag-scope"),
 });
 
+/** What an auto-tag job covers: the selection, else the filtered images, else all of them. */
+function jobScope() {
+  const n = batch.count();
+  if (n && !batch.allMatching) {
+    const ids = grid.items.filter((it) => batch.has(it.id)).map((it) => it.id);
+    return { label: `The ${n.toLocaleString()} selected image${n === 1 ? "" : "s"}.`, selection: { image_ids: ids } };
+  }
+  const q = currentQuery();
+  return { label: q ? `The images matching “${q}”.` : "Every image in the session.", selection: { q } };
+}
+
+const jobs = new Jobs({
+  sessionId,
+  canEdit: config.canEdit,
+  scope: jobScope,
+  onFinished: (job) => {
+    if (job.state !== "done") return;
+    toast(`Auto-tagging done: ${job.result?.changed ?? 0} images changed.`, "success");
+    // Read again even if the application's event has not reached this page
+    // (a worker in another process on the in-memory layer only shows in the API).
+    reloadPanel();
+    reloadGridSoon();
+    sidebar.refreshSoon();
+  },
+  elements: {
+    bar: $("job-bar"),
+    progress: $("job-progress"),
+    label: $("job-label"),
+    cancel: $("job-cancel"),
+    open: $("autotag-open"),
+    dialog: $("autotag"),
+    form: $("autotag-form"),
+    model: $("autotag-model"),
+    scopeLabel: $("autotag-scope"),
+    error: $("autotag-error"),
+    close: $("autotag-close"),
+  },
+});
+
 const socket = new LiveSocket(sessionId, {
   lastSeq: config.lastSeq,
   onWelcome: (frame) => presence.reset(frame.present, frame.client_id),
   onPresence: (frame) => presence.apply(frame),
+  onJob: (job) => jobs.apply(job),
   onEvent: (frame) => applyEvent(frame),
   onState: (state, detail) => showConnection(state, detail),
   onResync: () => {
@@ -202,6 +243,20 @@ async function copyPrevious() {
   }
 }
 $("copy-previous").addEventListener("click", copyPrevious);
+
+/** Accept (they become manual tags) or dismiss the open image's suggested tags: one key each. */
+async function settleSuggestions(accept) {
+  if (current === null || !config.canEdit) return;
+  const waiting = (panel.state?.tags || []).filter((t) => t.source === "suggestion").length;
+  if (!waiting) return toast("This image has no suggested tags.");
+  const body = { selection: { image_ids: [current] }, [accept ? "accept" : "drop"]: "suggestion" };
+  try {
+    await api(`/api/sessions/${sessionId}/batch/source`, { method: "POST", body });
+    toast(`${accept ? "Accepted" : "Dismissed"} ${waiting} suggestion${waiting === 1 ? "" : "s"}.`, "success");
+  } catch (exc) {
+    toast(exc.message, "error");
+  }
+}
 
 // --- data -------------------------------------------------------------------------
 
@@ -316,6 +371,15 @@ function applyEvent(frame) {
       break;
     case KIND.TAG_RECATEGORIZED:
       panel.recolour(p.tag, p.to);
+      sidebar.refreshSoon();
+      break;
+    case KIND.JOB_CHANGED:
+      jobs.apply(p.job);
+      break;
+    case KIND.AUTOTAG_APPLIED:
+      // Many images at once: tiles and counts are read again.
+      if (current !== null && p.image_ids?.includes(current)) reloadPanel();
+      reloadGridSoon();
       sidebar.refreshSoon();
       break;
     case KIND.BATCH_APPLIED:
@@ -455,11 +519,14 @@ installShortcuts({
   redo: () => reverse("redo"),
   toggleSelect: () => current !== null && batch.click(current, null),
   copyPrevious,
+  acceptSuggestions: () => settleSuggestions(true),
+  dismissSuggestions: () => settleSuggestions(false),
   preview: showPreview,
   help: () => help.showModal(),
 });
 
-window.tagger = { grid, panel, socket, presence, batch, preview }; // for tests and the benchmark
+window.tagger = { grid, panel, socket, presence, batch, preview, jobs }; // for tests and the benchmark
 socket.connect();
+jobs.load();
 loadImages();
 sidebar.load();

@@ -7,6 +7,7 @@ handlers would cancel the consumers instead, leaking presence rows and
 dropping acks.
 """
 
+import argparse
 import asyncio
 import gc
 import logging
@@ -23,6 +24,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 from django.urls import get_resolver
 
+from jobs.worker import start_in_thread
 from live.hub import get_hub
 from tags.labels import load_vocabulary
 
@@ -31,6 +33,10 @@ logger = logging.getLogger(__name__)
 # How long closing clients get to answer the close handshake before the
 # reactor stops and daphne cancels whatever is left.
 CLOSE_WAIT_S = 2.0
+
+
+# How long a stopping server waits for its job worker to give its job back.
+JOBS_STOP_WAIT_S = 30.0
 
 
 # Close codes a server sends (RFC 6455 7.4.1) that autobahn's sendClose refuses:
@@ -136,8 +142,14 @@ class Command(BaseCommand):
             default=500,
             help="what `shutdown` frames tell clients to wait before reconnecting",
         )
+        parser.add_argument(
+            "--jobs",
+            action=argparse.BooleanOptionalAction,
+            default=settings.TAGGER_WORKER_IN_SERVER,
+            help="run a background job worker in this process (TAGGER_WORKER_IN_SERVER)",
+        )
 
-    def handle(self, *args, host, port, reconnect_after_ms, **options):
+    def handle(self, *args, host, port, reconnect_after_ms, jobs, **options):
         self.reconnect_after_ms = reconnect_after_ms
         self.stopping = False
         # Protocol-level pings find sockets whose peer vanished without a close
@@ -155,9 +167,16 @@ class Command(BaseCommand):
         )
         warm_read_caches()
         freeze_startup_heap()
+        # In this process, so that the in-memory channel layer carries its events.
+        worker = start_in_thread() if jobs else None
         self.stdout.write(f"Tagger listening on http://{host}:{port}/")
         self.stdout.flush()
-        self.server.run()
+        try:
+            self.server.run()
+        finally:
+            if worker is not None and worker.thread is not None:
+                worker.stop.set()
+                worker.thread.join(JOBS_STOP_WAIT_S)
         self.stdout.write("Tagger worker stopped")
 
     def _ready(self) -> None:
