@@ -58,6 +58,13 @@ def workspace(request: HttpRequest, session_id: int) -> HttpResponse:
         "lastSeq": session.last_seq,
         # Event kind names from the one registry (sessions_app/event_kinds.py).
         "eventKinds": browser_kinds(),
+        # How a tag list reads in the exported caption, for its live CLIP token count.
+        "captionStyle": {
+            "triggerWord": session.trigger_word,
+            "separator": session.separator,
+            "underscores": session.use_underscores,
+            "escape": session.escape_parentheses,
+        },
     }
     context = {"session": session, "config": config}
     return render(request, "sessions/workspace.html", context)

@@ -13,8 +13,12 @@ export class Panel {
    * edits: {add(id, names), remove(id, names), reorder(id, names, version)}; onError(message);
    * onNext(): Enter in the empty tag box goes on to the next image (as in taggui).
    */
-  constructor(root, { sessionId, edits, canEdit, onError, onNext, caption }) {
+  constructor(root, { sessionId, edits, canEdit, onError, onNext, caption, captionStyle }) {
     this.root = root;
+    // The session's caption style: the tag list's token count is of the caption file's text.
+    this.captionStyle = captionStyle || {};
+    this.tokenTimer = 0;
+    this.tokenAbort = null;
     // The written caption's editor (caption.js): opened and closed with the image.
     this.caption = caption || null;
     // Tags are the session's own (issue 13): the image is read through its session.
@@ -187,8 +191,40 @@ export class Panel {
     const focused = this.el.chips.contains(document.activeElement) ? document.activeElement.closest(".chip") : null;
     this.el.chips.replaceChildren(...items);
     if (focused) this._chipNamed(focused.dataset.name)?.focus();
+    this._countTokensSoon(byName);
     const hint = document.getElementById("suggestion-hint");
     if (hint) hint.hidden = ![...byName.values()].some((t) => t.source === "suggestion");
+  }
+
+  /** The tag list as its caption file reads (trigger word first, the session's spelling). */
+  captionText(byName) {
+    const { triggerWord = "", separator = ", ", underscores = false, escape = false } = this.captionStyle;
+    const spelled = this.names()
+      .filter((name) => byName.get(name)?.source !== "suggestion")
+      .map((name) => (underscores ? name.replaceAll(" ", "_") : name))
+      .map((name) => (escape ? name.replaceAll("(", "\\(").replaceAll(")", "\\)") : name));
+    return [triggerWord.trim(), ...spelled].filter(Boolean).join(separator);
+  }
+
+  _countTokensSoon(byName) {
+    clearTimeout(this.tokenTimer);
+    const out = document.getElementById("tags-tokens");
+    if (!out) return;
+    const text = this.captionText(byName);
+    this.tokenTimer = setTimeout(async () => {
+      this.tokenAbort?.abort();
+      if (!text) return (out.textContent = "");
+      const abort = new AbortController();
+      this.tokenAbort = abort;
+      try {
+        const { tokens, limit } = await api("/api/tags/clip-tokens", { method: "POST", body: { text }, signal: abort.signal });
+        if (abort.signal.aborted) return;
+        out.textContent = `${tokens} / ${limit} CLIP tokens`;
+        out.classList.toggle("over", tokens > limit);
+      } catch (exc) {
+        if (exc.name !== "AbortError") out.textContent = "";
+      }
+    }, 250);
   }
 
   _chipNamed(name) {

@@ -213,6 +213,7 @@ const panel = new Panel($("panel"), {
   sessionId,
   edits,
   caption,
+  captionStyle: config.captionStyle,
   canEdit: config.canEdit,
   onError: (m) => toast(m, "error"),
   onNext: () => openImage(grid.neighbour(current, 1)),

@@ -89,3 +89,19 @@ def test_the_caption_editor_on_a_phone(new_page, alice):
     expect(page.locator("#caption-tokens")).to_have_text("11 / 75 CLIP tokens")
     box.scroll_into_view_if_needed()
     screenshot(page, "caption-phone")
+
+
+def test_the_tag_list_shows_its_clip_token_count_as_exported(new_page, alice):
+    from sessions_app import services
+    from tags.clip_tokens import clip_token_count
+    from tests.e2e.conftest import off_loop
+
+    session, ids = stocked_session(alice, count=1)
+    off_loop(services.session_update, session, actor=alice, trigger_word="ohwx")
+    page = open_as(new_page, "alice", session, ids[0])
+    tag_input = page.get_by_role("combobox", name="Add tag")
+    tag_input.fill("1girl, long hair, looking at viewer")
+    tag_input.press("Enter")
+    expected = clip_token_count("ohwx, 1girl, long hair, looking at viewer")
+    expect(page.locator("#tags-tokens")).to_have_text(f"{expected} / 75 CLIP tokens")
+    screenshot(page, "tags-token-count")
