@@ -124,7 +124,7 @@ def test_import_command_stores_in_the_bucket(alice, s3_server, s3_bucket, settin
 
 def test_exports_read_originals_from_the_bucket(uploaded, session, alice, carol, tmp_path):
     original = png_bytes((9, 8, 7), size=(300, 200))
-    services.tags_add(uploaded.pk, actor=alice, names=["cat"])
+    services.tags_add(session, uploaded.pk, actor=alice, names=["cat"])
     response = ApiClient(carol).get(f"/sessions/{session.pk}/export", format="kohya")
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(body(response)))
