@@ -6,10 +6,9 @@
 // person's text shown beside it to take or to save over: nothing typed is lost,
 // and no one's text is overwritten without them seeing it.
 
-import { api } from "./api.js";
+import { TokenCount } from "./tokens.js";
 
 const SAVE_AFTER_MS = 1500;
-const COUNT_AFTER_MS = 250;
 
 export class CaptionEditor {
   /** save(imageId, text, version) → Promise: resolves once the server took it, rejects with .code. */
@@ -21,8 +20,6 @@ export class CaptionEditor {
     this.version = 0;
     this.saving = null; // {imageId, text, version} on its way
     this.saveTimer = 0;
-    this.countTimer = 0;
-    this.countAbort = null;
     this.el = {
       text: root.querySelector("#caption-text"),
       tokens: root.querySelector("#caption-tokens"),
@@ -33,6 +30,7 @@ export class CaptionEditor {
       useTheirs: root.querySelector("#caption-use-theirs"),
       keepMine: root.querySelector("#caption-keep-mine"),
     };
+    this.tokens = new TokenCount(this.el.tokens);
     this.theirs = null;
     if (!canEdit) {
       this.el.text.readOnly = true;
@@ -148,28 +146,8 @@ export class CaptionEditor {
     this.el.state.classList.toggle("warn", warn);
   }
 
-  _countSoon(delay = COUNT_AFTER_MS) {
-    clearTimeout(this.countTimer);
-    this.countTimer = setTimeout(() => this._count(), delay);
-  }
-
-  async _count() {
-    const text = this.el.text.value;
-    this.countAbort?.abort();
-    if (!text.trim()) {
-      this.el.tokens.textContent = "";
-      return;
-    }
-    const abort = new AbortController();
-    this.countAbort = abort;
-    try {
-      const { tokens, limit } = await api("/api/tags/clip-tokens", { method: "POST", body: { text }, signal: abort.signal });
-      if (abort.signal.aborted) return;
-      this.el.tokens.textContent = `${tokens} / ${limit} CLIP tokens`;
-      this.el.tokens.classList.toggle("over", tokens > limit);
-    } catch (exc) {
-      if (exc.name !== "AbortError") this.el.tokens.textContent = "";
-    }
+  _countSoon(delay) {
+    this.tokens.soon(this.el.text.value, delay);
   }
 
   _wire() {

@@ -3,6 +3,7 @@
 // and the generation prompt with "add these as tags".
 
 import { api } from "./api.js";
+import { TokenCount } from "./tokens.js";
 
 const SUGGEST_LIMIT = 8;
 const SUGGEST_DELAY_MS = 60;
@@ -17,8 +18,8 @@ export class Panel {
     this.root = root;
     // The session's caption style: the tag list's token count is of the caption file's text.
     this.captionStyle = captionStyle || {};
-    this.tokenTimer = 0;
-    this.tokenAbort = null;
+    const tokensOut = root.querySelector("#tags-tokens");
+    this.tokens = tokensOut ? new TokenCount(tokensOut) : null;
     // The written caption's editor (caption.js): opened and closed with the image.
     this.caption = caption || null;
     // Tags are the session's own (issue 13): the image is read through its session.
@@ -191,7 +192,7 @@ export class Panel {
     const focused = this.el.chips.contains(document.activeElement) ? document.activeElement.closest(".chip") : null;
     this.el.chips.replaceChildren(...items);
     if (focused) this._chipNamed(focused.dataset.name)?.focus();
-    this._countTokensSoon(byName);
+    this.tokens?.soon(this.captionText(byName));
     const hint = document.getElementById("suggestion-hint");
     if (hint) hint.hidden = ![...byName.values()].some((t) => t.source === "suggestion");
   }
@@ -204,27 +205,6 @@ export class Panel {
       .map((name) => (underscores ? name.replaceAll(" ", "_") : name))
       .map((name) => (escape ? name.replaceAll("(", "\\(").replaceAll(")", "\\)") : name));
     return [triggerWord.trim(), ...spelled].filter(Boolean).join(separator);
-  }
-
-  _countTokensSoon(byName) {
-    clearTimeout(this.tokenTimer);
-    const out = document.getElementById("tags-tokens");
-    if (!out) return;
-    const text = this.captionText(byName);
-    this.tokenTimer = setTimeout(async () => {
-      this.tokenAbort?.abort();
-      if (!text) return (out.textContent = "");
-      const abort = new AbortController();
-      this.tokenAbort = abort;
-      try {
-        const { tokens, limit } = await api("/api/tags/clip-tokens", { method: "POST", body: { text }, signal: abort.signal });
-        if (abort.signal.aborted) return;
-        out.textContent = `${tokens} / ${limit} CLIP tokens`;
-        out.classList.toggle("over", tokens > limit);
-      } catch (exc) {
-        if (exc.name !== "AbortError") out.textContent = "";
-      }
-    }, 250);
   }
 
   _chipNamed(name) {
