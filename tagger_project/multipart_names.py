@@ -143,5 +143,5 @@ class MultipartNamesMiddleware:
         boundary = params.get("boundary", "")
         if content_type == "multipart/form-data" and boundary.isascii() and boundary:
             # HttpRequest reads its body through _stream (WSGI and ASGI alike).
-            request._stream = PartHeaderTranscoder(request._stream, boundary.encode("ascii"))  # type: ignore[attr-defined]
+            request._stream = PartHeaderTranscoder(request._stream, boundary.encode("ascii"))  # type: ignore[assignment]
         return self.get_response(request)
