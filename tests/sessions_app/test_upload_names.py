@@ -6,9 +6,14 @@ django.http.multipartparser decodes each part header as UTF-8 and drops one
 it cannot decode; tagger_project.multipart_names re-encodes such headers first.
 """
 
+import json
+import urllib.request
+
 import pytest
 
 from tests.support.images import png_bytes
+from tests.support.workers import workers
+from tests.support.ws import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +61,24 @@ def test_the_latin1_name_is_read_as_latin1(session, as_, bob):
     )
     assert response.status_code == 200, response.content
     assert response.json()["items"][0]["name"] == "caf\u00e9 au lait.png"
+
+
+@pytest.mark.daphne
+@pytest.mark.django_db(transaction=True)
+def test_a_real_serve_reads_the_latin1_name(session, bob, settings, tmp_path):
+    """The same through daphne's ASGI request, whose body Django spools first."""
+    token = token_for(bob)
+    body = _multipart([(b"na\xefve.png", png_bytes((10, 11, 12)))])
+    with workers(1, MEDIA_ROOT=str(tmp_path / "media")) as (worker,):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{worker.port}/api/sessions/{session.pk}/images",
+            data=body,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=20) as response:
+            answer = json.loads(response.read())
+    assert [item["name"] for item in answer["items"]] == ["na\u00efve.png"]
+    assert answer["items"][0]["status"] == "imported"
