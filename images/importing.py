@@ -60,7 +60,14 @@ def is_sidecar(filename: str) -> bool:
 
 
 def process_and_store(path: Path, limits: Limits) -> FileResult:
-    """Process one file and write its original, thumbnail and display rendition (worker thread)."""
+    """Process one file and write its original and thumbnail (worker thread).
+
+    The display rendition is left to the first request for it
+    (images.services.image_display_ensure): a batch brings in thousands of
+    files that are each opened in the panel later, if ever, and making it
+    here cost a 12 MP JPEG a decode at 1/4 scale instead of 1/8, plus an
+    encode and a write (bench/import_steps.py).
+    """
     try:
         processed = process_image_file(
             path,
@@ -68,6 +75,7 @@ def process_and_store(path: Path, limits: Limits) -> FileResult:
             max_bytes=limits.max_bytes,
             thumb_size=limits.thumb_size,
             display_size=limits.display_size,
+            make_display=False,
         )
     except ImageRejected as rejected:
         return FileResult(path, reason=rejected.reason)

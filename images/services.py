@@ -46,7 +46,8 @@ def image_process_bytes(data: bytes) -> ProcessedImage:
 
 
 class StoredFiles(NamedTuple):
-    """Storage names of an image's files; ``display`` is ``original`` when it is its own."""
+    """Storage names of an image's files; ``display`` is ``original`` when it is its own,
+    empty when it is made on first request (ProcessedImage.display_deferred)."""
 
     original: str
     thumbnail: str
@@ -65,7 +66,7 @@ def image_files_store(processed: ProcessedImage) -> StoredFiles:
         storage.thumbnail_name(processed.sha256, processed.thumbnail_extension),
         processed.thumbnail,
     )
-    display = original
+    display = "" if processed.display_deferred else original
     if processed.display is not None:
         display = storage.store_content(
             storage.display_name(processed.sha256, processed.display_extension),
@@ -77,10 +78,11 @@ def image_files_store(processed: ProcessedImage) -> StoredFiles:
 def image_display_ensure(image: Image) -> str:
     """The storage name of the image's display rendition, made now if the row has none.
 
-    Rows stored before renditions existed get theirs on first request, from
-    the original (one decode), and keep it. Raises OSError when the original
-    is missing; an original that no longer decodes under today's limits is
-    shown as it is, not remembered.
+    Rows stored before renditions existed, and rows of a batch import, which
+    leaves renditions to first view (images.importing.process_and_store), get
+    theirs on first request, from the original (one decode), and keep it.
+    Raises OSError when the original is missing; an original that no longer
+    decodes under today's limits is shown as it is, not remembered.
     """
     if image.display:
         return str(image.display.name)
@@ -132,8 +134,8 @@ def image_store(processed: ProcessedImage, *, original_name: str, actor) -> tupl
             "imported_by": actor,
         },
     )
-    if not created and not image.display:
-        # Stored before renditions: this import has just made one.
+    if not created and not image.display and files.display:
+        # Stored before renditions, or by a batch import: this import has just made one.
         Image.objects.filter(pk=image.pk, display="").update(display=files.display)
         image.display.name = files.display
     return image, created

@@ -5,8 +5,11 @@ Each state change a person would want to see is logged in the session as a
 is broadcast as a `job` frame only, because the job row holds it.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -17,9 +20,13 @@ from jobs.selectors import claimable, job_shape
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event, broadcast_progress
 from sessions_app.models import TaggingSession
-from sessions_app.services.autotag import AutotagOptions
 from tagger_project.errors import Conflict, InvalidInput
 from taggers.selectors import tagger_info
+
+if TYPE_CHECKING:
+    # A type only: the module (numpy, via taggers) would load in every
+    # process's set-up, as the jobs admin imports this one.
+    from sessions_app.services.autotag import AutotagOptions
 
 # One job names at most this many images (its params hold their ids).
 MAX_JOB_IMAGES = 100_000

@@ -1,21 +1,22 @@
 """Which tagger models the operator has put under TAGGER_MODELS_DIR, and whether they work."""
 
+from __future__ import annotations
+
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from taggers.errors import BadTaggerModel, TaggerNotFound
-from taggers.runtime import (
-    MODEL_FILE,
-    Tagger,
-    check_folder,
-    file_sha256,
-    folder_stamp,
-    load_tagger,
-    providers_available,
-)
+
+if TYPE_CHECKING:
+    from taggers.runtime import Tagger
+
+# taggers.runtime (numpy and onnxruntime, ~65 ms) is imported where a model is
+# looked at, not here: the admin imports this module in every process's
+# set-up, manage.py commands that never run a model included.
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,15 @@ def tagger_info(name: str) -> TaggerInfo:
 
 def tagger_named(name: str) -> Tagger:
     """The loaded tagger of that folder; TaggerNotFound or BadTaggerModel otherwise."""
+    from taggers.runtime import load_tagger
+
     return load_tagger(_folder_named(name))
 
 
 def execution_providers() -> list[str]:
     """The onnxruntime providers sessions are given, in order of preference."""
+    from taggers.runtime import providers_available
+
     return providers_available()
 
 
@@ -87,6 +92,8 @@ def _folder_named(name: str) -> Path:
 def _inspect(folder: Path) -> TaggerInfo:
     # Listing checks each model by opening it once per process and then lets
     # the session go: a web process that only lists models keeps none in memory.
+    from taggers.runtime import folder_stamp
+
     try:
         stamp = folder_stamp(folder)
     except BadTaggerModel as exc:
@@ -102,6 +109,8 @@ def _inspect(folder: Path) -> TaggerInfo:
 
 
 def _check(folder: Path) -> TaggerInfo:
+    from taggers.runtime import MODEL_FILE, check_folder, file_sha256
+
     try:
         labels, _session, signature = check_folder(folder)
     except BadTaggerModel as exc:

@@ -147,6 +147,33 @@ def test_missing_path_is_refused_before_anything(session, tmp_path):
     assert not Image.objects.exists()
 
 
+# --- start-up --------------------------------------------------------------------------
+
+
+def test_the_command_starts_without_the_tagger_runtime():
+    """numpy and onnxruntime (~0.1 CPU-s, and OpenBLAS's threads) load only for auto-tagging."""
+    probe = (
+        "import sys\n"
+        "from django.core.management import ManagementUtility\n"
+        "try:\n"
+        "    ManagementUtility(['manage.py', 'import_images', '--help']).execute()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted({'numpy', 'onnxruntime'} & set(sys.modules)))\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tagger_project.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
 # --- killed and run again ---------------------------------------------------------------
 
 

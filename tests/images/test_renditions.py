@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image, PngImagePlugin
 
-from images.processing import ProcessedImage, process_image_bytes, render_display
+from images.processing import ImageRejected, ProcessedImage, process_image_bytes, render_display
 from images.renditions import DISPLAY_SIZE, display_factor
 from tests.support.images import encoded, photo
 
@@ -134,3 +134,15 @@ def test_the_metadata_survives_beside_the_rendition():
     processed = process(encoded(photo((1024, 1024)), "PNG", pnginfo=info))
     assert processed.display is not None
     assert processed.prompt_tokens == ["red scarf", "smile"]
+
+
+def test_without_make_display_a_needed_rendition_is_deferred_not_made():
+    camera = encoded(photo((4000, 3000)), "JPEG", quality=90)
+    deferred = process_image_bytes(camera, **LIMITS, make_display=False)
+    assert deferred.display is None and deferred.display_deferred
+    # The same thumbnail size and the same checks, from a decode at 1/8 instead of 1/4.
+    assert opened(deferred.thumbnail).size == opened(process(camera).thumbnail).size == (256, 192)
+    small = encoded(photo((800, 600)), "JPEG")
+    assert not process_image_bytes(small, **LIMITS, make_display=False).display_deferred
+    with pytest.raises(ImageRejected):
+        process_image_bytes(camera[: len(camera) // 2], **LIMITS, make_display=False)
