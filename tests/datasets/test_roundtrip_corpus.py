@@ -113,6 +113,9 @@ def test_import_sets_the_session_style(session, tmp_path) -> None:
     round_trip("kohya-semicolon", "kohya", session, tmp_path / "out")
     session.refresh_from_db()
     assert session.separator == "; "
+    entry = SessionImage.objects.get(session=session, original_name="b.png")
+    names = list(entry.tags.order_by("position").values_list("tag__name", flat=True))
+    assert names == ["ohwx", "1boy", "hat"]
     config = (tmp_path / "out" / "dataset_config.toml").read_text()
     assert 'caption_separator = ";"' in config
 

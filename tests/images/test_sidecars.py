@@ -52,7 +52,9 @@ def test_no_caption_file_gives_none(image: Path) -> None:
 
 def test_caption_extension_is_the_fallback(image: Path) -> None:
     write_caption(image, b"from caption", ".caption")
-    assert read_sidecar_caption(image).tags == ["from caption"]
+    # A .caption file holds sentences (sd-scripts' and BLIP's extension for them), however short.
+    caption = read_sidecar_caption(image)
+    assert (caption.kind, caption.text, caption.tags) == ("prose", "from caption", [])
     write_caption(image, b"from txt")
     assert read_sidecar_caption(image).tags == ["from txt"]
 
