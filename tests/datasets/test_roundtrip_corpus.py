@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from datasets.exporting import ExportOptions, export_to_path
 from sessions_app import services
 from sessions_app.models import SessionImage, TaggingSession
+from sessions_app.services.curation import tag_merge
 from tags.models import Tag, TagCategory
 from tags.services import tag_set_category, tags_get_or_create
 
@@ -167,3 +169,24 @@ def test_another_session_of_the_same_bytes_keeps_its_own_spelling(alice, session
     export(other, "kohya", tmp_path / "two")
     assert (tmp_path / "two" / "a.txt").read_bytes() == b"1girl,long_hair,smile,outdoors"
     assert (tmp_path / "one" / "a.txt").read_bytes() == b"1girl, long hair, smile, outdoors, \n"
+
+
+def test_a_spelling_that_no_longer_names_its_tag_is_dropped(session, alice, tmp_path) -> None:
+    round_trip("kohya-booru-dataset-tag-manager", "kohya", session, tmp_path / "before")
+    smile, grin = Tag.objects.get(name="smile"), tags_get_or_create(["grin"])["grin"]
+    tag_merge(smile, actor=alice, into=grin)
+    export(session, "kohya", tmp_path / "after")
+    # `Smile` was how the file spelled a tag that is now `grin`: the row is spelled the
+    # session's way; the other tags keep the file's spelling.
+    assert (tmp_path / "after" / "001.txt").read_bytes() == (
+        b"1girl, solo, long_hair, pokemon \\(creature\\), grin, looking_at_viewer"
+    )
+
+
+def test_export_can_spell_every_tag_the_sessions_way(session, tmp_path) -> None:
+    round_trip("kohya-booru-dataset-tag-manager", "kohya", session, tmp_path / "before")
+    session.refresh_from_db()
+    export_to_path(session, "kohya", tmp_path / "plain", ExportOptions(keep_spellings=False))
+    assert (tmp_path / "plain" / "001.txt").read_bytes() == (
+        b"1girl, solo, long_hair, pokemon_\\(creature\\), smile, looking_at_viewer"
+    )
