@@ -125,7 +125,7 @@ def _read_sidecar(
         image.tags = [DatasetTag(tag) for tag in caption.tags]
     if caption.alternates:
         image.metadata["alternate_captions"] = caption.alternates
-    layout = replace(layout, kind="text" if caption.kind == "prose" else "tags")
+    layout = replace(layout, holds="text" if caption.kind == "prose" else "tags")
     return layout
 
 
@@ -137,7 +137,7 @@ class CaptionLayout:
     separator: str = ""  # "" when the file has one token or none
     trailing: str = ""
     ending: str = ""
-    kind: str = "tags"  # or "text": a written caption alone
+    holds: str = "tags"  # or "text": a written caption alone
     joint: str = ""
     both: bool = False  # tags and a sentence in this one file
 
@@ -166,7 +166,7 @@ def folder_style(layouts: list[CaptionLayout], tokens: list[str]) -> dict[str, A
     """The session style most of the folder's files agree on (see datasets/caption_style.py)."""
     if not layouts:
         return {}
-    tag_files = [layout for layout in layouts if layout.kind == "tags"] or layouts
+    tag_files = [layout for layout in layouts if layout.holds == "tags"] or layouts
     style = CaptionStyle(
         format="kohya",
         extension=most_common((layout.extension for layout in tag_files), ".txt"),
@@ -185,10 +185,10 @@ def folder_style(layouts: list[CaptionLayout], tokens: list[str]) -> dict[str, A
 def _caption_source(layouts: list[CaptionLayout]) -> str:
     if any(layout.both for layout in layouts):
         return "both"
-    if any(layout.kind == "text" for layout in layouts) and any(
-        layout.kind == "tags" and layout.extension == ".txt" for layout in layouts
+    if any(layout.holds == "text" for layout in layouts) and any(
+        layout.holds == "tags" and layout.extension == ".txt" for layout in layouts
     ):
-        extensions = {layout.extension for layout in layouts if layout.kind == "text"}
+        extensions = {layout.extension for layout in layouts if layout.holds == "text"}
         return "files" if extensions == {".caption"} else "auto"
     return "auto"
 
