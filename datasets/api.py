@@ -88,14 +88,17 @@ def session_export(
     pin: list[TagName] = Query([], max_length=50),
     keep_tokens_separator: bool = False,
     image_dir: Annotated[Text, Field(max_length=1000)] | None = None,
-    caption_source: Literal["auto", "tags", "text", "both"] = "auto",
+    caption_source: Literal["auto", "tags", "text", "both", "files"] | None = None,
+    spellings: bool = True,
 ):
     """Download the dataset, streamed: a zip, or the bare JSON document with `images=false`.
 
     Caption options left out follow the session's settings, and its rules' pinned tags.
     `image_dir` is the kohya TOML's (where the zip will be unpacked; default ".", which
     sd-scripts reads from the directory the trainer runs in). `caption_source`: what a
-    caption holds, "auto" the written caption where an image has one, else its tags.
+    caption holds, "auto" the written caption where an image has one, else its tags
+    (default: as the session's dataset came in). `spellings=false` spells every tag the
+    session's way instead of as the imported files wrote it.
     """
     session = session_for(request.auth, session_id)
     options = ExportOptions(
@@ -109,6 +112,7 @@ def session_export(
         statuses=tuple(status),
         image_dir=image_dir,
         caption_source=caption_source,
+        keep_spellings=spellings,
     )
     stream = export_stream(session, format, options)
     # Under ASGI Django would list() a sync iterator (the whole zip) before sending.

@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from datasets.caption_style import CaptionStyle, spell_name
 from datasets.importing_formats import Dataset, DatasetImage, OpenedDataset
 from datasets.importing_formats.captions import drop_trigger_prefix, drop_trigger_word
 from datasets.importing_formats.source import OutsideDataset
@@ -40,6 +41,7 @@ from sessions_app.services.tagging import (
     lock_entry,
     obey_rules,
     rewrite_tag_list,
+    tag_spellings_set,
 )
 from sessions_app.services.written_caption import caption_replace
 from tagger_project.errors import DomainError, InvalidInput
@@ -89,6 +91,11 @@ def dataset_import(
         report.problem(problem.where, problem.reason)
     if dataset.settings:
         _apply_settings(session, actor, dataset.settings, report)
+    if dataset.style and not SessionImage.objects.filter(session=session).exists():
+        # The first import into a session sets how it exports; a later one
+        # into a session with images of its own leaves that session's style.
+        _apply_settings(session, actor, dataset.style, report)
+    spelled_as = CaptionStyle.of(session.caption_style).family()
     existing = _existing_categories(
         [*dataset.categories, *(t.name for i in dataset.images for t in i.tags if t.category)]
     )
@@ -96,7 +103,7 @@ def dataset_import(
     categories: dict[str, str] = {}
     for item in dataset.images:
         try:
-            outcome = _import_image(session, actor, opened, item, report)
+            outcome = _import_image(session, actor, opened, item, report, spelled_as)
         except InvalidInput as error:
             # A caption the session cannot hold (a control character, too long): that image only.
             report.skipped.append({"path": item.file, "reason": error.message})
@@ -214,7 +221,12 @@ def _canonical(raw_names: Iterable[str]) -> dict[str, str]:
 
 
 def _import_image(
-    session: TaggingSession, actor, opened: OpenedDataset, item: DatasetImage, report
+    session: TaggingSession,
+    actor,
+    opened: OpenedDataset,
+    item: DatasetImage,
+    report,
+    spelled_as: str = "",
 ) -> ImportOutcome | None:
     """Store one image and its tags; None when it was skipped (reported)."""
     name = item.original_name or item.file
@@ -266,7 +278,28 @@ def _import_image(
             session, actor=actor, processed=processed, original_name=name
         )
         _write_tags_and_status(session, actor, outcome.image_id, item, report)
+        if spelled_as and outcome.image_id is not None and not item.exact:
+            tag_spellings_set(session, outcome.image_id, spellings=_spellings(session, item))
     return outcome
+
+
+def _spellings(session: TaggingSession, item: DatasetImage) -> dict[str, str]:
+    """Canonical name → token as the file wrote it, where the session would spell it otherwise."""
+    written = {tag.name: (tag.written or tag.name).strip() for tag in item.tags}
+    canonical = _canonical(written)
+    spellings: dict[str, str] = {}
+    for raw, name in canonical.items():
+        token = written[raw]
+        usual = spell_name(
+            name,
+            use_underscores=session.use_underscores,
+            escape_parentheses=session.escape_parentheses,
+        )
+        if token != usual:
+            spellings.setdefault(name, token)
+        else:
+            spellings.setdefault(name, "")
+    return {name: token for name, token in spellings.items() if token}
 
 
 def _written_caption(session: TaggingSession, item: DatasetImage) -> str:

@@ -506,7 +506,12 @@ def _with_sidecar(processed: ProcessedImage, sidecar: SidecarCaption) -> Process
         metadata = processed.metadata
         if sidecar.alternates:
             metadata = {**metadata, "alternate_captions": sidecar.alternates}
-        return dataclasses.replace(processed, caption_tokens=sidecar.tags, metadata=metadata)
+        return dataclasses.replace(
+            processed,
+            caption_tokens=sidecar.tags,
+            metadata=metadata,
+            written_caption=sidecar.text,
+        )
     if processed.metadata:
         return processed
     metadata = sidecar.metadata

@@ -46,6 +46,9 @@ class SidecarCaption:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Further caption lines, kept verbatim: kohya reads only the first line.
     alternates: list[str] = field(default_factory=list)
+    # A "tags" caption whose tag list a sentence follows (`a, b. A sentence.`):
+    # `text` holds the sentence, `joint` what stood between them (". ").
+    joint: str = ""
 
 
 def read_sidecar_caption(
@@ -66,17 +69,65 @@ def read_sidecar_caption(
     return None
 
 
-def parse_caption(data: bytes, *, filename: str = "caption") -> SidecarCaption:
-    """Parse caption file content: trainer tags, a written caption, or AUTOMATIC1111 infotext."""
+def parse_caption(
+    data: bytes, *, filename: str = "caption", separator: str = ","
+) -> SidecarCaption:
+    """Parse caption file content: trainer tags, a written caption, or AUTOMATIC1111 infotext.
+
+    A `.caption` file is a written caption whatever it looks like (sd-scripts'
+    and BLIP's extension for sentences). In a `.txt`, a tag list followed by a
+    sentence (see split_tags_and_sentence) keeps both. `separator` is the mark
+    between tags when it is not a comma (`;`).
+    """
     text = _decode(data, filename)
     if looks_like_infotext(text):
         return SidecarCaption(filename, "infotext", metadata=parse_infotext(text))
+    if filename.lower().endswith(".caption"):
+        return SidecarCaption(filename, "prose", text=text)
+    if separator != ",":
+        text = text.replace(separator, ",")
+    both = split_tags_and_sentence(text)
+    if both is not None:
+        tags_text, joint, sentence = both
+        return SidecarCaption(
+            filename, "tags", tags=split_tags(tags_text), text=sentence, joint=joint
+        )
     if looks_like_prose(text):
         return SidecarCaption(filename, "prose", text=text)
     first, alternates = split_alternate_captions(text)
     # kohya's keep_tokens_separator ("head ||| rest") separates tags too.
     tags = split_tags(first.replace("|||", ","))
     return SidecarCaption(filename, "tags", tags=tags, alternates=alternates)
+
+
+# Where a sentence starts after a tag list: a period, white space, a capital or a quote.
+_SENTENCE_START = re.compile(r"\.([ \t]+)(?=[\"'A-Z])")
+
+
+def split_tags_and_sentence(text: str) -> tuple[str, str, str] | None:
+    """(tag list, joint, sentence) of a caption holding both (`1girl, solo. A girl.`), else None.
+
+    The rule: at the first period followed by a space and a capital letter (or
+    a quote), the text before it is a tag list when it has two comma-separated
+    pieces or more, each shorter than PROSE_WORDS words, and its first piece
+    does not start with a capital (a sentence does: "A girl, smiling. She
+    waves." stays one written caption). Only a single line is read this way.
+    """
+    if "\n" in text.strip() or "|||" in text:
+        return None
+    match = _SENTENCE_START.search(text)
+    if match is None:
+        return None
+    head = text[: match.start()]
+    pieces = [piece.strip() for piece in head.split(",")]
+    if (
+        len(pieces) < 2
+        or not all(pieces)
+        or any(len(piece.split()) >= PROSE_WORDS for piece in pieces)
+        or pieces[0][:1].isupper()
+    ):
+        return None
+    return head, "." + match.group(1), text[match.end() :]
 
 
 def split_alternate_captions(text: str) -> tuple[str, list[str]]:

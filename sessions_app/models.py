@@ -35,6 +35,11 @@ class TaggingSession(models.Model):
     separator = models.CharField(max_length=8, default=", ")
     use_underscores = models.BooleanField(default=False)
     escape_parentheses = models.BooleanField(default=False)
+    # How the imported dataset wrote its captions beyond the three fields above
+    # (format, caption extension, trailing separator, final newline, the joint
+    # between tags and sentence, kohya-json layout): export writes the same way,
+    # so an unedited dataset goes out byte for byte (datasets/caption_style.py).
+    caption_style = models.JSONField(default=dict, blank=True)
     # The seq of the newest SessionEvent; bumped in the event's transaction,
     # which is what keeps seq gapless.
     last_seq = models.PositiveBigIntegerField(default=0)
@@ -134,6 +139,11 @@ class SessionImageTag(models.Model):
     # Caption order matters to trainers. Gaps are allowed; order is (position, id).
     position = models.PositiveIntegerField()
     source = models.CharField(max_length=16, choices=TagSource.choices, default=TagSource.MANUAL)
+    # The tag as the imported caption file wrote it (`Smile`, `pokemon_\(creature\)`)
+    # when that differs from the session's export spelling of its name; "" for
+    # a tag spelled the session's way, which every tag a person adds is (the
+    # database default, so the raw INSERTs of sessions_app/sql.py need not name it).
+    spelling = models.CharField(max_length=400, blank=True, default="", db_default="")
     confidence = models.FloatField(null=True, blank=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

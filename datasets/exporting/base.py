@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+from datasets.caption_style import CaptionStyle, family_of, spell_name
 from datasets.exporting.names import NameAllocator, Renamed
+from datasets.exporting.rows import ExportTag
+from datasets.importing_formats.hydrus import hydrus_tag as hydrus_line_tag
 from sessions_app.models import ImageStatus, TaggingSession
 from sessions_app.rules import session_rules
 from tagger_project.errors import InvalidInput
@@ -14,8 +17,11 @@ from tags.selectors import resolve_tag_names
 
 KEEP_TOKENS_SEPARATOR = "|||"
 # What a caption file holds: "auto" the written caption where an image has one,
-# else its tag list; "tags" or "text" only that; "both" the tags, then the text.
-CAPTION_SOURCES = ("auto", "tags", "text", "both")
+# else its tag list; "tags" or "text" only that; "both" the tags, then the text;
+# "files" the tags in `.txt` and the written caption in `.caption` beside it
+# (kohya; elsewhere as "both"). None: the session's (CaptionStyle.caption_source).
+CAPTION_SOURCES = ("auto", "tags", "text", "both", "files")
+IDENTITY: Callable[[str], str] = str
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,13 @@ class ExportOptions:
     # exporting to a folder; "." in a zip or a download (resolved from the
     # trainer's working directory, so the user says where it will be unpacked).
     image_dir: str | None = None
-    caption_source: str = "auto"
+    caption_source: str | None = None
+    # Write each tag as the imported file spelled it (SessionImageTag.spelling),
+    # where that spelling belongs to this format's family; False spells every
+    # tag the session's way.
+    keep_spellings: bool = True
+    # Filled in from the session by resolved().
+    style: CaptionStyle = field(default_factory=CaptionStyle)
 
     def resolved(self, session: TaggingSession) -> ExportOptions:
         """Options with the session's settings filled in and names validated."""
@@ -56,9 +68,11 @@ class ExportOptions:
             raise InvalidInput(
                 f"unknown status {sorted(unknown)[0]!r}", details=[{"allowed": ImageStatus.values}]
             )
-        if self.caption_source not in CAPTION_SOURCES:
+        style = CaptionStyle.of(session.caption_style)
+        caption_source = self.caption_source or style.caption_source
+        if caption_source not in CAPTION_SOURCES:
             raise InvalidInput(
-                f"unknown caption source {self.caption_source!r}",
+                f"unknown caption source {caption_source!r}",
                 details=[{"allowed": list(CAPTION_SOURCES)}],
             )
         separator = session.separator if self.separator is None else self.separator
@@ -66,6 +80,8 @@ class ExportOptions:
             raise InvalidInput("the separator must contain a visible character, such as ','")
         return replace(
             self,
+            style=style,
+            caption_source=caption_source,
             trigger_word=(
                 session.trigger_word if self.trigger_word is None else self.trigger_word
             ).strip(),
@@ -120,32 +136,73 @@ class Caption:
     tail: list[str]
     # True when the tail ends with a written caption: sentences, which must not be shuffled.
     prose: bool = False
+    # A written caption after the tags, joined by the session's joint (CaptionStyle.joint).
+    written: str = ""
 
     def text(self, options: ExportOptions) -> str:
         separator = options.separator or ", "
         if options.keep_tokens_separator and self.head:
             rest = separator.join(self.tail)
-            return f"{separator.join(self.head)} {KEEP_TOKENS_SEPARATOR}" + (
+            text = f"{separator.join(self.head)} {KEEP_TOKENS_SEPARATOR}" + (
                 f" {rest}" if rest else ""
             )
-        return separator.join([*self.head, *self.tail])
+        else:
+            text = separator.join([*self.head, *self.tail])
+        if self.written:
+            joint = options.style.joint or separator
+            text = f"{text}{joint}{self.written}" if text else self.written
+        return text
+
+    def file_text(self, options: ExportOptions) -> str:
+        """The caption as its file holds it: a trailing separator after a tag list, the ending."""
+        text = self.text(options)
+        if text and not self.prose:
+            text += options.style.trailing
+        return text + options.style.ending
 
 
-def caption_for(tag_names: list[str], options: ExportOptions) -> Caption:
+def caption_for(
+    tag_names: list[str], options: ExportOptions, spellings: dict[str, str] | None = None
+) -> Caption:
     """Order and spell an image's tags the way its caption file should read.
 
     The trigger word comes first (verbatim), then the pinned tags the image
     has, then the other tags in caption order; `options` must be resolved.
+    A name in `spellings` is written that way (the token the dataset wrote).
     """
+    spelled = spellings or {}
     trigger = options.trigger_word or ""
     head_names = [name for name in options.pinned if name in set(tag_names)]
     skip = set(head_names) | {_normalized_or_none(trigger)}
     tail_names = [name for name in tag_names if name not in skip]
-    head = ([trigger] if trigger else []) + [spell(name, options) for name in head_names]
-    return Caption(head, [spell(name, options) for name in tail_names])
+    head = ([trigger] if trigger else []) + [
+        spelled.get(name) or spell(name, options) for name in head_names
+    ]
+    return Caption(head, [spelled.get(name) or spell(name, options) for name in tail_names])
 
 
-def file_caption(tag_names: list[str], written: str, options: ExportOptions) -> Caption:
+def spellings_of(tags: Iterable[ExportTag]) -> dict[str, str]:
+    """Name → the spelling a row keeps (rows.export_rows checked them)."""
+    return {tag.name: tag.spelling for tag in tags if tag.spelling}
+
+
+def spelling_reader(options: ExportOptions, fmt: str) -> Callable[[str], str] | None:
+    """How `fmt` reads a stored spelling back, when the session's spellings are of its family."""
+    if not options.keep_spellings or options.style.family() != family_of(fmt):
+        return None
+    return hydrus_name if family_of(fmt) == "hydrus" else IDENTITY
+
+
+def hydrus_name(line: str) -> str:
+    return hydrus_line_tag(line).name
+
+
+def file_caption(
+    tag_names: list[str],
+    written: str,
+    options: ExportOptions,
+    spellings: dict[str, str] | None = None,
+) -> Caption:
     """What an image's caption file holds, by `options.caption_source` (see CAPTION_SOURCES).
 
     The written caption is never respelled: it goes out exactly as written,
@@ -154,22 +211,24 @@ def file_caption(tag_names: list[str], written: str, options: ExportOptions) -> 
     source = options.caption_source
     if source == "auto":
         source = "text" if written else "tags"
+    if source == "files":
+        source = "both"
     if source == "tags" or (source == "both" and not written):
-        return caption_for(tag_names, options)
+        return caption_for(tag_names, options, spellings)
     if source == "text":
         trigger = options.trigger_word or ""
         return Caption([trigger] if trigger else [], [written] if written else [], bool(written))
-    tags = caption_for(tag_names, options)
-    return Caption(tags.head, [*tags.tail, written], prose=True)
+    tags = caption_for(tag_names, options, spellings)
+    return Caption(tags.head, tags.tail, prose=True, written=written)
 
 
 def spell(name: str, options: ExportOptions) -> str:
     """A normalized tag name as trainers want it: underscores, escaped parentheses."""
-    if options.use_underscores:
-        name = name.replace(" ", "_")
-    if options.escape_parentheses:
-        name = name.replace("(", r"\(").replace(")", r"\)")
-    return name
+    return spell_name(
+        name,
+        use_underscores=bool(options.use_underscores),
+        escape_parentheses=bool(options.escape_parentheses),
+    )
 
 
 def _normalized_or_none(trigger: str) -> str | None:

@@ -26,6 +26,7 @@ def images_then_document(
     document_name: str,
     document: Callable[[NamedRows], Iterator[bytes]],
     obey_rules: bool = True,
+    spelling_reader: Callable[[str], str] | None = None,
 ) -> Iterator[Entry]:
     """Yield the stored images (when the options ask for them), then the document."""
     names = allocator_for(report, stem)
@@ -39,7 +40,7 @@ def images_then_document(
             exported[row.image.pk] = names.image_name(row.image, row.name)
             yield Entry(exported[row.image.pk], image_chunks(row.image), compress=False)
             report.image_done()
-    rows = _named_rows(session, options, report, names, exported, obey_rules)
+    rows = _named_rows(session, options, report, names, exported, obey_rules, spelling_reader)
     yield Entry(document_name, document(rows))
 
 
@@ -50,8 +51,12 @@ def _named_rows(
     names: NameAllocator,
     exported: dict[int, str] | None,
     obey_rules: bool,
+    spelling_reader: Callable[[str], str] | None,
 ) -> NamedRows:
-    for row in export_rows(session, statuses=options.statuses, obey_rules=obey_rules):
+    rows = export_rows(
+        session, statuses=options.statuses, obey_rules=obey_rules, spelling_reader=spelling_reader
+    )
+    for row in rows:
         if exported is None:
             name = names.image_name(row.image, row.name)
             report.image_done()

@@ -18,7 +18,13 @@ from collections.abc import Iterator
 
 from django.db.models import Q
 
-from datasets.exporting.base import Entry, ExportOptions, ExportReport, allocator_for
+from datasets.exporting.base import (
+    Entry,
+    ExportOptions,
+    ExportReport,
+    allocator_for,
+    spelling_reader,
+)
 from datasets.exporting.rows import ExportTag, export_rows, image_chunks, image_is_stored
 from sessions_app.models import TaggingSession
 from tags.models import Tag, TagCategory
@@ -41,15 +47,20 @@ def write_hydrus(
     """Images and their hydrus tag sidecars."""
     names = allocator_for(report)
     unnamespaced = vocabulary_names_with_colons()
-    for row in export_rows(session, statuses=options.statuses):
+    reader = spelling_reader(options, "hydrus")
+    ending = options.style.ending if options.style.format == "hydrus" else "\n"
+    for row in export_rows(session, statuses=options.statuses, spelling_reader=reader):
         if options.include_images and not image_is_stored(row.image):
             report.missing.append(row.name)
             continue
         name = names.image_name(row.image, row.name)
         if options.include_images:
             yield Entry(name, image_chunks(row.image), compress=False)
-        lines = "".join(hydrus_tag(tag, unnamespaced=unnamespaced) + "\n" for tag in row.tags)
-        yield Entry(name + ".txt", [lines.encode("utf-8")])
+        lines = "\n".join(
+            tag.spelling or hydrus_tag(tag, unnamespaced=unnamespaced) for tag in row.tags
+        )
+        # The file as hydrus (or the dataset it came from) ends it: "\n" after each line.
+        yield Entry(name + ".txt", [(lines + ending if lines else "").encode("utf-8")])
         report.image_done()
 
 

@@ -29,7 +29,10 @@ from datasets.exporting.base import (
     ExportOptions,
     ExportReport,
     allocator_for,
+    caption_for,
     file_caption,
+    spelling_reader,
+    spellings_of,
 )
 from datasets.exporting.names import split_name
 from datasets.exporting.rows import export_rows, image_chunks, image_is_stored
@@ -37,6 +40,7 @@ from sessions_app.models import TaggingSession
 
 CONFIG_NAME = "dataset_config.toml"
 CAPTION_EXTENSION = ".txt"
+TEXT_EXTENSION = ".caption"
 
 
 def write_kohya(
@@ -46,17 +50,32 @@ def write_kohya(
     names = allocator_for(report, "dataset_config")
     shortest_head: int | None = None
     prose = False
-    for row in export_rows(session, statuses=options.statuses):
+    extension = options.style.extension
+    reader = spelling_reader(options, "kohya")
+    for row in export_rows(session, statuses=options.statuses, spelling_reader=reader):
         if options.include_images and not image_is_stored(row.image):
             report.missing.append(row.name)
             continue
         name = names.image_name(row.image, row.name)
-        caption = file_caption([tag.name for tag in row.tags], row.caption, options)
+        tag_names = [tag.name for tag in row.tags]
+        spellings = spellings_of(row.tags)
+        apart = options.caption_source == "files" and row.caption
+        if apart:
+            # Tags to `.txt`, the sentence to `.caption`: sd-scripts' two extensions.
+            caption = caption_for(tag_names, options, spellings)
+        else:
+            caption = file_caption(tag_names, row.caption, options, spellings)
         prose = prose or caption.prose
         if options.include_images:
             yield Entry(name, image_chunks(row.image), compress=False)
         stem, _ = split_name(name)
-        yield Entry(stem + CAPTION_EXTENSION, [caption.text(options).encode("utf-8")])
+        if apart:
+            written = row.caption + options.style.ending
+            yield Entry(stem + TEXT_EXTENSION, [written.encode("utf-8")])
+            if tag_names or options.trigger_word:
+                yield Entry(stem + CAPTION_EXTENSION, [caption.file_text(options).encode()])
+        else:
+            yield Entry(stem + extension, [caption.file_text(options).encode("utf-8")])
         head = kohya_token_count(caption.head, options)
         shortest_head = head if shortest_head is None else min(shortest_head, head)
         report.image_done()
@@ -94,7 +113,7 @@ def dataset_config(
     lines += [
         "[general]",
         f"shuffle_caption = {'true' if shuffle else 'false'}",
-        f"caption_extension = {_toml(CAPTION_EXTENSION)}",
+        f"caption_extension = {_toml(_config_extension(options))}",
         f"keep_tokens = {keep_tokens}",
     ]
     separator = caption_separator(options)
@@ -112,6 +131,11 @@ def dataset_config(
         "",
     ]
     return "\n".join(lines)
+
+
+def _config_extension(options: ExportOptions) -> str:
+    # With "files" the tags file is the one to train on; else the files the export wrote.
+    return CAPTION_EXTENSION if options.caption_source == "files" else options.style.extension
 
 
 def _toml(text: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from datasets.caption_style import CaptionStyle, most_common
 from datasets.importing_formats.captions import IMAGE_SUFFIXES
 from datasets.importing_formats.model import Dataset, DatasetImage, DatasetTag, Problem
 from datasets.importing_formats.source import DatasetSource
@@ -46,6 +47,7 @@ def read_hydrus(source: DatasetSource) -> Dataset:
     dataset = Dataset()
     names = source.names()
     present = set(names)
+    endings: list[str] = []
     for name in names:
         if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
             continue
@@ -53,7 +55,8 @@ def read_hydrus(source: DatasetSource) -> Dataset:
         image = DatasetImage(file=name)
         if sidecar in present:
             try:
-                lines = _sidecar_lines(source, sidecar)
+                lines, ending = _sidecar_lines(source, sidecar)
+                endings.append(ending)
             except CaptionError as error:
                 # Like import_images: a broken sidecar holds its image back until fixed.
                 dataset.problems.append(Problem(sidecar, f"{error.reason}; image not imported"))
@@ -64,6 +67,9 @@ def read_hydrus(source: DatasetSource) -> Dataset:
                 )
             image.tags = [hydrus_tag(line) for line in lines]
         dataset.images.append(image)
+    if endings:
+        style = CaptionStyle(format="hydrus", ending=most_common(endings, "\n"))
+        dataset.style = {"caption_style": style.as_stored()}
     return dataset
 
 
@@ -84,15 +90,17 @@ def split_tag(line: str) -> tuple[str, str]:
 def hydrus_tag(line: str) -> DatasetTag:
     """A sidecar line as a tag, with the category its namespace names (if it names one)."""
     namespace, subtag = split_tag(line)
+    written = line.strip()
     if not namespace:
-        return DatasetTag(subtag)
+        return DatasetTag(subtag, written=written)
     category = NAMESPACES.get(namespace)
     if category is None:
-        return DatasetTag(f"{namespace}:{subtag}")
-    return DatasetTag(subtag, category)
+        return DatasetTag(f"{namespace}:{subtag}", written=written)
+    return DatasetTag(subtag, category, written=written)
 
 
-def _sidecar_lines(source: DatasetSource, sidecar: str) -> list[str]:
+def _sidecar_lines(source: DatasetSource, sidecar: str) -> tuple[list[str], str]:
+    """The sidecar's tag lines, and what ends its last line ("\n", "\r\n" or "")."""
     try:
         data = source.read(sidecar, max_bytes=SIDECAR_MAX_BYTES)
     except OSError as error:
@@ -102,4 +110,5 @@ def _sidecar_lines(source: DatasetSource, sidecar: str) -> list[str]:
     except UnicodeDecodeError as error:
         where = f"byte 0x{data[error.start]:02x} at offset {error.start}"
         raise CaptionError(f"{PurePosixPath(sidecar).name} is not UTF-8 text ({where})") from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    ending = "\r\n" if text.endswith("\r\n") else "\n" if text.endswith("\n") else ""
+    return [line.strip() for line in text.splitlines() if line.strip()], ending

@@ -15,10 +15,17 @@ metadata.jsonl has one object per line, Hugging Face `imagefolder` style:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from datasets.importing_formats.captions import IMAGE_SUFFIXES, caption_tags
+from datasets.caption_style import CaptionStyle, most_common
+from datasets.importing_formats.captions import (
+    IMAGE_SUFFIXES,
+    caption_layout,
+    caption_tags,
+    spelling_style,
+)
 from datasets.importing_formats.model import (
     Dataset,
     DatasetImage,
@@ -34,7 +41,8 @@ _FILE_KEYS = ("file_name", "image", "file", "path")
 
 def read_kohya_json(source: DatasetSource, document: str, *, max_bytes: int) -> Dataset:
     """Read kohya's metadata.json; images are the dataset's files that its keys name."""
-    data = _load_json(source, document, max_bytes)
+    text = _decode(source.read(document, max_bytes=max_bytes), document)
+    data = _parse_json(text, document)
     if not isinstance(data, dict):
         raise FormatError(f"{document}: expected an object mapping images to records")
     files = ImageIndex(source)
@@ -49,7 +57,36 @@ def read_kohya_json(source: DatasetSource, document: str, *, max_bytes: int) -> 
             dataset.problems.append(Problem(where, files.why_not(key)))
             continue
         dataset.images.append(_kohya_image(file, record, dataset.problems, where))
+    dataset.style = _document_style(text, data)
     return dataset
+
+
+def _document_style(text: str, data: dict[str, Any]) -> dict[str, Any]:
+    """How the document is laid out: json.dumps(indent=2) as sd-scripts' merge scripts
+    write it, or Tagger's one record a line; its tags' separator and spelling."""
+    records = [record for record in data.values() if isinstance(record, dict)]
+    both = next((r for r in records if "tags" in r and "caption" in r), None)
+    order = tuple(k for k in both if k in ("tags", "caption")) if both else ("tags", "caption")
+    indent_match = re.match(r"\{\n( +)\S", text)
+    multiline = re.search(r":\s*\{\n", text) is not None
+    indent = len(indent_match.group(1)) if indent_match and multiline else None
+    ascii_only = not any(ord(ch) > 127 for ch in text) and (indent is not None or "\\u" in text)
+    tags_texts = [r["tags"] for r in records if isinstance(r.get("tags"), str)]
+    layouts = [caption_layout(tags, ".txt") for tags in tags_texts]
+    style = CaptionStyle(
+        format="kohya-json",
+        ending="\n" if text.endswith("\n") else "",
+        trailing=most_common((layout.trailing for layout in layouts), ""),
+        json_indent=indent,
+        json_ascii=ascii_only,
+        json_order=order,
+    )
+    settings: dict[str, Any] = {"caption_style": style.as_stored()}
+    separator = most_common((layout.separator for layout in layouts if layout.separator), "")
+    if separator:
+        settings["separator"] = separator
+    tokens = [token for tags in tags_texts for token in caption_tags(tags)]
+    return settings | spelling_style(tokens)
 
 
 def read_jsonl(source: DatasetSource, document: str, *, max_bytes: int) -> Dataset:
@@ -159,8 +196,7 @@ class ImageIndex:
         return "no image file for it in the dataset"
 
 
-def _load_json(source: DatasetSource, document: str, max_bytes: int) -> Any:
-    text = _decode(source.read(document, max_bytes=max_bytes), document)
+def _parse_json(text: str, document: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

@@ -22,6 +22,9 @@ class DatasetTag:
     category: str | None = None
     source: str | None = None
     confidence: float | None = None
+    # The token exactly as the file wrote it, when `name` is not that (a hydrus
+    # line's namespace was taken off): kept as the tag's spelling.
+    written: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -62,3 +65,7 @@ class Dataset:
     aliases: list[tuple[str, str]] = field(default_factory=list)
     implications: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # How the dataset spells its captions (separator, use_underscores,
+    # escape_parentheses, caption_style): the session's export style when the
+    # import is the session's first (datasets/caption_style.py).
+    style: dict[str, Any] = field(default_factory=dict)

@@ -83,7 +83,8 @@ def tag_merge(source: Tag, *, actor, into: Tag) -> Tag:
     versions_bump_tagged(source)
     both = SessionImageTag.objects.filter(tag=into).values("entry_id")
     SessionImageTag.objects.filter(tag=source, entry_id__in=both).delete()
-    moved = SessionImageTag.objects.filter(tag=source).update(tag=into)
+    # A file's spelling of the old tag is not a spelling of the new one.
+    moved = SessionImageTag.objects.filter(tag=source).update(tag=into, spelling="")
     tag_counts_add({into.pk: moved})
     _move_implications(source, into)
     TagAlias.objects.filter(tag=source).update(tag=into)

@@ -133,7 +133,12 @@ def _with_caption_tags(processed: ProcessedImage, sidecar) -> ProcessedImage:
     # Generation infotext in a .txt says nothing the image's own metadata does not.
     if sidecar.kind != "tags":
         return processed
-    return dataclasses.replace(processed, caption_tokens=sidecar.tags)
+    if sidecar.text:  # a tag list, then a sentence: both are kept
+        try:
+            check_caption(sidecar.text)
+        except InvalidInput as error:
+            raise CaptionError(f"{sidecar.filename}: {error.message}") from None
+    return dataclasses.replace(processed, caption_tokens=sidecar.tags, written_caption=sidecar.text)
 
 
 def session_import_processed(
@@ -396,6 +401,7 @@ def _tags_insert(
         confidence=None,
         added_by=getattr(actor, "pk", None),
         created_at=now,
+        spelling="",
     )
 
 

@@ -126,6 +126,7 @@ def _insert_rows(inserts: Sequence[tuple], *, actor) -> None:
         inserts,
         added_by=getattr(actor, "pk", None),
         created_at=timezone.now(),
+        spelling="",
     )
 
 

@@ -22,7 +22,15 @@ from sessions_app.models import (
 from tagger_project.errors import Conflict, InvalidInput, NotFound
 
 UPDATABLE_FIELDS = frozenset(
-    {"name", "description", "trigger_word", "separator", "use_underscores", "escape_parentheses"}
+    {
+        "name",
+        "description",
+        "trigger_word",
+        "separator",
+        "use_underscores",
+        "escape_parentheses",
+        "caption_style",
+    }
 )
 
 

@@ -232,3 +232,24 @@ def rewrite_tag_list(
     )
     state.seqs[image.session_id] = event.seq
     return state
+
+
+def tag_spellings_set(session: SessionRef, image_id: int, *, spellings: dict[str, str]) -> None:
+    """Record how the imported file wrote the image's tags (canonical name → token as written).
+
+    Part of an import, inside its transaction and under its event: the tag
+    list does not change, only the export's spelling of it
+    (datasets/caption_style.py). A name the image does not carry is ignored.
+    """
+    if not spellings:
+        return
+    rows = SessionImageTag.objects.filter(
+        entry__session_id=_session_id(session), entry__image_id=image_id, tag__name__in=spellings
+    ).select_related("tag")
+    changed = []
+    for row in rows:
+        wanted = spellings[row.tag.name][: SessionImageTag._meta.get_field("spelling").max_length]
+        if row.spelling != wanted:
+            row.spelling = wanted
+            changed.append(row)
+    SessionImageTag.objects.bulk_update(changed, ["spelling"])

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from datasets.exporting import export_to_path
+from datasets.exporting import ExportOptions, export_to_path
 from datasets.importing_formats import DatasetTag, FormatError, open_dataset
 from datasets.importing_formats.captions import drop_trigger_word
 from datasets.importing_formats.hydrus import hydrus_tag
@@ -366,11 +366,16 @@ def test_hydrus_export_marks_vocabulary_names_with_colons_unnamespaced(tmp_path,
     run_import(folder, "--format", "hydrus", "--session", session.name)
     out = tmp_path / "out"
     export_to_path(TaggingSession.objects.get(pk=session.pk), "hydrus", out)
-    # The limit, until a session keeps each dataset's own spelling: a name no
-    # vocabulary knows is taken as hydrus's namespace "re".
-    assert (out / "a.png.txt").read_bytes() == b"re:zero\n"
+    # The session keeps the line as the sidecar wrote it.
+    assert (out / "a.png.txt").read_bytes() == b":re:zero\n"
+    # Spelled the session's way (as a tag added in Tagger is), a name no
+    # vocabulary knows is taken as hydrus's namespace "re"; one a booru knows is marked.
+    plain = ExportOptions(keep_spellings=False)
+    session = TaggingSession.objects.get(pk=session.pk)
+    export_to_path(session, "hydrus", tmp_path / "plain", plain)
+    assert (tmp_path / "plain" / "a.png.txt").read_bytes() == b"re:zero\n"
     Tag.objects.filter(name="re:zero").update(popularity=5000)  # danbooru.csv knows it
-    export_to_path(TaggingSession.objects.get(pk=session.pk), "hydrus", tmp_path / "again")
+    export_to_path(session, "hydrus", tmp_path / "again", plain)
     assert (tmp_path / "again" / "a.png.txt").read_bytes() == b":re:zero\n"
 
 

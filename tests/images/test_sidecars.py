@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from images.sidecars import CaptionError, read_sidecar_caption
+from images.sidecars import (
+    CaptionError,
+    parse_caption,
+    read_sidecar_caption,
+    split_tags_and_sentence,
+)
 
 
 @pytest.fixture
@@ -52,7 +57,9 @@ def test_no_caption_file_gives_none(image: Path) -> None:
 
 def test_caption_extension_is_the_fallback(image: Path) -> None:
     write_caption(image, b"from caption", ".caption")
-    assert read_sidecar_caption(image).tags == ["from caption"]
+    # A .caption file holds sentences (sd-scripts' and BLIP's extension for them), however short.
+    caption = read_sidecar_caption(image)
+    assert (caption.kind, caption.text, caption.tags) == ("prose", "from caption", [])
     write_caption(image, b"from txt")
     assert read_sidecar_caption(image).tags == ["from txt"]
 
@@ -103,3 +110,44 @@ def test_infotext_caption_is_generation_metadata(image: Path, text: str) -> None
 def test_tags_mentioning_steps_are_still_tags(image: Path) -> None:
     write_caption(image, b"stairs, steps, negative prompt:")
     assert read_sidecar_caption(image).kind == "tags"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A tag list, then a sentence: both kept, and what joined them.
+        (
+            "1girl, solo, long hair. A girl standing in the rain.",
+            ("1girl, solo, long hair", ". ", "A girl standing in the rain."),
+        ),
+        ('cat, no humans.  "Sleepy," she said.', ("cat, no humans", ".  ", '"Sleepy," she said.')),
+        # Sentences only: the first piece starts with a capital, or there is one piece.
+        ("A girl, smiling. She waves.", None),
+        ("a girl stands. She smiles.", None),
+        # A piece too long for a tag is a clause.
+        ("solo, a girl who is standing in the rain. She smiles.", None),
+        # No sentence after the period (lowercase), or no period at all.
+        ("1girl, solo. looking at viewer", None),
+        ("1girl, solo, long hair", None),
+        # kohya's keep_tokens_separator marks a tag list; several lines are not one caption.
+        ("ohwx ||| 1girl, solo. A girl.", None),
+        ("1girl, solo. A girl.\nsecond line", None),
+    ],
+)
+def test_tags_then_sentence_rule(text, expected) -> None:
+    assert split_tags_and_sentence(text) == expected
+
+
+def test_txt_with_tags_then_sentence_keeps_both() -> None:
+    caption = parse_caption(b"1girl, Long_Hair. A girl in the rain.\n", filename="a.txt")
+    assert (caption.kind, caption.tags, caption.text, caption.joint) == (
+        "tags",
+        ["1girl", "Long_Hair"],
+        "A girl in the rain.\n",
+        ". ",
+    )
+
+
+def test_semicolon_separated_tags() -> None:
+    caption = parse_caption(b"ohwx; 1girl; long hair", filename="a.txt", separator=";")
+    assert caption.tags == ["ohwx", "1girl", "long hair"]

@@ -24,6 +24,7 @@ from sessions_app.services.importing import ImportItem, session_import_batch
 from sessions_app.sql import rows_insert
 from tags.models import Tag, TagSource
 from tags.services import alias_create, implication_create
+from tests.support.images import png_bytes
 from tests.support.samples import SAMPLES
 
 
@@ -412,3 +413,18 @@ def test_raw_rows_must_give_every_column_a_value(session):
         ValueError, match="no value for added_at, caption, caption_version, original_name, status"
     ):
         rows_insert(SessionImage, ("image", "position"), [(1, 1)], session=session.pk)
+
+
+def test_upload_of_tags_then_sentence_keeps_both(session, alice):
+    outcome = session_import_bytes(
+        session,
+        actor=alice,
+        data=png_bytes((1, 2, 3)),
+        original_name="a.png",
+        caption=b"1girl, long hair. A girl in the rain.",
+        caption_name="a.txt",
+    )
+    entry = SessionImage.objects.get(session=session, image_id=outcome.image_id)
+    assert entry.caption == "A girl in the rain."
+    names = entry.tags.order_by("position").values_list("tag__name", flat=True)
+    assert list(names) == ["1girl", "long hair"]

@@ -57,9 +57,11 @@ class Command(DocumentedCommand):
         parser.add_argument(
             "--caption-source",
             choices=CAPTION_SOURCES,
-            default="auto",
+            default=None,
             help="what a caption holds: the written caption where an image has one, else its "
-            "tags (auto); only the tags; only the text; or the tags, then the text (both)",
+            "tags (auto); only the tags; only the text; the tags, then the text (both); or "
+            "the tags in name.txt and the text in name.caption (files). Default: as the "
+            "session's dataset came in",
         )
         parser.add_argument(
             "--no-images", action="store_true", help="write the captions or metadata only"
