@@ -93,9 +93,7 @@ def build(alice, bob, carol) -> TaggingSession:
     services.session_member_add(session, actor=alice, user=carol, role="viewer")
     for index, (name, tags, status, caption) in enumerate(IMAGES):
         data = png_bytes((index * 60, 9, 120), size=(20 + index, 12))
-        outcome = services.session_import_bytes(
-            session, actor=alice, data=data, original_name=name
-        )
+        outcome = services.session_import_bytes(session, actor=alice, data=data, original_name=name)
         tags_restore(session, outcome.image_id, actor=alice, entries=tags)
         if status != "todo":
             services.session_image_set_status(

@@ -15,8 +15,8 @@ from datasets.importing_formats import (
 )
 from datasets.services import dataset_import
 from sessions_app.commands import session_and_actor, session_named
-from tagger_project.errors import DomainError
 from tagger_project.commands import DocumentedCommand
+from tagger_project.errors import DomainError
 
 HELP = """Import a dataset into a tagging session.
 
