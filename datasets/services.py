@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from datasets import backup
 from datasets.caption_style import CaptionStyle, spell_name
 from datasets.importing_formats import Dataset, DatasetImage, OpenedDataset
 from datasets.importing_formats.captions import drop_trigger_prefix, drop_trigger_word
@@ -64,9 +65,14 @@ class DatasetReport:
     duplicates: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
+    # A backup's members whose user name this installation does not have.
+    missing_users: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        answer = dataclasses.asdict(self)
+        if self.format != "json":  # only a backup has members
+            del answer["missing_users"]
+        return answer
 
     def problem(self, where: str, reason: str) -> None:
         self.problems.append({"path": where, "reason": reason})
@@ -84,7 +90,19 @@ def dataset_import(
     The categories a dataset gives (hydrus namespaces, a Tagger JSON vocabulary)
     are set only on the tags this import creates: a tag that existed keeps its
     category, whatever another session's file says, and a difference is reported.
+    A Tagger JSON backup is restored in one transaction (datasets.backup has
+    what else it brings back); a DomainError from it leaves nothing written.
     """
+    if opened.format != "json":
+        return _dataset_import(session, actor, opened, on_image)
+    backup.rules_check(opened.dataset)  # refused before anything is written
+    with transaction.atomic():
+        return _dataset_import(session, actor, opened, on_image)
+
+
+def _dataset_import(
+    session: TaggingSession, actor, opened: OpenedDataset, on_image: Callable[[], None]
+) -> DatasetReport:
     dataset = opened.dataset
     report = DatasetReport(opened.format)
     for problem in dataset.problems:
@@ -100,6 +118,9 @@ def dataset_import(
         [*dataset.categories, *(t.name for i in dataset.images for t in i.tags if t.category)]
     )
     _apply_vocabulary(dataset, report, existing)
+    backup.describe_new_tags(dataset, _canonical(dataset.popularity), set(existing))
+    for step in backup.BEFORE_IMAGES:
+        step(session, actor, dataset, report)
     categories: dict[str, str] = {}
     for item in dataset.images:
         try:
@@ -113,6 +134,8 @@ def dataset_import(
             categories |= {tag.name: tag.category for tag in item.tags if tag.category}
         on_image()
     _apply_categories(categories, report, existing)
+    for step in backup.AFTER_IMAGES:
+        step(session, actor, dataset, report)
     return report
 
 

@@ -397,3 +397,22 @@ def tag_categories_set(categories: dict[str, str]) -> int:
                 .update(category=category)
             )
     return changed
+
+
+@transaction.atomic
+def tags_describe(entries: Mapping[str, tuple[int, str]]) -> int:
+    """Set the popularity and description of many tags (canonical name → both); rows changed.
+
+    For a restore, which calls it only on the tags it created. Names that are
+    not tags are ignored.
+    """
+    names = list(entries)
+    changed: list[Tag] = []
+    for chunk in _chunked(names):
+        for tag in Tag.objects.filter(name__in=chunk):
+            popularity, description = entries[tag.name]
+            if (tag.popularity, tag.description) != (popularity, description):
+                tag.popularity, tag.description = popularity, description
+                changed.append(tag)
+    Tag.objects.bulk_update(changed, ["popularity", "description"], batch_size=500)
+    return len(changed)

@@ -1,41 +1,57 @@
 """Tagger's own JSON document (`tagger.json`): everything needed to restore the session.
 
-Shape (version 1)::
+Shape (version 2)::
 
-    {"format": "tagger-dataset", "version": 1, "exported_at": "<iso time>",
+    {"format": "tagger-dataset", "version": 2,
      "session": {"name", "description", "trigger_word", "separator",
                  "use_underscores", "escape_parentheses"},
+     "rules": {"blacklist", "pinned", "category_order"},
+     "members": [{"username", "role"}],
      "vocabulary": {"tags": [{"name", "category", "description", "popularity"}],
                     "aliases": [{"name", "tag"}],
                     "implications": [{"tag", "implied"}]},
      "images": [{"file", "sha256", "original_name", "width", "height", "format",
-                 "byte_size", "metadata", "position", "status",
+                 "byte_size", "metadata", "position", "status", "caption",
                  "tags": [{"name", "category", "source", "confidence"}]}]}
 
 `file` names the image inside the export (folder or zip) beside the
-document; images are in session order and tags in caption order. The
-vocabulary holds every tag the images use, every tag their implications
-reach, the aliases of those tags and the implications among them.
+document; images are in session order (`position` counts them from 1) and
+tags in caption order, suggestions included (a backup holds the rows as
+stored). Members are listed by user name, in name order. The vocabulary
+holds every tag the images use, every tag their implications reach, the
+aliases of those tags and the implications among them; `popularity` is the
+imported vocabulary's count that breaks autocomplete's ties. Each tag's
+image count is not written: it is derived from the images, and a restore
+recomputes it.
+
+No export time and nothing else that changes between two exports of the
+same session: restored into an empty database and exported again, the
+document comes back byte for byte (tests/datasets/test_backup.py).
+Version 1 (no rules, members, written captions; an `exported_at`) still
+imports (datasets.importing_formats.tagger_json).
+
+Sections are written in the order of `SECTIONS`; a new one (subsets) is one
+more entry there, read back by datasets.importing_formats.tagger_json.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 
 from datasets.exporting.base import Entry, ExportOptions, ExportReport
 from datasets.exporting.documents import NamedRows, images_then_document
 from datasets.exporting.rows import ExportRow
-from sessions_app.models import SessionImageTag, TaggingSession
+from sessions_app.models import SessionImageTag, SessionMember, TaggingSession
+from sessions_app.rules import session_rules
 from tags.models import Tag, TagAlias, TagImplication
 
 DOCUMENT_NAME = "tagger.json"
 FORMAT_NAME = "tagger-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SESSION_FIELDS = (
     "name",
     "description",
@@ -66,25 +82,33 @@ def write_tagger_json(
 
 def tagger_document(session: TaggingSession, rows: NamedRows) -> Iterator[bytes]:
     """The document, streamed image by image."""
-    head = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "exported_at": timezone.now().isoformat(),
-        "session": {field: getattr(session, field) for field in SESSION_FIELDS},
-        "vocabulary": vocabulary(session),
-    }
+    head: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+    head |= {key: section(session) for key, section in SECTIONS}
     # The head is a closed object; reopen it to stream the image list inside.
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "images": ['
-    first = True
-    for row, name in rows:
-        yield (b"\n" if first else b",\n") + json.dumps(
-            image_record(row, name), ensure_ascii=False
+    for position, (row, name) in enumerate(rows, start=1):
+        yield (b"\n" if position == 1 else b",\n") + json.dumps(
+            image_record(row, name, position), ensure_ascii=False
         ).encode()
-        first = False
     yield b"\n]}\n"
 
 
-def image_record(row: ExportRow, name: str) -> dict[str, Any]:
+def session_settings(session: TaggingSession) -> dict[str, Any]:
+    return {field: getattr(session, field) for field in SESSION_FIELDS}
+
+
+def rules(session: TaggingSession) -> dict[str, list[str]]:
+    return session_rules(session.pk).as_dict()
+
+
+def members(session: TaggingSession) -> list[dict[str, str]]:
+    """Who works on the session, by user name: a restore maps them onto its own users."""
+    rows = SessionMember.objects.filter(session=session).values_list("user__username", "role")
+    return [{"username": username, "role": role} for username, role in sorted(rows)]
+
+
+def image_record(row: ExportRow, name: str, position: int) -> dict[str, Any]:
+    """One image; `position` is its rank in session order (stored positions may have gaps)."""
     image = row.image
     return {
         "file": name,
@@ -95,7 +119,7 @@ def image_record(row: ExportRow, name: str) -> dict[str, Any]:
         "format": image.format,
         "byte_size": image.byte_size,
         "metadata": image.metadata,
-        "position": row.position,
+        "position": position,
         "status": row.status,
         "caption": row.caption,
         "tags": [
@@ -151,3 +175,14 @@ def vocabulary(session: TaggingSession) -> dict[str, list[dict[str, Any]]]:
             for tag, implied in implications.values_list("tag__name", "implied__name")
         ],
     }
+
+
+# The document's sections before "images", in this order. A section is a
+# JSON value computed from the session; the reader's `BackupDocument` lists
+# the same keys.
+SECTIONS: tuple[tuple[str, Callable[[TaggingSession], Any]], ...] = (
+    ("session", session_settings),
+    ("rules", rules),
+    ("members", members),
+    ("vocabulary", vocabulary),
+)

@@ -64,6 +64,14 @@ class Dataset:
     categories: dict[str, str] = field(default_factory=dict)
     aliases: list[tuple[str, str]] = field(default_factory=list)
     implications: list[tuple[str, str]] = field(default_factory=list)
+    # Tag name → popularity and description (Tagger JSON's vocabulary): given to
+    # the tags a restore creates.
+    popularity: dict[str, int] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+    # A backup's tag rules (blacklist, pinned, category_order); None: the format has none.
+    rules: dict[str, list[str]] | None = None
+    # A backup's members: (user name, role), restored where the user exists.
+    members: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # How the dataset spells its captions (separator, use_underscores,
     # escape_parentheses, caption_style): the session's export style when the

@@ -1,9 +1,11 @@
 """Import a dataset (Tagger JSON, kohya metadata JSON, JSON Lines, hydrus) into a session."""
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 from django.core.management.base import CommandError
+from django.db import transaction
 
 from datasets.importing_formats import (
     CAPTION_EXTENSIONS,
@@ -14,6 +16,7 @@ from datasets.importing_formats import (
 from datasets.services import dataset_import
 from sessions_app.commands import session_and_actor, session_named
 from tagger_project.commands import DocumentedCommand
+from tagger_project.errors import DomainError
 
 HELP = """Import a dataset into a tagging session.
 
@@ -21,9 +24,14 @@ PATH is what `export_dataset` writes (a folder or a .zip) or what the other
 tools lay out: the metadata file itself (the images are the files beside it),
 the folder holding it, or a zip of that folder.
 
-  json        tagger.json, Tagger's own document: images in session order
+  json        tagger.json, Tagger's own backup: images in session order
               with their tags (order, categories, sources, confidences),
-              statuses, the session's settings, aliases and implications.
+              written captions, statuses and file names; the session's
+              settings, rules and members (by user name: a user missing
+              here is reported, not created); the tags' categories,
+              popularity, aliases and implications. Checked whole first
+              and restored in one transaction: a malformed document, or
+              one whose rules cannot hold, changes nothing.
   kohya-json  metadata.json {"<image>": {"tags": "a, b", "caption": ...}};
               keys are image stems or paths.
   jsonl       metadata.jsonl, one {"file_name", "tags" | "text"} per line.
@@ -82,17 +90,17 @@ class Command(DocumentedCommand):
             opened = open_dataset(Path(path), fmt, caption_extensions=extensions)
         except (FormatError, OSError) as error:
             raise CommandError(getattr(error, "reason", None) or str(error)) from None
+        # A backup restores whole or not at all, the session it creates included.
+        whole = transaction.atomic() if opened.format == "json" else nullcontext()
         try:
-            tagging_session, actor = session_and_actor(session, owner)
-        except CommandError:
-            opened.source.close()
-            raise
-        total = len(opened.dataset.images)
-        try:
-            with self.progress_bar(total) as bar:
-                report = dataset_import(
-                    tagging_session, actor=actor, opened=opened, on_image=bar.update
-                )
+            with whole:
+                tagging_session, actor = session_and_actor(session, owner)
+                with self.progress_bar(len(opened.dataset.images)) as bar:
+                    report = dataset_import(
+                        tagging_session, actor=actor, opened=opened, on_image=bar.update
+                    )
+        except DomainError as error:
+            raise CommandError(f"{error.message}; nothing imported") from None
         finally:
             opened.source.close()
         if as_json:
