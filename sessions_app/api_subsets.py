@@ -107,7 +107,7 @@ def subset_remove(request: HttpRequest, session_id: Id, subset_id: Id):
     return Status(204, None)
 
 
-@router.post("/{session_id}/subsets/assign", response=answers(AssignOut))
+@router.post("/{session_id}/subset-assignments", response=answers(AssignOut))
 def subset_images_assign(request: HttpRequest, session_id: Id, payload: AssignIn):
     """Put images in a subset, or in none (editors); refused whole if one is not in the session."""
     session = session_for(request.auth, session_id, Role.EDITOR)

@@ -217,6 +217,7 @@ class DropSubset(TypedDict):
 
 class RecreateSubset(TypedDict):
     op: Literal["subset_recreate"]
+    subset_id: int  # recreated under its old id
     fields: dict[str, Any]
     image_ids: list[int]
 

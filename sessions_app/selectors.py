@@ -127,6 +127,7 @@ SESSION_QUERY_COLUMNS: dict[str, Any] = {
     "status_column": "si.status",
     "statuses": ImageStatus.values,
     "caption_column": "si.caption",
+    "subset_column": ("si.subset_id", SessionSubset._meta.db_table),
 }
 
 
@@ -268,6 +269,7 @@ def image_detail(session: TaggingSession | int, image_id: int) -> dict[str, Any]
     )
     shape["caption"] = entry.caption
     shape["caption_version"] = entry.caption_version
+    shape["subset_id"] = entry.subset_id
     return shape
 
 

@@ -89,6 +89,7 @@ def subset_create(
     num_repeats: int = 1,
     class_tokens: str | None = None,
     image_ids: Sequence[int] = (),
+    subset_id: int | None = None,
     annotate: dict[str, Any] | None = None,
 ) -> SessionSubset:
     """Create a subset; its class tokens default to its name, as sd-scripts reads `10_ohwx`."""
@@ -102,7 +103,9 @@ def subset_create(
     _refuse_folder_taken(session.pk, fields["name"], fields["num_repeats"], None)
     try:
         with transaction.atomic():
-            subset = SessionSubset.objects.create(session=session, **fields)
+            # Undo recreates a deleted subset under its old id, so the log's
+            # older inverses, which name it, still find it.
+            subset = SessionSubset.objects.create(pk=subset_id, session=session, **fields)
     except IntegrityError as exc:  # the same folder created by two people at once
         folder = f"{fields['num_repeats']}_{fields['name']}"
         raise Conflict(f"the session already has the subset {folder}") from exc
@@ -182,13 +185,19 @@ def subset_delete(
     image_ids = subset_images(subset)
     shape = subset_shape(subset)
     fields = subset_fields(subset)
+    subset_pk = subset.pk
     subset.delete()  # SET_NULL frees its images in the same statement group
     append_event(
         session.pk,
         kind=Kind.SUBSET_DELETED,
         payload={"subset": shape, "image_ids": image_ids, **(annotate or {})},
         actor=actor,
-        inverse={"op": "subset_recreate", "fields": fields, "image_ids": image_ids},
+        inverse={
+            "op": "subset_recreate",
+            "subset_id": subset_pk,
+            "fields": fields,
+            "image_ids": image_ids,
+        },
     )
 
 

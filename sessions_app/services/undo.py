@@ -18,7 +18,13 @@ from django.db import transaction
 
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import SessionEvent, SessionImage, SessionImageTag, TaggingSession
+from sessions_app.models import (
+    SessionEvent,
+    SessionImage,
+    SessionImageTag,
+    SessionSubset,
+    TaggingSession,
+)
 from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.lists import (
     after_of,
@@ -414,7 +420,16 @@ def _recreate_subset(
     current = current_subsets(session, inverse["image_ids"])
     if any(subset_id is not None for subset_id in current.values()):
         raise Conflict("some of its images were put in another subset since; undo refused")
-    subset_create(session, actor=actor, image_ids=list(current), annotate=mark, **inverse["fields"])
+    if SessionSubset.objects.filter(pk=inverse["subset_id"]).exists():
+        raise Conflict("the subset exists again; undo refused")
+    subset_create(
+        session,
+        actor=actor,
+        image_ids=list(current),
+        subset_id=inverse["subset_id"],
+        annotate=mark,
+        **inverse["fields"],
+    )
 
 
 def _restore_subset_images(
