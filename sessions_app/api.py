@@ -182,7 +182,7 @@ def session_upload(
     request: HttpRequest,
     session_id: Id,
     files: list[UploadedFile] = File(..., min_length=1),
-    folder: Form[UploadFolder] = "",
+    folder: UploadFolder = Form(""),
 ):
     """Upload image files into the session (multipart field `files`); one result per file.
 
