@@ -325,7 +325,7 @@ def events_after(
 def session_subsets(session: TaggingSession | int) -> dict[str, Any]:
     """The session's subsets in order with how many images each holds, and those in none."""
     session_id = session if isinstance(session, int) else session.pk
-    counts = dict(
+    counts: dict[int | None, int] = dict(
         SessionImage.objects.filter(session_id=session_id)
         .values_list("subset_id")
         .annotate(n=Count("id"))
