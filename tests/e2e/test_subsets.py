@@ -1,20 +1,14 @@
 """The subsets panel: kohya repeat folders listed with counts, edited, filled from a selection."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from sessions_app.models import SessionImage, SessionSubset
 from sessions_app.services.subsets import subset_assign, subset_create
-from tests.e2e.conftest import SCREENSHOTS, off_loop, screenshot, serious_violations, sign_in
+from tests.e2e.conftest import off_loop, screenshot, serious_violations, sign_in
 from tests.e2e.test_workspace import stocked_session, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-NOTES_SCREENS = Path("/work/notes/screens")
-
 
 def subset_rows(page):
     return page.get_by_role("list", name="Subsets").get_by_role("listitem")
@@ -87,9 +81,6 @@ def test_editor_edits_subsets_and_fills_one_from_the_selection(new_page, alice, 
     expect(page.locator(".tile")).to_have_count(2)
     assert not serious_violations(page)
     screenshot(page, "subsets-panel")
-    NOTES_SCREENS.mkdir(parents=True, exist_ok=True)
-    for name in ("subsets-panel", "subsets-panel-edit"):
-        shutil.copy(SCREENSHOTS / f"{name}.png", NOTES_SCREENS / f"{name}.png")
 
 
 def test_viewer_sees_subsets_and_follows_live_but_cannot_edit(new_page, alice, bob, carol):
