@@ -11,9 +11,9 @@ from typing import Annotated
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Form, Query, Router, Status
+from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
-from pydantic import Field
+from pydantic import StringConstraints
 
 from images.delivery import StoredFileMissing, deliver
 from images.services import image_display_ensure
@@ -67,7 +67,7 @@ from tags.permissions import require_curator
 from tags.selectors import tag_named
 
 # A folder's name (not a path): longer ones are no repeat folder a session can hold.
-UploadFolder = Annotated[str, Field(max_length=255)]
+UploadFolder = Annotated[str, StringConstraints(max_length=255)]
 
 sessions_router = Router(tags=["sessions"])
 images_router = Router(tags=["images"])
@@ -182,12 +182,12 @@ def session_upload(
     request: HttpRequest,
     session_id: Id,
     files: list[UploadedFile] = File(..., min_length=1),
-    folder: UploadFolder = Form(""),
+    folder: UploadFolder | None = None,
 ):
     """Upload image files into the session (multipart field `files`); one result per file.
 
-    `folder`: the name of the folder the files were picked from; a kohya repeat
-    folder (`10_ohwx`) puts them in that subset of the session.
+    `folder` (query): the name of the folder the files were picked from; a kohya
+    repeat folder (`10_ohwx`) puts them in that subset of the session.
     """
     session = session_for(request.auth, session_id, Role.EDITOR)
     images, captions = _pair_captions(files)
@@ -198,7 +198,7 @@ def session_upload(
             actor=request.auth,
             data=upload.read(),
             original_name=upload.name or "upload",
-            folder=folder,
+            folder=folder or "",
             **_caption_of(upload, captions),
         )
         for upload in images

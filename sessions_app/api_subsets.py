@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field
 from sessions_app import selectors
 from sessions_app.models import Role
 from sessions_app.permissions import session_for
+from sessions_app.repeat_folders import MAX_CLASS_TOKENS_LENGTH, MAX_NAME_LENGTH, MAX_REPEATS
 from sessions_app.services.subsets import (
     MAX_MOVE,
     subset_assign,
@@ -26,15 +27,23 @@ from tagger_project.schemas import Id, In, answers
 
 router = Router(tags=["subsets"])
 
-# Loose here, checked by the service (sessions_app/repeat_folders.py), which says
-# what is wrong: a path separator, a control character, too long.
-SubsetName = Annotated[str, Field(min_length=1, max_length=1000)]
-Repeats = Annotated[int, Field(strict=True)]
-ClassTokens = Annotated[str, Field(max_length=1000)]
+# The lengths and range here; what else makes a name no folder (a path separator,
+# a control character, a leading dot) the service says (sessions_app/repeat_folders.py).
+SubsetName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+Repeats = Annotated[int, Field(strict=True, ge=1, le=MAX_REPEATS)]
+ClassTokens = Annotated[str, Field(max_length=MAX_CLASS_TOKENS_LENGTH)]
 
 
 class StrictIn(In):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "description": "Also refused, with 400 `invalid`: a name that cannot be a folder"
+            " (a path separator, a control character, a leading or trailing dot or space)"
+            " or class tokens with a control character.",
+            "x-refused-with": ["invalid"],
+        },
+    )
 
 
 class SubsetIn(StrictIn):
@@ -67,14 +76,18 @@ class SubsetList(Schema):
     unassigned: int
 
 
-class AssignIn(StrictIn):
+class AssignIn(In):
+    model_config = ConfigDict(extra="forbid")
+
     # null: take the images out of every subset.
     subset_id: Id | None
     image_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_MOVE)]
 
 
 class AssignOut(Schema):
-    moves: list[tuple[int | None, list[int]]]
+    subset_id: int | None
+    # The images that moved (those already there are left out).
+    moved: list[int]
 
 
 @router.get("/{session_id}/subsets", response=answers(SubsetList))
@@ -114,4 +127,5 @@ def subset_images_assign(request: HttpRequest, session_id: Id, payload: AssignIn
     moves = subset_assign(
         session, actor=request.auth, subset_id=payload.subset_id, image_ids=payload.image_ids
     )
-    return {"moves": moves}
+    moved = [image_id for _, ids in moves for image_id in ids]
+    return {"subset_id": payload.subset_id, "moved": moved}

@@ -128,7 +128,7 @@ def test_import_dataset_kohya_makes_subsets_and_a_rerun_keeps_them(session, alic
 def test_upload_from_a_repeat_folder_joins_its_subset(session, as_, bob) -> None:
     files = [SimpleUploadedFile("x.png", png_bytes((3, 4, 5)), content_type="image/png")]
     response = as_(bob).client.post(
-        f"/api/sessions/{session.pk}/images", {"files": files, "folder": "3_pose"}
+        f"/api/sessions/{session.pk}/images?folder=3_pose", {"files": files}
     )
     assert response.status_code == 200, response.content
     assert subsets_of(session) == {"3_pose": (3, "pose", ["x.png"])}

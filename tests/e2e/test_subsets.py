@@ -10,6 +10,7 @@ from tests.e2e.test_workspace import stocked_session, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+
 def subset_rows(page):
     return page.get_by_role("list", name="Subsets").get_by_role("listitem")
 

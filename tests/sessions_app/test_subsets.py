@@ -54,7 +54,7 @@ def test_editor_creates_renames_sets_repeats_and_deletes(session, as_, bob, sess
     moved = api.post(
         f"/sessions/{session.pk}/subset-assignments", {"subset_id": body["id"], "image_ids": ids}
     )
-    assert moved.json() == {"moves": [[body["id"], ids]]}
+    assert moved.json() == {"subset_id": body["id"], "moved": ids}
     listed = api.get(subsets_url(session)).json()
     assert listed["items"][0]["images"] == 2 and listed["unassigned"] == 1
     assert api.delete(url).status_code == 204
