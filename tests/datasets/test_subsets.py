@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from hypothesis import given
+from hypothesis import strategies as st
 
 from datasets.exporting import ExportOptions, export_stream, export_to_path
 from datasets.importing_formats import open_dataset
@@ -194,3 +196,23 @@ def test_export_then_import_gives_the_same_subsets(session, alice, tmp_path) -> 
     again = services.session_create(owner=alice, name="again")
     call_command("import_images", str(out), "--session", again.name, "--workers", "1")
     assert subsets_of(again) == subsets_of(session)
+
+
+def sd_scripts_reading(folder: str) -> tuple[int, str] | None:
+    """How sd-scripts reads a folder name (generate_dreambooth_subsets_config_by_subdirs in
+    its library/config_util.py): split at "_", the first part as int() the repeats (under
+    1: ignored), the rest joined with "_" the class tokens."""
+    head, *rest = folder.split("_")
+    try:
+        repeats = int(head)
+    except ValueError:
+        return None
+    return (repeats, "_".join(rest)) if repeats >= 1 else None
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789_ab-. "), max_size=12))
+def test_every_folder_tagger_takes_for_a_subset_sd_scripts_reads_the_same(folder) -> None:
+    parsed = parse_repeat_folder(folder)
+    if parsed is not None:
+        assert sd_scripts_reading(folder) == (parsed.num_repeats, parsed.name)
+        assert parse_repeat_folder(parsed.folder) == parsed  # export writes what import reads
