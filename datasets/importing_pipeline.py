@@ -29,7 +29,9 @@ from images.importing import (
 )
 from images.services import image_limits
 from sessions_app.models import TaggingSession
+from sessions_app.repeat_folders import RepeatFolder, repeat_folder_of
 from sessions_app.services.importing import ImportItem, session_import_batch
+from sessions_app.services.subsets import subsets_place
 
 # A group commits when it holds this many images, when its first result has
 # waited this long (the progress bar and live clients see images arrive), or
@@ -67,9 +69,12 @@ def import_files(
     files: Sequence[Path],
     workers: int,
     on_file: Callable[[], None] = lambda: None,
+    roots: Sequence[Path] = (),
 ) -> ImportReport:
     """Import the files into the session; ``on_file`` is called after each (progress).
 
+    A file directly inside a kohya repeat folder under one of ``roots``
+    (`root/10_ohwx/x.png`) joins that subset of the session, created if missing.
     Call from synchronous code (a command, a test), not from an event loop.
     """
     # Each image's event is broadcast after commit through async_to_sync. From
@@ -78,7 +83,22 @@ def import_files(
     # broadcast is handed to that loop instead (~40 µs). thread_sensitive keeps
     # the writer in this thread, with this thread's database connection.
     writer = sync_to_async(_import_files, thread_sensitive=True)
-    return async_to_sync(writer)(session, actor, files, workers, on_file)
+    return async_to_sync(writer)(session, actor, files, workers, on_file, tuple(roots))
+
+
+def subset_folder_of(path: Path, roots: Sequence[Path]) -> RepeatFolder | None:
+    """The repeat folder `path` sits directly in, below one of the roots (not the root itself).
+
+    The root is where the user pointed, like sd-scripts' train_data_dir: a
+    root called `2024_photos` is not a subset of 2024 repeats.
+    """
+    for root in roots:
+        try:
+            relative = path.relative_to(root)
+        except ValueError:
+            continue
+        return repeat_folder_of(relative.as_posix())
+    return None
 
 
 def _import_files(
@@ -87,6 +107,7 @@ def _import_files(
     files: Sequence[Path],
     workers: int,
     on_file: Callable[[], None],
+    roots: tuple[Path, ...] = (),
 ) -> ImportReport:
     report = ImportReport()
     group: list[FileResult] = []
@@ -108,10 +129,10 @@ def _import_files(
             or size >= GROUP_BYTES
             or time.monotonic() - started >= GROUP_SECONDS
         ):
-            _commit_group(session, actor, group, report, on_file)
+            _commit_group(session, actor, group, report, on_file, roots)
             group, size = [], 0
     if group:
-        _commit_group(session, actor, group, report, on_file)
+        _commit_group(session, actor, group, report, on_file, roots)
     return report
 
 
@@ -121,9 +142,20 @@ def _commit_group(
     group: Sequence[FileResult],
     report: ImportReport,
     on_file: Callable[[], None],
+    roots: tuple[Path, ...] = (),
 ) -> None:
-    items = [ImportItem(r.processed, str(r.path), r.files) for r in group if r.processed]
-    for outcome in session_import_batch(session, actor=actor, items=items):
+    results = [r for r in group if r.processed]
+    items = [ImportItem(r.processed, str(r.path), r.files) for r in results]
+    placements: dict[RepeatFolder, list[int]] = {}
+    outcomes = session_import_batch(session, actor=actor, items=items)
+    for result, outcome in zip(results, outcomes, strict=True):
+        folder = subset_folder_of(result.path, roots)
+        if folder is not None and outcome.image_id is not None and outcome.status != "skipped":
+            placements.setdefault(folder, []).append(outcome.image_id)
+    if placements:
+        # After the group's commit: a rerun places what a crash left flat (duplicates count).
+        subsets_place(session, actor=actor, placements=placements)
+    for outcome in outcomes:
         path = outcome.original_name
         if outcome.status == "skipped":
             report.skipped.append({"path": path, "reason": outcome.reason})

@@ -31,12 +31,14 @@ from images.models import Image
 from images.processing import ImageRejected
 from images.services import display_name, image_files_store, image_process_bytes
 from sessions_app.models import ImageStatus, SessionImage, TaggingSession
+from sessions_app.repeat_folders import RepeatFolder, repeat_folder_of
 from sessions_app.services.importing import ImportOutcome, session_import_processed
 from sessions_app.services.sessions import (
     session_image_set_status,
     session_images_add,
     session_update,
 )
+from sessions_app.services.subsets import subsets_place
 from sessions_app.services.tagging import (
     current_entries,
     lock_entry,
@@ -85,7 +87,10 @@ def dataset_import(
     opened: OpenedDataset,
     on_image: Callable[[], None] = lambda: None,
 ) -> DatasetReport:
-    """Import every image of the dataset into the session, then its categories.
+    """Import every image of the dataset into the session, then its categories and subsets.
+
+    An image whose file sits directly in a kohya repeat folder (`10_ohwx/x.png`)
+    joins that subset of the session (sessions_app/repeat_folders.py).
 
     The categories a dataset gives (hydrus namespaces, a Tagger JSON vocabulary)
     are set only on the tags this import creates: a tag that existed keeps its
@@ -122,6 +127,7 @@ def _dataset_import(
     for step in backup.BEFORE_IMAGES:
         step(session, actor, dataset, report)
     categories: dict[str, str] = {}
+    placements: dict[RepeatFolder, list[int]] = {}
     for item in dataset.images:
         try:
             outcome = _import_image(session, actor, opened, item, report, spelled_as)
@@ -132,8 +138,14 @@ def _dataset_import(
         if outcome is not None:
             _count(outcome, report, item.file)
             categories |= {tag.name: tag.category for tag in item.tags if tag.category}
+            folder = repeat_folder_of(item.file)
+            if folder is not None and outcome.image_id is not None:
+                placements.setdefault(folder, []).append(outcome.image_id)
         on_image()
     _apply_categories(categories, report, existing)
+    if placements:
+        # One event for the whole dataset; a rerun places again what a crash left flat.
+        subsets_place(session, actor=actor, placements=placements)
     for step in backup.AFTER_IMAGES:
         step(session, actor, dataset, report)
     return report

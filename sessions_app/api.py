@@ -6,11 +6,14 @@ here rather than in images/ or tags/ because they need session permissions
 and session services, and those apps import nothing from sessions_app.
 """
 
+from typing import Annotated
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
+from pydantic import StringConstraints
 
 from images.delivery import StoredFileMissing, deliver
 from images.services import image_display_ensure
@@ -62,6 +65,9 @@ from tagger_project.schemas import (
 from tagger_project.uploads import image_pixels
 from tags.permissions import require_curator
 from tags.selectors import tag_named
+
+# A folder's name (not a path): longer ones are no repeat folder a session can hold.
+UploadFolder = Annotated[str, StringConstraints(max_length=255)]
 
 sessions_router = Router(tags=["sessions"])
 images_router = Router(tags=["images"])
@@ -173,9 +179,16 @@ def session_images(
 
 @sessions_router.post("/{session_id}/images", response=answers(UploadOut))
 def session_upload(
-    request: HttpRequest, session_id: Id, files: list[UploadedFile] = File(..., min_length=1)
+    request: HttpRequest,
+    session_id: Id,
+    files: list[UploadedFile] = File(..., min_length=1),
+    folder: UploadFolder | None = None,
 ):
-    """Upload image files into the session (multipart field `files`); one result per file."""
+    """Upload image files into the session (multipart field `files`); one result per file.
+
+    `folder` (query): the name of the folder the files were picked from; a kohya
+    repeat folder (`10_ohwx`) puts them in that subset of the session.
+    """
     session = session_for(request.auth, session_id, Role.EDITOR)
     images, captions = _pair_captions(files)
     _check_pixels(images)
@@ -185,6 +198,7 @@ def session_upload(
             actor=request.auth,
             data=upload.read(),
             original_name=upload.name or "upload",
+            folder=folder or "",
             **_caption_of(upload, captions),
         )
         for upload in images

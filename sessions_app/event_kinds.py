@@ -31,6 +31,10 @@ class Kind(StrEnum):
     TAG_RECATEGORIZED = "tag.recategorized"
     AUTOTAG_APPLIED = "autotag.applied"
     JOB_CHANGED = "job.changed"
+    SUBSET_CREATED = "subset.created"
+    SUBSET_UPDATED = "subset.updated"
+    SUBSET_DELETED = "subset.deleted"
+    SUBSET_IMAGES = "subset.images"
 
 
 # --- payloads ---------------------------------------------------------------------------
@@ -128,6 +132,30 @@ class JobChanged(TypedDict):
     job: dict[str, Any]
 
 
+class SubsetShape(TypedDict):
+    id: int
+    name: str
+    num_repeats: int
+    class_tokens: str
+    folder: str
+
+
+class SubsetChanged(Reversal):
+    """A subset created, or changed (name, repeats, class tokens): as it now stands."""
+
+    subset: SubsetShape
+
+
+class SubsetDeleted(Reversal):
+    subset: SubsetShape
+    image_ids: list[int]  # the images it held, now in no subset
+
+
+class SubsetImages(Reversal):
+    # [subset id or None, image ids]: each group now in that subset (None: in none).
+    moves: list[list[Any]]
+
+
 # "from" is a keyword, so these two use the functional form.
 TagRenamed = TypedDict("TagRenamed", {"from": str, "to": str})
 TagsMerged = TypedDict("TagsMerged", {"from": str, "to": str})
@@ -174,7 +202,43 @@ class RestoreCaption(TypedDict):
     caption_version: int  # the version the edit left
 
 
-Inverse = RestoreTags | RestoreStatus | RestoreRows | RestoreLists | RestoreCaption
+class RestoreSubsetFields(TypedDict):
+    op: Literal["subset_fields"]
+    subset_id: int
+    fields: dict[str, Any]  # name, num_repeats, class_tokens before the edit
+    expected: dict[str, Any]  # the same, as the edit left them
+
+
+class DropSubset(TypedDict):
+    op: Literal["subset_drop"]
+    subset_id: int
+    expected: dict[str, Any]
+
+
+class RecreateSubset(TypedDict):
+    op: Literal["subset_recreate"]
+    subset_id: int  # recreated under its old id
+    fields: dict[str, Any]
+    image_ids: list[int]
+
+
+class RestoreSubsetImages(TypedDict):
+    op: Literal["subset_images"]
+    moves: list[list[Any]]  # [subset id or None, image ids]: where each image was
+    expected: list[list[Any]]  # [subset id or None, image ids]: where the edit put them
+
+
+Inverse = (
+    RestoreTags
+    | RestoreStatus
+    | RestoreRows
+    | RestoreLists
+    | RestoreCaption
+    | RestoreSubsetFields
+    | DropSubset
+    | RecreateSubset
+    | RestoreSubsetImages
+)
 
 
 # --- the registry -----------------------------------------------------------------------
@@ -210,6 +274,10 @@ KINDS: dict[str, EventKind] = {
         EventKind(Kind.TAG_RECATEGORIZED, TagRecategorized),
         EventKind(Kind.AUTOTAG_APPLIED, AutotagApplied, ("lists",)),
         EventKind(Kind.JOB_CHANGED, JobChanged),
+        EventKind(Kind.SUBSET_CREATED, SubsetChanged, ("subset_drop",)),
+        EventKind(Kind.SUBSET_UPDATED, SubsetChanged, ("subset_fields",)),
+        EventKind(Kind.SUBSET_DELETED, SubsetDeleted, ("subset_recreate",)),
+        EventKind(Kind.SUBSET_IMAGES, SubsetImages, ("subset_images",)),
     )
 }
 

@@ -78,6 +78,43 @@ class SessionMember(models.Model):
         return f"{self.user} ({self.role}) in {self.session}"
 
 
+class SessionSubset(models.Model):
+    """A kohya DreamBooth subset: its images export to the folder `<num_repeats>_<name>`.
+
+    sd-scripts (library/config_util.py) reads a folder `10_ohwx` as 10 repeats
+    and the class token `ohwx`; the dataset config says both explicitly, so
+    `class_tokens` may differ from the name. Two folders may share a name with
+    different repeats (`10_ohwx`, `5_ohwx`): the folder is what is unique.
+    """
+
+    session = models.ForeignKey(TaggingSession, on_delete=models.CASCADE, related_name="subsets")
+    name = models.CharField(max_length=100)
+    num_repeats = models.PositiveIntegerField(default=1)
+    class_tokens = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "name", "num_repeats"], name="subset_folder_unique"
+            ),
+            models.CheckConstraint(
+                condition=GreaterThan(Length("name"), 0), name="subset_has_name"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(num_repeats__gte=1), name="subset_repeats_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.folder
+
+    @property
+    def folder(self) -> str:
+        return f"{self.num_repeats}_{self.name}"
+
+
 class SessionImage(models.Model):
     session = models.ForeignKey(TaggingSession, on_delete=models.CASCADE, related_name="entries")
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="session_entries")
@@ -96,6 +133,10 @@ class SessionImage(models.Model):
     # The file name this session knows the image by (the name it was imported
     # under here): another session holding the same bytes never sees it.
     original_name = models.CharField(max_length=255, default="")
+    # At most one subset (kohya repeat folder); none: exported as before, at the top.
+    subset = models.ForeignKey(
+        SessionSubset, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+    )
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

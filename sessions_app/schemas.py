@@ -103,6 +103,8 @@ class ImageOut(ImageListItem):
     metadata: dict[str, Any]
     caption: str
     caption_version: int
+    # Its subset (kohya repeat folder) in this session; null: none.
+    subset_id: int | None = None
 
 
 class ImagePage(Out):

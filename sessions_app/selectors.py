@@ -18,6 +18,7 @@ from sessions_app.models import (
     SessionImage,
     SessionImageTag,
     SessionMember,
+    SessionSubset,
     TaggingSession,
 )
 from sessions_app.permissions import sessions_visible_to
@@ -126,6 +127,7 @@ SESSION_QUERY_COLUMNS: dict[str, Any] = {
     "status_column": "si.status",
     "statuses": ImageStatus.values,
     "caption_column": "si.caption",
+    "subset_column": ("si.subset_id", SessionSubset._meta.db_table),
 }
 
 
@@ -267,6 +269,7 @@ def image_detail(session: TaggingSession | int, image_id: int) -> dict[str, Any]
     )
     shape["caption"] = entry.caption
     shape["caption_version"] = entry.caption_version
+    shape["subset_id"] = entry.subset_id
     return shape
 
 
@@ -314,3 +317,29 @@ def events_after(
     items = [serialize_event(event) for event in events[:limit]]
     more = len(events) > limit
     return items, str(items[-1]["seq"]) if more else None
+
+
+# --- subsets ---------------------------------------------------------------------------
+
+
+def session_subsets(session: TaggingSession | int) -> dict[str, Any]:
+    """The session's subsets in order with how many images each holds, and those in none."""
+    session_id = session if isinstance(session, int) else session.pk
+    counts: dict[int | None, int] = dict(
+        SessionImage.objects.filter(session_id=session_id)
+        .values_list("subset_id")
+        .annotate(n=Count("id"))
+        .values_list("subset_id", "n")
+    )
+    items = [
+        {
+            "id": subset.pk,
+            "name": subset.name,
+            "num_repeats": subset.num_repeats,
+            "class_tokens": subset.class_tokens,
+            "folder": subset.folder,
+            "images": counts.get(subset.pk, 0),
+        }
+        for subset in SessionSubset.objects.filter(session_id=session_id).order_by("id")
+    ]
+    return {"items": items, "unassigned": counts.get(None, 0)}

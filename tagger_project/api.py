@@ -20,6 +20,7 @@ from jobs.api import router as jobs_router
 from live.api import router as stats_router
 from sessions_app.api import curation_router, images_router, sessions_router
 from sessions_app.api_rules import router as rules_router
+from sessions_app.api_subsets import router as subsets_router
 from tagger_project.errors import DomainError
 from tagger_project.schemas import PATTERN_MEANINGS
 from tagger_project.uploads import UploadTooLarge
@@ -63,6 +64,7 @@ api = NinjaAPI(
 api.add_router("/auth", auth_router)
 api.add_router("/sessions", sessions_router)
 api.add_router("/sessions", rules_router)
+api.add_router("/sessions", subsets_router)
 api.add_router("/sessions", datasets_router)
 api.add_router("/sessions", jobs_router)
 api.add_router("/images", images_router)

@@ -9,6 +9,8 @@
     untagged                   has no tags at all
     caption:rain  caption:"in the rain"   the written caption contains it (any case)
     has:caption  -has:caption  the image has a written caption (or not)
+    subset:ohwx  subset:10_ohwx   in the subset of that name (or kohya folder)
+    has:subset   -has:subset   in some subset (or in none)
     "a | b"                    quoted tag name (for names with | or a leading -)
     *hair  long*  *hair*       any tag whose name matches (`*`: any run of characters)
 
@@ -138,6 +140,19 @@ class HasCaption:
 
 
 @dataclass(frozen=True)
+class SubsetIs:
+    """In the subset called `name`, or whose folder (`<repeats>_<name>`) it is."""
+
+    name: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class HasSubset:
+    pos: int
+
+
+@dataclass(frozen=True)
 class Not:
     item: "Node"
     pos: int
@@ -164,6 +179,8 @@ Node = (
     | Untagged
     | CaptionContains
     | HasCaption
+    | SubsetIs
+    | HasSubset
     | Not
     | Or
     | And
@@ -243,7 +260,10 @@ def _read_word(text: str, start: int) -> tuple[Token, int]:
 
 # --- parser -------------------------------------------------------------------
 
-_FILTER = re.compile(r"^(status|tags|source|caption|has)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_FILTER = re.compile(
+    r"^(status|tags|source|caption|has|subset)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL
+)
+_FOLDER = re.compile(r"^([0-9]{1,5})_(.+)$", re.DOTALL)
 _COUNT = re.compile(r"^(<=|>=|<|>|=)?\s*(\d{1,6})$")
 SOURCES = tuple(TagSource.values)
 
@@ -310,6 +330,8 @@ class _Parser:
         if _CAPTION_KEY.match(token.text) and self.current.kind == "string":
             # caption:"in the rain": the quoted text is the filter's value.
             return self.caption_term(self.advance().text, token.pos)
+        if _SUBSET_KEY.match(token.text) and self.current.kind == "string":
+            return SubsetIs(self.advance().text, token.pos)
         if token.text.lower() == "untagged":
             return Untagged(token.pos)
         match = _FILTER.match(token.text)
@@ -320,9 +342,15 @@ class _Parser:
         field, value = match.group(1).lower(), match.group(2).strip()
         if field == "caption":
             return self.caption_term(value, token.pos)
+        if field == "subset":
+            if not value:
+                raise QueryError("subset: needs a subset's name, such as subset:ohwx", token.pos)
+            return SubsetIs(value, token.pos)
         if field == "has":
+            if value.lower() == "subset":
+                return HasSubset(token.pos)
             if value.lower() != "caption":
-                raise QueryError("has: takes caption (has:caption)", token.pos)
+                raise QueryError("has: takes caption or subset (has:caption)", token.pos)
             return HasCaption(token.pos)
         if field == "tags":
             count = _COUNT.match(value)
@@ -346,6 +374,7 @@ class _Parser:
 
 
 _CAPTION_KEY = re.compile(r"^caption\s*:$", re.IGNORECASE)
+_SUBSET_KEY = re.compile(r"^subset\s*:$", re.IGNORECASE)
 
 
 def _normalized(raw: str, pos: int) -> str:
@@ -429,6 +458,7 @@ class _Compiler:
         statuses,
         *,
         caption_field: str | None = None,
+        subset_field: tuple[str, str] | None = None,
         wanted: int | None,
         universe: int,
         plan: Plan | None,
@@ -438,6 +468,7 @@ class _Compiler:
         self.image_field = image_field
         self.status_field = status_field
         self.caption_field = caption_field
+        self.subset_field = subset_field
         self.statuses = statuses
         self.wanted = wanted
         self.universe = universe
@@ -492,6 +523,8 @@ class _Compiler:
             return f"NOT EXISTS ({self.rows()})", []
         if isinstance(node, CaptionContains | HasCaption):
             return self.caption_filter(node)
+        if isinstance(node, SubsetIs | HasSubset):
+            return self.subset_filter(node)
         if isinstance(node, SourceIs):
             return f"EXISTS ({self.rows(' AND x.source = %s')})", [node.value]
         if isinstance(node, TagCount):
@@ -521,6 +554,21 @@ class _Compiler:
         # LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's none.
         pattern = f"%{_like_escaped(node.text.lower())}%"
         return f"LOWER({self.caption_field}) LIKE %s ESCAPE '!'", [pattern]
+
+    def subset_filter(self, node: "SubsetIs | HasSubset") -> Sql:
+        if self.subset_field is None:
+            raise QueryError("subset filters are only available inside a session", node.pos)
+        column, table = self.subset_field
+        if isinstance(node, HasSubset):
+            return f"{column} IS NOT NULL", []
+        named = f"SELECT s.id FROM {connection.ops.quote_name(table)} s WHERE s.name = %s"
+        params: list = [node.name]
+        folder = _FOLDER.match(node.name)
+        if folder is not None:
+            named += " OR (s.num_repeats = %s AND s.name = %s)"
+            params += [int(folder.group(1)), folder.group(2)]
+        # The subset ids are the session's own: the column names this session's row.
+        return f"{column} IN ({named})", params
 
     def plan_of(self, rarest: _Found, items: tuple[Node, ...]) -> Plan:
         """How this AND reads its rarest tag: the plan forced, else the cheapest."""
@@ -597,6 +645,7 @@ def compile_query(
     status_column: str | None = None,
     statuses: Collection[str] = (),
     caption_column: str | None = None,
+    subset_column: tuple[str, str] | None = None,
     wanted: int | None = None,
     plan: Plan | None = None,
 ) -> Sql:
@@ -604,7 +653,8 @@ def compile_query(
 
     `tag_rows` says where the tag rows are; `image_column` / `status_column`
     name the outer query's columns (e.g. `si.id`, matched against the rows'
-    key), and `caption_column` the written caption's. `wanted`: how many
+    key), `caption_column` the written caption's, and `subset_column` the
+    (column, table) of the row's subset id and the subsets' table. `wanted`: how many
     rows the caller reads in order (a page plus one), or None for all of them;
     it decides how an AND reads its rarest tag, never what matches. `plan`
     forces that plan (for tests and benchmarks that compare them); None
@@ -621,6 +671,7 @@ def compile_query(
         status_column,
         tuple(statuses),
         caption_field=caption_column,
+        subset_field=subset_column,
         wanted=wanted,
         universe=universe,
         plan=plan,

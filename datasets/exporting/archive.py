@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from datasets.exporting.base import Entry
 
@@ -78,10 +78,20 @@ def write_folder(entries: Iterable[Entry], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
     for entry in entries:
-        target = root / entry.name
-        # Names come from names.py and are bare file names; refuse anything else anyway.
-        if target.parent != root:
+        # Names come from names.py: bare file names, or one subset folder deep
+        # (`10_ohwx/x.png`, sessions_app/repeat_folders.py); refuse anything else anyway.
+        parts = PurePosixPath(entry.name).parts
+        if (
+            not 1 <= len(parts) <= 2
+            or "\\" in entry.name
+            or any(part in ("", ".", "..") or part.startswith("/") for part in parts)
+        ):
             raise ValueError(f"refusing to write outside the export folder: {entry.name!r}")
+        target = root.joinpath(*parts)
+        if len(parts) == 2:
+            target.parent.mkdir(exist_ok=True)
+            if target.parent.resolve().parent != root:  # a symlinked folder leading out
+                raise ValueError(f"refusing to write outside the export folder: {entry.name!r}")
         with target.open("wb") as handle:
             for chunk in entry.chunks:
                 handle.write(chunk)

@@ -16,12 +16,20 @@ train_util.BaseDataset.process_caption): it splits a caption at
 - `image_dir` is resolved by sd-scripts from the directory the trainer runs
   in, so a folder export writes the folder's absolute path; a zip writes "."
   unless told where it will be unpacked (ExportOptions.image_dir).
+- the session's subsets (kohya repeat folders) go to their folders,
+  `10_ohwx/x.png` and `10_ohwx/x.txt`, each with its own `[[datasets.subsets]]`
+  (its image_dir, num_repeats, class_tokens); sd-scripts reads only the images
+  directly in an image_dir, so the images in no subset stay at the top with
+  a subset of their own, as before. Names are unique within a folder.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from datasets.exporting.base import (
     KEEP_TOKENS_SEPARATOR,
@@ -34,9 +42,9 @@ from datasets.exporting.base import (
     spelling_reader,
     spellings_of,
 )
-from datasets.exporting.names import split_name
+from datasets.exporting.names import NameAllocator, split_name
 from datasets.exporting.rows import export_rows, image_chunks, image_is_stored
-from sessions_app.models import TaggingSession
+from sessions_app.models import SessionSubset, TaggingSession
 
 CONFIG_NAME = "dataset_config.toml"
 CAPTION_EXTENSION = ".txt"
@@ -46,8 +54,10 @@ TEXT_EXTENSION = ".caption"
 def write_kohya(
     session: TaggingSession, options: ExportOptions, report: ExportReport
 ) -> Iterator[Entry]:
-    """Images and their caption files, then the dataset config."""
-    names = allocator_for(report, "dataset_config")
+    """Images and their caption files (in their subsets' folders), then the dataset config."""
+    subsets = {s.pk: s for s in SessionSubset.objects.filter(session=session).order_by("id")}
+    allocators: dict[int | None, NameAllocator] = {None: allocator_for(report, "dataset_config")}
+    exported: Counter[int | None] = Counter()
     shortest_head: int | None = None
     prose = False
     extension = options.style.extension
@@ -56,7 +66,13 @@ def write_kohya(
         if options.include_images and not image_is_stored(row.image):
             report.missing.append(row.name)
             continue
-        name = names.image_name(row.image, row.name)
+        subset = subsets.get(row.subset_id) if row.subset_id is not None else None
+        key = subset.pk if subset is not None else None
+        if key not in allocators:
+            allocators[key] = allocator_for(report)
+        name = allocators[key].image_name(row.image, row.name)
+        folder = f"{subset.folder}/" if subset is not None else ""
+        exported[key] += 1
         tag_names = [tag.name for tag in row.tags]
         spellings = spellings_of(row.tags)
         apart = options.caption_source == "files" and row.caption
@@ -67,20 +83,49 @@ def write_kohya(
             caption = file_caption(tag_names, row.caption, options, spellings)
         prose = prose or caption.prose
         if options.include_images:
-            yield Entry(name, image_chunks(row.image), compress=False)
+            yield Entry(folder + name, image_chunks(row.image), compress=False)
         stem, _ = split_name(name)
         if apart:
             written = row.caption + options.style.ending
-            yield Entry(stem + TEXT_EXTENSION, [written.encode("utf-8")])
+            yield Entry(folder + stem + TEXT_EXTENSION, [written.encode("utf-8")])
             if tag_names or options.trigger_word:
-                yield Entry(stem + CAPTION_EXTENSION, [caption.file_text(options).encode()])
+                yield Entry(
+                    folder + stem + CAPTION_EXTENSION, [caption.file_text(options).encode()]
+                )
         else:
-            yield Entry(stem + extension, [caption.file_text(options).encode("utf-8")])
+            yield Entry(folder + stem + extension, [caption.file_text(options).encode("utf-8")])
         head = kohya_token_count(caption.head, options)
         shortest_head = head if shortest_head is None else min(shortest_head, head)
         report.image_done()
-    config = dataset_config(session, options, shortest_head or 0, shuffle=not prose)
+    parts = [
+        ConfigSubset(s.folder, s.num_repeats, s.class_tokens)
+        for k, s in subsets.items()
+        if exported[k]
+    ]
+    if exported[None] or not parts:
+        parts.insert(0, ConfigSubset("", 1, ""))
+    config = dataset_config(session, options, shortest_head or 0, shuffle=not prose, subsets=parts)
     yield Entry(CONFIG_NAME, [config.encode()])
+
+
+@dataclass(frozen=True)
+class ConfigSubset:
+    """One `[[datasets.subsets]]`: its folder under the export ("" the top), repeats, class."""
+
+    folder: str
+    num_repeats: int
+    class_tokens: str
+
+    def lines(self, image_dir: str) -> list[str]:
+        where = posixpath.join(image_dir, self.folder) if self.folder else image_dir
+        lines = [
+            "  [[datasets.subsets]]",
+            f"  image_dir = {_toml(where)}",
+            f"  num_repeats = {self.num_repeats}",
+        ]
+        if self.class_tokens:
+            lines.append(f"  class_tokens = {_toml(self.class_tokens)}")
+        return [*lines, ""]
 
 
 def caption_separator(options: ExportOptions) -> str:
@@ -98,7 +143,12 @@ def kohya_token_count(head: list[str], options: ExportOptions) -> int:
 
 
 def dataset_config(
-    session: TaggingSession, options: ExportOptions, keep_tokens: int, *, shuffle: bool = True
+    session: TaggingSession,
+    options: ExportOptions,
+    keep_tokens: int,
+    *,
+    shuffle: bool = True,
+    subsets: list[ConfigSubset] | None = None,
 ) -> str:
     """A kohya sd-scripts dataset config for the exported folder."""
     image_dir = options.image_dir or "."
@@ -121,15 +171,9 @@ def dataset_config(
         lines.append(f"caption_separator = {_toml(separator)}")
     if options.keep_tokens_separator:
         lines.append(f"keep_tokens_separator = {_toml(KEEP_TOKENS_SEPARATOR)}")
-    lines += [
-        "",
-        "[[datasets]]",
-        "",
-        "  [[datasets.subsets]]",
-        f"  image_dir = {_toml(image_dir)}",
-        "  num_repeats = 1",
-        "",
-    ]
+    lines += ["", "[[datasets]]", ""]
+    for subset in subsets or [ConfigSubset("", 1, "")]:
+        lines += subset.lines(image_dir)
     return "\n".join(lines)
 
 

@@ -44,6 +44,7 @@ class ExportRow:
     tags: list[ExportTag] = field(default_factory=list)
     caption: str = ""  # the written caption, exactly
     name: str = ""  # the file name the session knows the image by
+    subset_id: int | None = None  # its kohya repeat folder (sessions_app.models.SessionSubset)
 
 
 def export_rows(
@@ -91,6 +92,7 @@ def export_rows(
                 ordered,
                 entry.caption,
                 entry.original_name or entry.image.original_name,
+                entry.subset_id,
             )
         last = chunk[-1]
         after = Q(position__gt=last.position) | Q(position=last.position, id__gt=last.pk)

@@ -40,8 +40,10 @@ from images.sidecars import CaptionError, parse_caption
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import ImageStatus, SessionImage, SessionImageTag, TaggingSession
+from sessions_app.repeat_folders import parse_repeat_folder
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
 from sessions_app.services.sessions import session_images_add
+from sessions_app.services.subsets import subsets_place
 from sessions_app.services.tag_writer import tag_counts_add
 from sessions_app.services.tagging import tags_add
 from sessions_app.services.written_caption import caption_replace, check_caption
@@ -100,8 +102,12 @@ def session_import_bytes(
     original_name: str,
     caption: bytes | None = None,
     caption_name: str = "caption.txt",
+    folder: str = "",
 ) -> ImportOutcome:
     """Check, store and add one uploaded image to the session, with its prompt tags.
+
+    `folder` is the folder the file was picked from: a kohya repeat folder
+    (`10_ohwx`) puts the image in that subset, created if missing.
 
     `caption` is the content of the `.txt` uploaded beside it: its tags become
     the image's (source "caption"), as an import of a folder does.
@@ -118,9 +124,13 @@ def session_import_bytes(
         return ImportOutcome("skipped", original_name, reason=error.reason)
     # Files before the transaction: the database's write lock is not held during file I/O.
     image_files_store(processed)
-    return session_import_processed(
+    outcome = session_import_processed(
         session, actor=actor, processed=processed, original_name=original_name
     )
+    repeat_folder = parse_repeat_folder(folder) if folder else None
+    if repeat_folder is not None and outcome.image_id is not None:
+        subsets_place(session, actor=actor, placements={repeat_folder: [outcome.image_id]})
+    return outcome
 
 
 def _with_caption_tags(processed: ProcessedImage, sidecar) -> ProcessedImage:
@@ -369,6 +379,7 @@ def _add_new_images(
         status=ImageStatus.TODO,
         version=0,
         caption_version=0,
+        subset=None,
         added_at=now,
     )
     entry_of = dict(

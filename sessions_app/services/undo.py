@@ -18,7 +18,13 @@ from django.db import transaction
 
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import SessionEvent, SessionImage, SessionImageTag, TaggingSession
+from sessions_app.models import (
+    SessionEvent,
+    SessionImage,
+    SessionImageTag,
+    SessionSubset,
+    TaggingSession,
+)
 from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.lists import (
     after_of,
@@ -30,11 +36,21 @@ from sessions_app.services.lists import (
 )
 from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
+from sessions_app.services.subsets import (
+    current_subsets,
+    lock_subset,
+    subset_create,
+    subset_delete,
+    subset_fields,
+    subset_images,
+    subset_moves_write,
+    subset_update,
+)
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump
 from sessions_app.services.tagging import current_entries, lock_entry, rewrite_tag_list
 from sessions_app.services.written_caption import caption_write
 from sessions_app.sql import chunked, image_ids_of
-from tagger_project.errors import Conflict
+from tagger_project.errors import Conflict, NotFound
 from tags.models import Tag
 from tags.selectors import resolve_tag_map
 from tags.services import tags_get_or_create
@@ -371,6 +387,65 @@ def _restore_caption(
     caption_write(entry, actor=actor, text=inverse["caption"], annotate=mark)
 
 
+def _subset_or_conflict(session: TaggingSession, subset_id: int):
+    try:
+        return lock_subset(session, subset_id)
+    except NotFound:
+        raise Conflict("the subset was deleted since; undo refused") from None
+
+
+def _restore_subset_fields(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
+    subset = _subset_or_conflict(session, inverse["subset_id"])
+    if subset_fields(subset) != inverse["expected"]:
+        raise Conflict(f"subset {subset.folder} was changed by someone else since; undo refused")
+    subset_update(session, subset.pk, actor=actor, annotate=mark, **inverse["fields"])
+
+
+def _drop_subset(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
+    subset = _subset_or_conflict(session, inverse["subset_id"])
+    expected = dict(inverse["expected"])
+    image_ids = expected.pop("image_ids", [])
+    if subset_fields(subset) != expected or subset_images(subset) != sorted(image_ids):
+        raise Conflict(f"subset {subset.folder} was changed by someone else since; undo refused")
+    subset_delete(session, subset.pk, actor=actor, annotate=mark)
+
+
+def _recreate_subset(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
+    current = current_subsets(session, inverse["image_ids"])
+    if any(subset_id is not None for subset_id in current.values()):
+        raise Conflict("some of its images were put in another subset since; undo refused")
+    if SessionSubset.objects.filter(pk=inverse["subset_id"]).exists():
+        raise Conflict("the subset exists again; undo refused")
+    subset_create(
+        session,
+        actor=actor,
+        image_ids=list(current),
+        subset_id=inverse["subset_id"],
+        annotate=mark,
+        **inverse["fields"],
+    )
+
+
+def _restore_subset_images(
+    session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
+) -> None:
+    current = current_subsets(session, [i for _, ids in inverse["expected"] for i in ids])
+    for subset_id, image_ids in inverse["expected"]:
+        if any(image_id in current and current[image_id] != subset_id for image_id in image_ids):
+            raise Conflict("some of the images were moved by someone else since; undo refused")
+    for subset_id, _ in inverse["moves"]:
+        if subset_id is not None:
+            _subset_or_conflict(session, subset_id)
+    moves = [[subset_id, [i for i in ids if i in current]] for subset_id, ids in inverse["moves"]]
+    subset_moves_write(session, actor=actor, moves=moves, annotate=mark)
+
+
 RULE_KEYS = ("blacklist", "pinned", "category_order")
 
 _APPLIERS = {
@@ -379,4 +454,8 @@ _APPLIERS = {
     "rows": _restore_rows,
     "lists": _restore_lists,
     "restore_caption": _restore_caption,
+    "subset_fields": _restore_subset_fields,
+    "subset_drop": _drop_subset,
+    "subset_recreate": _recreate_subset,
+    "subset_images": _restore_subset_images,
 }

@@ -98,7 +98,12 @@ export class Uploader {
     const form = new FormData();
     form.append("files", job.file, job.file.name);
     if (job.caption) form.append("files", job.caption, job.caption.name);
-    xhr.open("POST", `/api/sessions/${this.sessionId}/images`);
+    // A file picked with its folder (webkitRelativePath) names that folder: a
+    // kohya repeat folder (10_ohwx) puts the image in that subset.
+    const parts = (job.file.webkitRelativePath || "").split("/");
+    const folder = parts.length >= 2 ? parts[parts.length - 2] : "";
+    const query = folder ? `?folder=${encodeURIComponent(folder)}` : "";
+    xhr.open("POST", `/api/sessions/${this.sessionId}/images${query}`);
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.addEventListener("progress", (ev) => {

@@ -12,6 +12,7 @@ import { Presence } from "./presence.js";
 import { Preview } from "./preview.js";
 import { Sidebar } from "./sidebar.js";
 import { EditRefused, LiveSocket } from "./socket.js";
+import { SubsetPanel } from "./subsets.js";
 
 const config = JSON.parse(document.getElementById("workspace-config").textContent);
 const { sessionId } = config;
@@ -102,6 +103,17 @@ batch = new Batch({
   },
 });
 if (!config.canEdit) $("batch-bar").classList.add("read-only");
+
+const subsets = new SubsetPanel($("subsets"), {
+  sessionId,
+  canEdit: config.canEdit,
+  // "All matching" moves the images loaded in the grid: what the person sees.
+  selection: () => (batch.allMatching ? grid.items.map((it) => it.id) : grid.items.filter((it) => batch.has(it.id)).map((it) => it.id)),
+  onFilter: (term) => toggleTerm(term, false),
+  onError: (message) => toast(message, "error"),
+  onDone: (message) => toast(message, "success"),
+});
+subsets.load();
 
 /** What the sidebar counts: the selection, else the filtered grid, else (null) the session. */
 function tagScope() {
@@ -369,6 +381,15 @@ function applyEvent(frame) {
     case KIND.IMAGES_ADDED:
       if (!filterInput.value.trim() && !statusFilter.value) loadImages();
       sidebar.refreshSoon();
+      subsets.refreshSoon();
+      break;
+    case KIND.SUBSET_CREATED:
+    case KIND.SUBSET_UPDATED:
+    case KIND.SUBSET_DELETED:
+    case KIND.SUBSET_IMAGES:
+      subsets.refreshSoon();
+      // A filter on a subset shows other images now.
+      if (/subset:/i.test(applied.q)) reloadGridSoon();
       break;
     case KIND.TAG_RECATEGORIZED:
       panel.recolour(p.tag, p.to);

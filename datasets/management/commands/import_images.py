@@ -21,6 +21,12 @@ files beside an image (name.txt or name.caption) become its tags in order
 (source "caption"); without one, the embedded prompt's tokens do (source
 "prompt"). .txt, .caption and .json files are sidecars, never imported alone.
 
+kohya repeat folders: an image directly inside a folder named
+<repeats>_<name> below a PATH (PATH/10_ohwx/x.png) joins the session's subset
+"ohwx" with 10 repeats (created if missing; class tokens "ohwx"), as
+sd-scripts reads such folders. Same file names in different folders stay
+apart: each exports back into its own folder.
+
 Counts: "imported" = images that joined the session; "duplicates" = files
 whose content the session already held (an earlier file of this run or a
 previous run: their caption tags are merged). Killed at any point and run
@@ -73,6 +79,7 @@ class Command(DocumentedCommand):
                     files=files,
                     workers=options["workers"],
                     on_file=bar.update,
+                    roots=roots,
                 )
         except KeyboardInterrupt:
             # Every committed image is whole: the same command picks up from here.
