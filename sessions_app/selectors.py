@@ -24,6 +24,7 @@ from sessions_app.permissions import sessions_visible_to
 from sessions_app.sql import entries_in_session, session_image_ids_where, session_page_rows
 from tagger_project.errors import InvalidInput, NotFound
 from tags.labels import current_vocabulary
+from tags.models import TagSource
 from tags.query import TagRows, compile_query, parse
 
 # --- cursors --------------------------------------------------------------------
@@ -274,7 +275,7 @@ def image_detail(session: TaggingSession | int, image_id: int) -> dict[str, Any]
 
 
 def session_tag_counts(session: TaggingSession, *, limit: int) -> list[dict]:
-    """The session's tags with how many of its images carry each, most used first.
+    """The session's tags with how many images carry each in their caption, most used first.
 
     A GROUP BY over every tag row of the session, so the answer is cached per
     `last_seq` and vocabulary generation (tags.labels): every edit in the
@@ -289,6 +290,8 @@ def session_tag_counts(session: TaggingSession, *, limit: int) -> list[dict]:
         return cached
     rows = (
         SessionImageTag.objects.filter(entry__session=session)
+        # A suggestion is not in the caption until accepted: it counts nowhere.
+        .exclude(source=TagSource.SUGGESTION)
         .values("tag__name", "tag__category")
         .annotate(n=Count("id"))
         .order_by("-n", "tag__name")[:limit]

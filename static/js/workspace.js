@@ -236,7 +236,7 @@ async function copyPrevious() {
   const imageId = current;
   try {
     const data = await api(`/api/sessions/${sessionId}/images/${previous}`);
-    const names = (data.tags || []).map((t) => t.name);
+    const names = (data.tags || []).filter((t) => t.source !== "suggestion").map((t) => t.name);
     if (!names.length) return toast("The previous image has no tags to copy.");
     if (imageId === current) await panel.add(names);
   } catch (exc) {

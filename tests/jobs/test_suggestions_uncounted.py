@@ -1,0 +1,79 @@
+"""A tagger's suggestions are not in the caption: no count, no query term sees them but their own."""
+
+import pytest
+
+from sessions_app import services as session_services
+from sessions_app.models import SessionImageTag
+from sessions_app.selectors import images_for_session, session_image_ids, session_tag_counts
+from tags.models import TagSource
+from tests.jobs.test_autotag import run_job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def suggested_names(session, image) -> set[str]:
+    return set(
+        SessionImageTag.objects.filter(
+            entry__session=session, entry__image=image, source=TagSource.SUGGESTION
+        ).values_list("tag__name", flat=True)
+    )
+
+
+@pytest.fixture
+def only_suggested(session, alice, stored):
+    """stored[2] carries only suggestions (no general tag reaches the accept threshold)."""
+    image = stored[2]
+    characters = [f"character_{i}_(series)" for i in range(3)]
+    run_job(
+        session,
+        alice,
+        [image.pk],
+        general_threshold=0.9,
+        suggest_threshold=0.3,
+        exclude=characters,
+    )
+    names = suggested_names(session, image)
+    assert names
+    return image, sorted(names)
+
+
+def test_a_suggested_tag_is_not_matched_by_its_name(session, only_suggested):
+    image, names = only_suggested
+    name = names[0]
+    assert image.pk not in session_image_ids(session, query=f'"{name}"')
+    assert image.pk in session_image_ids(session, query=f'-"{name}"')
+    assert image.pk not in session_image_ids(session, query=f"{name[:2]}*")
+    # Inside an AND the rarest tag is read from its list: that read too.
+    assert image.pk not in session_image_ids(session, query=f'"{name}", status:todo')
+    page, _ = images_for_session(session, query=f'"{name}"', cursor=None, limit=10)
+    assert page == []
+
+
+def test_an_image_with_only_suggestions_is_untagged(session, only_suggested):
+    image, _ = only_suggested
+    assert image.pk in session_image_ids(session, query="untagged")
+    assert image.pk in session_image_ids(session, query="tags:0")
+    assert image.pk not in session_image_ids(session, query="tags:>=1")
+
+
+def test_has_suggestions_finds_the_images_awaiting_review(session, alice, stored, only_suggested):
+    image, _ = only_suggested
+    assert session_image_ids(session, query="has:suggestions") == [image.pk]
+    assert session_image_ids(session, query="source:suggestion") == [image.pk]
+    assert image.pk not in session_image_ids(session, query="-has:suggestions")
+    session_services.batch_apply(
+        session, actor=alice, image_ids=[image.pk], drop_source=TagSource.SUGGESTION
+    )
+    assert session_image_ids(session, query="has:suggestions") == []
+
+
+def test_the_sidebar_counts_leave_suggestions_out(session, alice, only_suggested):
+    image, names = only_suggested
+    assert session_tag_counts(session, limit=500) == []
+    session_services.batch_apply(
+        session, actor=alice, image_ids=[image.pk], accept_source=TagSource.SUGGESTION
+    )
+    session.refresh_from_db()  # the counts are cached per last_seq
+    counted = {row["name"]: row["count"] for row in session_tag_counts(session, limit=500)}
+    assert counted == dict.fromkeys(names, 1)
+    assert image.pk in session_image_ids(session, query=f'"{names[0]}"')
