@@ -116,15 +116,26 @@ class LostLease(Exception):
 
 @transaction.atomic
 def job_advance(
-    job: Job, *, worker_id: str, done: int, inferred: int, failures: dict[str, str]
+    job: Job,
+    *,
+    worker_id: str,
+    done: int,
+    inferred: int,
+    failures: dict[str, str],
+    result: dict | None = None,
 ) -> Job:
-    """Record a committed chunk and renew the lease; LostLease when the job is not ours."""
+    """Record a committed chunk and renew the lease; LostLease when the job is not ours.
+
+    `result`, when given, is what the job has done so far (it replaces the last).
+    """
     row = job_held(job, worker_id)
     row.done = done
     row.inferred += inferred
     row.failures = {**row.failures, **failures}
+    if result is not None:
+        row.result = result
     row.lease_until = timezone.now() + timedelta(seconds=settings.TAGGER_JOB_LEASE_S)
-    row.save(update_fields=["done", "inferred", "failures", "lease_until"])
+    row.save(update_fields=["done", "inferred", "failures", "result", "lease_until"])
     shape = job_shape(row)
     transaction.on_commit(lambda: broadcast_progress(row.session_id, shape))
     return row
