@@ -133,7 +133,9 @@ def test_tags_arrive_chunk_by_chunk_and_one_undo_takes_every_chunk_back(
             # Alice's own edit between two chunks: on her stack under the job.
             session_services.tags_add(session, stored[5].pk, actor=alice, names=["hand drawn"])
 
-    final = autotag_run(claimed, worker_id="test", stop=threading.Event(), on_progress=between_chunks)
+    final = autotag_run(
+        claimed, worker_id="test", stop=threading.Event(), on_progress=between_chunks
+    )
     assert final.state == JobState.DONE and tagged_at == [2, 5, 6]
     chunks = SessionEvent.objects.filter(kind=Kind.AUTOTAG_APPLIED).order_by("seq")
     assert [len(e.payload["image_ids"]) for e in chunks] == [2, 2, 2]

@@ -1,4 +1,4 @@
-"""A tagger's suggestions are not in the caption: no count, no query term sees them but their own."""
+"""A tagger's suggestions are not in the caption: only their own query terms see them."""
 
 import pytest
 
