@@ -20,6 +20,7 @@ from django.db import transaction
 
 from images.models import Image
 from jobs.models import Job, JobState
+from jobs.runners import Stopped
 from jobs.services import job_advance, job_finish, job_held, job_release
 from sessions_app.models import Role
 from sessions_app.permissions import has_role, role_of
@@ -33,10 +34,6 @@ logger = logging.getLogger(__name__)
 
 # What a job's result adds up over its chunks.
 COUNTS = ("changed", "tags_added", "suggestions_added")
-
-
-class Stopped(Exception):
-    """The worker is stopping: the job goes back to the queue as it stands."""
 
 
 def autotag_run(
@@ -130,6 +127,3 @@ def _summed(result: dict, applied: AutotagResult) -> dict:
     # The last event the job logged (None until a chunk changed something).
     summed["seq"] = applied.seq if applied.seq is not None else (result or {}).get("seq")
     return summed
-
-
-RUNNERS = {"autotag": autotag_run}

@@ -17,6 +17,8 @@ from sessions_app.models import TaggingSession
 
 class JobKind(models.TextChoices):
     AUTOTAG = "autotag"
+    # A dataset export built into a file to download (run by datasets/export_job.py).
+    EXPORT = "export"
 
 
 class JobState(models.TextChoices):

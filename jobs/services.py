@@ -51,10 +51,10 @@ def autotag_enqueue(
         raise InvalidInput("the selection holds no images")
     if len(ids) > MAX_JOB_IMAGES:
         raise InvalidInput(f"one job takes at most {MAX_JOB_IMAGES} images")
-    job = Job.objects.create(
-        session=session,
+    return job_enqueue(
+        session,
+        actor=actor,
         kind=JobKind.AUTOTAG,
-        created_by=actor,
         params={
             "model": info.name,
             "model_sha256": info.sha256,
@@ -62,6 +62,14 @@ def autotag_enqueue(
             "image_ids": ids,
         },
         total=len(ids),
+    )
+
+
+@transaction.atomic
+def job_enqueue(session: TaggingSession, *, actor, kind: str, params: dict, total: int) -> Job:
+    """Queue a job of `kind` whose params the caller has checked; logged in the session."""
+    job = Job.objects.create(
+        session=session, kind=kind, created_by=actor, params=params, total=total
     )
     _log(job, actor=actor)
     return job
