@@ -143,7 +143,7 @@ const jobs = new Jobs({
   canEdit: config.canEdit,
   scope: jobScope,
   onFinished: (job) => {
-    if (job.state !== "done") return;
+    if (job.state !== "done" || job.kind !== "autotag") return;
     toast(`Auto-tagging done: ${job.result?.changed ?? 0} images changed.`, "success");
     // Read again even if the application's event has not reached this page
     // (a worker in another process on the in-memory layer only shows in the API).
