@@ -33,7 +33,7 @@ from sessions_app.services.lists import (
 )
 from sessions_app.services.rules import rules_save
 from sessions_app.services.sessions import session_image_set_status
-from sessions_app.services.tag_writer import tag_counts_add, versions_bump
+from sessions_app.services.tag_writer import in_caption, tag_counts_add, versions_bump
 from sessions_app.services.tagging import current_entries, lock_entry, rewrite_tag_list
 from sessions_app.services.written_caption import caption_write
 from sessions_app.sql import chunked, image_ids_of
@@ -303,7 +303,7 @@ def _restore_rows(
         for image_id, name, position, source, confidence in inverse["insert"]
     ]
     SessionImageTag.objects.bulk_create(inserted, batch_size=500)
-    tag_counts_add(Counter(row.tag_id for row in inserted))
+    tag_counts_add(Counter(row.tag_id for row in inserted if in_caption(row.source)))
 
     new_versions = versions_bump(image_ids)
     append_event(
@@ -332,7 +332,7 @@ def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
             found = list(doomed.values_list("entry_id", "position", "source", "confidence"))
             deleted += [[image_id, tag.name, *rest] for image_id, *rest in found]
             doomed.delete()
-            tag_counts_add({tag.pk: -len(found)})
+            tag_counts_add({tag.pk: -sum(in_caption(row[2]) for row in found)})
     return deleted
 
 
