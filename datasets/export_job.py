@@ -128,7 +128,35 @@ def export_run(
         progress.job = job_advance(
             progress.job, worker_id=worker_id, done=progress.job.total, inferred=0, failures={}
         )
-        return job_finish(progress.job, worker_id=worker_id, state=JobState.DONE, result=result)
+        finished = job_finish(progress.job, worker_id=worker_id, state=JobState.DONE, result=result)
+        _expire_older(finished)
+        return finished
+
+
+def _expire_older(job: Job) -> None:
+    """Delete the files of the author's earlier exports of the session: the new one replaces them.
+
+    An export is a copy of the whole dataset; kept per build, they would fill
+    the storage. Another member's exports are theirs to replace.
+    """
+    older = [
+        old
+        for old in Job.objects.select_for_update().filter(
+            session_id=job.session_id,
+            kind=JobKind.EXPORT,
+            state=JobState.DONE,
+            created_by_id=job.created_by_id,
+            pk__lt=job.pk,
+        )
+        # In Python: a JSON key's NOT in SQL would also drop the rows that lack it.
+        if not old.result.get("expired")
+    ]
+    names = [export_storage_name(old, old.result["filename"]) for old in older]
+    for old in older:
+        old.result = {**old.result, "expired": True}
+    Job.objects.bulk_update(older, ["result"])
+    # After commit: a rollback must not leave a done job without its file.
+    transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
 
 
 def export_storage_name(job: Job, filename: str) -> str:
@@ -141,6 +169,8 @@ def export_delivery(job: Job) -> Delivery:
         raise NotFound(f"job {job.pk} is not an export")
     if job.state != JobState.DONE:
         raise Conflict(f"the export is not ready ({job.state})")
+    if job.result.get("expired"):
+        raise NotFound("a newer export by the same person replaced this one; build it again")
     filename = job.result["filename"]
     assert job.finished_at is not None
     return Delivery(

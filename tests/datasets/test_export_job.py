@@ -5,8 +5,9 @@ import threading
 import zipfile
 
 import pytest
+from django.core.files.storage import default_storage
 
-from datasets.export_job import export_run
+from datasets.export_job import export_run, export_storage_name
 from jobs.models import Job, JobKind, JobState
 from jobs.services import job_cancel, job_claim
 from jobs.worker import Worker
@@ -134,3 +135,20 @@ def test_the_export_records_progress_to_the_end(dataset, alice, settings):
     response = download(alice, dataset, job_id)
     assert response.status_code == 200
     assert b"red hair" in b"".join(response.streaming_content)
+
+
+def test_a_newer_export_replaces_its_authors_older_file_only(dataset, alice, bob):
+    first, others, second = (start(user, dataset).json()["id"] for user in (alice, bob, alice))
+    worker = Worker(worker_id="test")
+    for job_id in (first, others, second):
+        assert worker.run_once(job_id)
+    stored = {
+        job.pk: export_storage_name(job, job.result["filename"])
+        for job in Job.objects.filter(kind=JobKind.EXPORT)
+    }
+    response = download(alice, dataset, first)
+    assert response.status_code == 404 and "newer export" in error_of(response)["message"]
+    assert not default_storage.exists(stored[first])
+    for job_id in (others, second):
+        assert built(download(alice, dataset, job_id)).namelist()
+        assert default_storage.exists(stored[job_id])
