@@ -94,9 +94,9 @@ def generate(path: Path) -> float:
     )
     rng = random.Random(1)
     db.executemany(
-        "INSERT INTO images_image (id, sha256, file, thumbnail, original_name, width, height,"
-        " format, byte_size, metadata, imported_by_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, 512, 512, 'PNG', 1000, '{}', 1, ?)",
+        "INSERT INTO images_image (id, sha256, file, thumbnail, display, original_name, width,"
+        " height, format, byte_size, metadata, imported_by_id, created_at)"
+        " VALUES (?, ?, ?, ?, '', ?, 512, 512, 'PNG', 1000, '{}', 1, ?)",
         (
             (
                 i,

@@ -26,8 +26,8 @@ the same batch size, alternating, each round from no stored predictions:
 
   job              the same images as an auto-tagging job (issue 15), run by
                    the job worker thread of a real `serve` process on this
-                   bench's database, chunk by chunk, applied to a session at
-                   the end; images/s from the job's claim to its end (the
+                   bench's database, chunk by chunk, each chunk applied to a
+                   session as it completes; images/s from the job's claim to its end (the
                    model was loaded by a one-image warm-up job before).
 
 The job runs twice: alone, then while a cheap API GET

@@ -1,4 +1,5 @@
-"""HTTP doors onto datasets: the export download and the insight into a session's captions.
+"""HTTP doors onto datasets: the export (streamed, or built by a job and then downloaded) and the
+insight into a session's captions.
 
 Mounted under `/api/sessions` beside the sessions router. Each endpoint checks
 the caller's role (sessions_app.permissions), calls one selector, and shapes
@@ -9,13 +10,19 @@ from typing import Annotated, Literal
 
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import Query, Router, Schema
+from django.utils.http import content_disposition_header
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from datasets import insight
+from datasets.export_job import export_delivery, export_enqueue
 from datasets.exporting import ExportOptions, async_chunks, export_stream
+from images.delivery import StoredFileMissing, deliver
+from jobs.schemas import JobOut
+from jobs.selectors import job_in_session, job_shape
 from sessions_app.permissions import session_for
 from sessions_app.schemas import Separator, StatusName, TagName
+from tagger_project.errors import NotFound
 from tagger_project.schemas import Id, Limit, Text, answers
 from tags.clip_tokens import CLIP_TOKEN_LIMIT
 
@@ -119,6 +126,58 @@ def session_export(
     chunks = async_chunks(stream.chunks) if isinstance(request, ASGIRequest) else stream.chunks
     response = StreamingHttpResponse(chunks, content_type=stream.content_type)
     response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
+    return response
+
+
+class ExportIn(Schema):
+    """The export's choices, as the download's query takes them."""
+
+    format: ExportFormatName = "kohya"
+    images: bool = True
+    status: list[StatusName] = []
+    trigger_word: Annotated[Text, Field(max_length=200)] | None = None
+    separator: Separator | None = None
+    underscores: bool | None = None
+    escape: bool | None = None
+    pin: list[TagName] = Field([], max_length=50)
+    keep_tokens_separator: bool = False
+    image_dir: Annotated[Text, Field(max_length=1000)] | None = None
+    caption_source: Literal["auto", "tags", "text", "both"] = "auto"
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(
+            trigger_word=self.trigger_word,
+            separator=self.separator,
+            use_underscores=self.underscores,
+            escape_parentheses=self.escape,
+            pinned=tuple(self.pin),
+            keep_tokens_separator=self.keep_tokens_separator,
+            include_images=self.images,
+            statuses=tuple(self.status),
+            image_dir=self.image_dir,
+            caption_source=self.caption_source,
+        )
+
+
+@router.post("/{session_id}/exports", response=answers(JobOut, 201))
+def export_start(request: HttpRequest, session_id: Id, payload: ExportIn):
+    """Build the export in the background (any member): a job whose bar the session sees."""
+    session = session_for(request.auth, session_id)
+    job = export_enqueue(session, actor=request.auth, fmt=payload.format, options=payload.options())
+    return Status(201, job_shape(job))
+
+
+@router.get("/{session_id}/exports/{job_id}/file", response=answers(None))
+def export_download(request: HttpRequest, session_id: Id, job_id: Id):
+    """The file an export job built (members only); 409 until it is done."""
+    session = session_for(request.auth, session_id)
+    delivery = export_delivery(job_in_session(session, job_id))
+    try:
+        response = deliver(request, delivery)
+    except (StoredFileMissing, FileNotFoundError) as exc:
+        raise NotFound("the export's file is missing from storage; build it again") from exc
+    # Saved, not shown: a zip or a JSON document is the dataset to keep.
+    response["Content-Disposition"] = content_disposition_header(True, delivery.download_name)
     return response
 
 

@@ -1,11 +1,14 @@
-"""Running an auto-tagging job: infer chunk by chunk, then apply once.
+"""Running an auto-tagging job: chunk by chunk, each chunk inferred, then applied.
 
 Predictions are stored per image content and model as each batch completes
-(taggers.services.predictions_for), and the job's progress is committed
-after each chunk. A worker that resumes a job asks the store what is left,
-so no image is run through the model again once its scores are stored, and
-the count it reports starts where the last one stopped. The application is
-one transaction with the job's end: it happens once, as one undoable event.
+(taggers.services.predictions_for). A chunk's application and the job's
+progress (`done`, a cursor into the job's image ids) commit in one
+transaction, so a worker that resumes a job starts at the first chunk not
+applied: nothing is applied twice, no stored prediction is inferred again,
+and the count it reports starts where the last one stopped. Each chunk is
+one `autotag.applied` event, so the tags reach every browser as the job
+goes; the events carry the job's undo group (sessions_app/services/undo.py),
+so one undo takes the whole job back.
 """
 
 import logging
@@ -17,20 +20,20 @@ from django.db import transaction
 
 from images.models import Image
 from jobs.models import Job, JobState
+from jobs.runners import Stopped
 from jobs.services import job_advance, job_finish, job_held, job_release
 from sessions_app.models import Role
 from sessions_app.permissions import has_role, role_of
-from sessions_app.services.autotag import autotag_apply, autotag_options
+from sessions_app.services.autotag import AutotagResult, autotag_apply, autotag_options
 from tagger_project.errors import DomainError
 from taggers.runtime import Tagger
 from taggers.selectors import tagger_named
-from taggers.services import predicted_ids, predictions_for
+from taggers.services import predictions_for
 
 logger = logging.getLogger(__name__)
 
-
-class Stopped(Exception):
-    """The worker is stopping: the job goes back to the queue as it stands."""
+# What a job's result adds up over its chunks.
+COUNTS = ("changed", "tags_added", "suggestions_added")
 
 
 def autotag_run(
@@ -48,36 +51,43 @@ def autotag_run(
         with transaction.atomic():
             return job_finish(job, worker_id=worker_id, state=JobState.FAILED, error=exc.message)
     image_ids: list[int] = job.params["image_ids"]
-    failures = dict(job.failures or {})
-    # Stored by an earlier attempt, or by another job with this model: not run again.
-    finished = predicted_ids(tagger, image_ids) | {int(i) for i in failures}
-    remaining = [image_id for image_id in image_ids if image_id not in finished]
     chunk_size = max(1, settings.TAGGER_JOB_CHUNK)
-    while remaining:
+    while job.done < len(image_ids):
         if stop.is_set():
             job_release(job, worker_id=worker_id)
             raise Stopped
-        job.refresh_from_db(fields=["cancel_requested"])
-        if job.cancel_requested:
-            with transaction.atomic():
-                return job_finish(job, worker_id=worker_id, state=JobState.CANCELLED)
-        chunk, remaining = remaining[:chunk_size], remaining[chunk_size:]
+        chunk = image_ids[job.done : job.done + chunk_size]
         images = list(Image.objects.filter(pk__in=chunk))
         missing = set(chunk) - {image.pk for image in images}
         predictions = predictions_for(images, tagger)
         failed = {str(i): reason for i, reason in predictions.failed.items()}
         failed.update({str(i): "the image was deleted" for i in missing})
-        finished |= set(chunk)
-        job = job_advance(
-            job,
-            worker_id=worker_id,
-            done=len(finished),
-            inferred=predictions.inferred,
-            failures=failed,
-        )
+        with transaction.atomic():
+            # Locked first: a cancel asked for now waits, and one asked for before is seen.
+            held = job_held(job, worker_id)
+            ended = _ended_early(held, worker_id)
+            if ended is not None:
+                return ended
+            applied = autotag_apply(
+                held.session,
+                actor=held.created_by,
+                image_ids=chunk,
+                tagger=tagger,
+                options=options,
+                job_id=held.pk,
+            )
+            job = job_advance(
+                held,
+                worker_id=worker_id,
+                done=held.done + len(chunk),
+                inferred=predictions.inferred,
+                failures=failed,
+                result=_summed(held.result, applied),
+            )
         if on_progress is not None:
             on_progress(job)
-    return _apply(job, tagger=tagger, options=options, worker_id=worker_id)
+    with transaction.atomic():
+        return job_finish(job, worker_id=worker_id, state=JobState.DONE, result=job.result)
 
 
 def _tagger(job: Job) -> Tagger:
@@ -89,42 +99,31 @@ def _tagger(job: Job) -> Tagger:
     return tagger
 
 
-@transaction.atomic
-def _apply(job: Job, *, tagger: Tagger, options, worker_id: str) -> Job:
-    session = job.session
-    actor = job.created_by
-    # Locked first: a cancel asked for now waits, and one asked for before is seen.
-    job = job_held(job, worker_id)
+def _ended_early(job: Job, worker_id: str) -> Job | None:
+    """The job ended before its next chunk (cancelled, or its author lost the right to edit)."""
     if job.cancel_requested:
-        # Asked for during the last chunk: nothing is applied.
-        return job_finish(job, worker_id=worker_id, state=JobState.CANCELLED)
-    if not has_role(role_of(actor, session), Role.EDITOR):
+        # What earlier chunks applied stays (one undo takes it back); nothing more is.
+        return job_finish(job, worker_id=worker_id, state=JobState.CANCELLED, result=job.result)
+    if not has_role(role_of(job.created_by, job.session), Role.EDITOR):
         # Access is checked for as long as the work lasts, not only when it was asked for.
         return job_finish(
             job,
             worker_id=worker_id,
             state=JobState.FAILED,
             error="whoever started the job can no longer edit this session",
+            result=job.result,
         )
-    result = autotag_apply(
-        session,
-        actor=actor,
-        image_ids=job.params["image_ids"],
-        tagger=tagger,
-        options=options,
-        job_id=job.pk,
-    )
-    return job_finish(
-        job,
-        worker_id=worker_id,
-        state=JobState.DONE,
-        result={
-            "seq": result.seq,
-            "changed": len(result.changed_image_ids),
-            "tags_added": result.tags_added,
-            "suggestions_added": result.suggestions_added,
-        },
-    )
+    return None
 
 
-RUNNERS = {"autotag": autotag_run}
+def _summed(result: dict, applied: AutotagResult) -> dict:
+    """The job's result with one more chunk's application counted in."""
+    counts = {
+        "changed": len(applied.changed_image_ids),
+        "tags_added": applied.tags_added,
+        "suggestions_added": applied.suggestions_added,
+    }
+    summed = {key: (result or {}).get(key, 0) + counts[key] for key in COUNTS}
+    # The last event the job logged (None until a chunk changed something).
+    summed["seq"] = applied.seq if applied.seq is not None else (result or {}).get("seq")
+    return summed

@@ -17,6 +17,8 @@ from sessions_app.models import TaggingSession
 
 class JobKind(models.TextChoices):
     AUTOTAG = "autotag"
+    # A dataset export built into a file to download (run by datasets/export_job.py).
+    EXPORT = "export"
 
 
 class JobState(models.TextChoices):
@@ -42,7 +44,8 @@ class Job(models.Model):
     # options and the selected image ids).
     params = models.JSONField(default=dict)
     total = models.PositiveIntegerField(default=0)
-    # Items finished so far (for autotag: images with a stored prediction, or unreadable).
+    # Items finished so far, in the params' order (for autotag: a cursor into its image ids,
+    # each inferred, or unreadable, and applied).
     done = models.PositiveIntegerField(default=0)
     # Of those, how many this job ran through the model (the rest were stored already).
     inferred = models.PositiveIntegerField(default=0)
@@ -54,7 +57,7 @@ class Job(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True)
-    # What the job did when it finished (for autotag: the event seq and counts).
+    # What the job has done so far (for autotag: its last event's seq and the counts).
     result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -32,6 +32,8 @@ class JobOut(Out):
     kind: str
     state: str
     model: str
+    # An export's format ("" for other kinds).
+    format: str
     options: dict[str, Any]
     total: int
     done: int

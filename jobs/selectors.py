@@ -23,6 +23,7 @@ def job_shape(job: Job) -> dict[str, Any]:
         "kind": job.kind,
         "state": job.state,
         "model": params.get("model", ""),
+        "format": params.get("format", ""),
         "options": params.get("options", {}),
         "total": job.total,
         "done": job.done,

@@ -58,10 +58,10 @@ def autotag_enqueue(
         raise InvalidInput("the selection holds no images")
     if len(ids) > MAX_JOB_IMAGES:
         raise InvalidInput(f"one job takes at most {MAX_JOB_IMAGES} images")
-    job = Job.objects.create(
-        session=session,
+    return job_enqueue(
+        session,
+        actor=actor,
         kind=JobKind.AUTOTAG,
-        created_by=actor,
         params={
             "model": info.name,
             "model_sha256": info.sha256,
@@ -69,6 +69,14 @@ def autotag_enqueue(
             "image_ids": ids,
         },
         total=len(ids),
+    )
+
+
+@transaction.atomic
+def job_enqueue(session: TaggingSession, *, actor, kind: str, params: dict, total: int) -> Job:
+    """Queue a job of `kind` whose params the caller has checked; logged in the session."""
+    job = Job.objects.create(
+        session=session, kind=kind, created_by=actor, params=params, total=total
     )
     _log(job, actor=actor)
     return job
@@ -123,15 +131,26 @@ class LostLease(Exception):
 
 @transaction.atomic
 def job_advance(
-    job: Job, *, worker_id: str, done: int, inferred: int, failures: dict[str, str]
+    job: Job,
+    *,
+    worker_id: str,
+    done: int,
+    inferred: int,
+    failures: dict[str, str],
+    result: dict | None = None,
 ) -> Job:
-    """Record a committed chunk and renew the lease; LostLease when the job is not ours."""
+    """Record a committed chunk and renew the lease; LostLease when the job is not ours.
+
+    `result`, when given, is what the job has done so far (it replaces the last).
+    """
     row = job_held(job, worker_id)
     row.done = done
     row.inferred += inferred
     row.failures = {**row.failures, **failures}
+    if result is not None:
+        row.result = result
     row.lease_until = timezone.now() + timedelta(seconds=settings.TAGGER_JOB_LEASE_S)
-    row.save(update_fields=["done", "inferred", "failures", "lease_until"])
+    row.save(update_fields=["done", "inferred", "failures", "result", "lease_until"])
     shape = job_shape(row)
     transaction.on_commit(lambda: broadcast_progress(row.session_id, shape))
     return row

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
-from jobs.autotag import RUNNERS, Stopped
 from jobs.models import Job, JobState
+from jobs.runners import Stopped, runner_for
 from jobs.selectors import BEAT_S, claimable
 from jobs.services import LostLease, job_claim, job_finish, worker_beat, worker_gone
 
@@ -76,7 +76,7 @@ class Worker:
         return True
 
     def run_job(self, job: Job) -> None:
-        runner = RUNNERS[job.kind]
+        runner = runner_for(job.kind)
         try:
             runner(job, worker_id=self.worker_id, stop=self.stop, on_progress=self.on_progress)
         except Stopped:

@@ -46,6 +46,9 @@ class Reversal(TypedDict, total=False):
     undo_of: int
     redo_of: int
     in_session: int
+    # Events of one operation logged apart (a job's chunks), and their undos and redos:
+    # undo and redo take the group as one (sessions_app/services/undo.py).
+    group: str
 
 
 class SessionCreated(TypedDict):

@@ -205,8 +205,9 @@ class SessionImageTag(models.Model):
             ),
         ]
         indexes = [
-            # Queries drive from a tag to its session images.
-            models.Index(fields=["tag", "entry"], name="entrytag_tag_entry_idx"),
+            # Queries drive from a tag to its session images, and test that the
+            # row is in the caption (not a suggestion) from the index alone.
+            models.Index(fields=["tag", "entry", "source"], name="entrytag_tag_entry_src_idx"),
             # Caption order, carrying what a page shows (tags.labels has the
             # names), so a page's tags are read from this index alone.
             models.Index(

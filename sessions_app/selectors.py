@@ -7,7 +7,7 @@ key), so a deep page costs what the first one does.
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from images.models import Image
 from sessions_app.captions import Caption, image_captions
@@ -25,6 +25,7 @@ from sessions_app.permissions import sessions_visible_to
 from sessions_app.sql import entries_in_session, session_image_ids_where, session_page_rows
 from tagger_project.errors import InvalidInput, NotFound
 from tags.labels import current_vocabulary
+from tags.models import TagSource
 from tags.query import TagRows, compile_query, parse
 
 # --- cursors --------------------------------------------------------------------
@@ -277,7 +278,7 @@ def image_detail(session: TaggingSession | int, image_id: int) -> dict[str, Any]
 
 
 def session_tag_counts(session: TaggingSession, *, limit: int) -> list[dict]:
-    """The session's tags with how many of its images carry each, most used first.
+    """The session's tags with how many images carry each in their caption, most used first.
 
     A GROUP BY over every tag row of the session, so the answer is cached per
     `last_seq` and vocabulary generation (tags.labels): every edit in the
@@ -293,7 +294,10 @@ def session_tag_counts(session: TaggingSession, *, limit: int) -> list[dict]:
     rows = (
         SessionImageTag.objects.filter(entry__session=session)
         .values("tag__name", "tag__category")
-        .annotate(n=Count("id"))
+        # A suggestion is not in the caption until accepted: it counts nowhere. Counted
+        # conditionally, not filtered out, so the scan stays the index-only one it was.
+        .annotate(n=Count("id", filter=~Q(source=TagSource.SUGGESTION)))
+        .filter(n__gt=0)
         .order_by("-n", "tag__name")[:limit]
     )
     counts = [

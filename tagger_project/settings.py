@@ -241,6 +241,8 @@ TAGGER_WORKER_IN_SERVER = env_bool("TAGGER_WORKER_IN_SERVER", True)
 TAGGER_JOB_LEASE_S = env_int("TAGGER_JOB_LEASE_S", 60)
 # Images per chunk of an auto-tagging job: progress is committed after each.
 TAGGER_JOB_CHUNK = env_int("TAGGER_JOB_CHUNK", 16)
+# An export job commits and broadcasts its progress at most this often (milliseconds).
+TAGGER_EXPORT_PROGRESS_MS = env_int("TAGGER_EXPORT_PROGRESS_MS", 500)
 # The niceness (Linux) of a worker's threads, inference included: above 0 it
 # gives way to the web server's requests, and to anything else on the machine.
 TAGGER_WORKER_NICE = env_int("TAGGER_WORKER_NICE", 10)

@@ -11,6 +11,7 @@
     has:caption  -has:caption  the image has a written caption (or not)
     subset:ohwx  subset:10_ohwx   in the subset of that name (or kohya folder)
     has:subset   -has:subset   in some subset (or in none)
+    has:suggestions            a tagger suggested tags that nobody accepted or dismissed yet
     "a | b"                    quoted tag name (for names with | or a leading -)
     *hair  long*  *hair*       any tag whose name matches (`*`: any run of characters)
 
@@ -19,6 +20,10 @@ Grammar (the comma binds loosest, so `a | b, c` is `(a | b) AND c`):
     query  := or (',' or)* [',']      (one trailing comma is allowed)
     or     := unary ('|' unary)*
     unary  := '-' unary | WORD | STRING
+
+A suggestion (source `suggestion`) is not part of the caption until it is
+accepted, so only `source:suggestion` and `has:suggestions` see it: tag
+names, patterns, `tags:` counts and `untagged` test the caption's rows.
 
 `parse` is pure (no database): tag names are normalized there, so a bad name
 is reported at its position. `compile_query` resolves aliases and looks the
@@ -349,8 +354,14 @@ class _Parser:
         if field == "has":
             if value.lower() == "subset":
                 return HasSubset(token.pos)
+            if value.lower() in ("suggestion", "suggestions"):
+                return SourceIs(TagSource.SUGGESTION, token.pos)
             if value.lower() != "caption":
-                raise QueryError("has: takes caption or subset (has:caption)", token.pos)
+                raise QueryError(
+                    "has: takes caption, subset or suggestions"
+                    " (has:caption, has:subset, has:suggestions)",
+                    token.pos,
+                )
             return HasCaption(token.pos)
         if field == "tags":
             count = _COUNT.match(value)
@@ -437,6 +448,8 @@ class _Found:
 
 
 Sql = tuple[str, list]
+# The rows a caption is made of (a literal: TagSource values are plain words, never input).
+_IN_CAPTION = f" AND x.source <> '{TagSource.SUGGESTION.value}'"
 _NONE_SQL: Sql = ("1 = 0", [])
 _ALL_SQL: Sql = ("1 = 1", [])
 _SQL_COMPARE = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "="}
@@ -476,8 +489,13 @@ class _Compiler:
         self.image_tag = connection.ops.quote_name(tag_rows.table)
         self.key = tag_rows.key
 
-    def rows(self, extra: str = "") -> str:
-        return f"SELECT 1 FROM {self.image_tag} x WHERE x.{self.key} = {self.image_field}{extra}"
+    def rows(self, extra: str = "", *, suggestions: bool = False) -> str:
+        """The image's tag rows: its caption's, or with `suggestions` every row."""
+        where = "" if suggestions else _IN_CAPTION
+        return (
+            f"SELECT 1 FROM {self.image_tag} x"
+            f" WHERE x.{self.key} = {self.image_field}{where}{extra}"
+        )
 
     def compile(self, node: Node) -> Sql:
         if isinstance(node, TagTerm):
@@ -508,7 +526,9 @@ class _Compiler:
                 # operand under + cannot use an index): the walk stays in session
                 # order and tests membership in the list, materialized once.
                 column = self.image_field if plan == "drive" else f"+{self.image_field}"
-                listed = f"SELECT {self.key} FROM {self.image_tag} WHERE tag_id = %s"
+                listed = (
+                    f"SELECT {self.key} FROM {self.image_tag} x WHERE x.tag_id = %s{_IN_CAPTION}"
+                )
                 parts.append((f"{column} IN ({listed})", [self.tags[item.name].id]))
             else:
                 parts.append(self.compile(item))
@@ -526,7 +546,8 @@ class _Compiler:
         if isinstance(node, SubsetIs | HasSubset):
             return self.subset_filter(node)
         if isinstance(node, SourceIs):
-            return f"EXISTS ({self.rows(' AND x.source = %s')})", [node.value]
+            rows = self.rows(" AND x.source = %s", suggestions=True)
+            return f"EXISTS ({rows})", [node.value]
         if isinstance(node, TagCount):
             limit = node.value - 1 if node.op == "<" else node.value
             if node.op in ("<", "<=", "=") and limit <= 0:
@@ -535,7 +556,8 @@ class _Compiler:
             if node.op == ">=" and node.value == 0:
                 return _ALL_SQL
             counted = (
-                f"SELECT COUNT(*) FROM {self.image_tag} x WHERE x.{self.key} = {self.image_field}"
+                f"SELECT COUNT(*) FROM {self.image_tag} x"
+                f" WHERE x.{self.key} = {self.image_field}{_IN_CAPTION}"
             )
             return f"COALESCE(({counted}), 0) {_SQL_COMPARE[node.op]} %s", [node.value]
         assert isinstance(node, StatusIs)

@@ -9,8 +9,9 @@ them (batch `accept_source`) or dismisses them (`drop_source`). The model is
 named in the event's payload (its folder and the sha256 of its weights):
 the tag rows carry the source and the confidence, the log says which model.
 
-Every session image's list is rewritten through services/lists.py, so the
-whole application is one "lists" inverse: one undo takes it all back.
+Every session image's list is rewritten through services/lists.py, so one
+application is one "lists" inverse. A job applies chunk by chunk, each
+chunk an event of the job's undo group: one undo takes the whole job back.
 """
 
 from collections.abc import Sequence
@@ -191,6 +192,7 @@ def autotag_apply(
             "model": row.name,
             "model_sha256": row.sha256,
             "job_id": job_id,
+            **({"group": f"job:{job_id}"} if job_id is not None else {}),
             "tags_added": added,
             "suggestions_added": suggested,
             "options": options.as_dict(),

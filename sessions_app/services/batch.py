@@ -32,7 +32,7 @@ from sessions_app.services.lists import (
     lists_write,
     rule_plans,
 )
-from sessions_app.services.tag_writer import tag_counts_add, versions_bump
+from sessions_app.services.tag_writer import in_caption, tag_counts_add, versions_bump
 from sessions_app.sql import chunked, entries_in_session, entry_ids_with_tag, tag_append
 from tagger_project.db import db_now
 from tagger_project.errors import InvalidInput
@@ -206,13 +206,16 @@ def _source_rows(image_ids: Sequence[int], source: str | None, *, accept: bool) 
             "entry_id", "tag_id", "tag__name", "position", "source", "confidence"
         ):
             found.append([image_id, name, *rest])
-            lost[tag_id] = lost.get(tag_id, 0) + 1
+            row_source = rest[1]
+            # Accepted, a suggestion enters its tag's count; dropped, a caption's row leaves it.
+            moved = not in_caption(row_source) if accept else in_caption(row_source)
+            lost[tag_id] = lost.get(tag_id, 0) + moved
         if accept:
             rows.update(source=TagSource.MANUAL, confidence=None)
         else:
             rows.delete()
-    if not accept:
-        tag_counts_add({tag_id: -count for tag_id, count in lost.items()})
+    sign = 1 if accept else -1
+    tag_counts_add({tag_id: sign * count for tag_id, count in lost.items()})
     return found
 
 
@@ -290,7 +293,7 @@ def _add_tag(tag: Tag, image_ids: Sequence[int], *, actor, source: str) -> list[
             continue
         tag_append(tag.pk, missing, source=source, added_by=getattr(actor, "pk", None), now=now)
         gained += missing
-    tag_counts_add({tag.pk: len(gained)})
+    tag_counts_add({tag.pk: len(gained) * in_caption(source)})
     return gained
 
 
@@ -301,7 +304,7 @@ def _remove_tag(tag: Tag, image_ids: Sequence[int]) -> list[tuple]:
         rows = SessionImageTag.objects.filter(tag=tag, entry_id__in=chunk)
         removed += rows.values_list("entry_id", "position", "source", "confidence")
         rows.delete()
-    tag_counts_add({tag.pk: -len(removed)})
+    tag_counts_add({tag.pk: -sum(in_caption(row[2]) for row in removed)})
     return removed
 
 
@@ -324,5 +327,8 @@ def _replace_tag(source: Tag, target: Tag, image_ids: Sequence[int]):
             (dropped if row[0] in had_target else moved).append(row)
         rows.filter(entry_id__in=had_target).delete()
         rows.update(tag=target)
-    tag_counts_add({source.pk: -len(moved) - len(dropped), target.pk: len(moved)})
+    counted = sum(in_caption(row[2]) for row in moved)
+    tag_counts_add(
+        {source.pk: -counted - sum(in_caption(row[2]) for row in dropped), target.pk: counted}
+    )
     return moved, dropped

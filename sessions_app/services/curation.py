@@ -11,7 +11,7 @@ from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionImageTag
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump_tagged
 from tagger_project.errors import Conflict, InvalidInput
-from tags.models import Tag, TagAlias, TagImplication
+from tags.models import Tag, TagAlias, TagImplication, TagSource
 from tags.normalize import normalize_tag_name
 from tags.services import implied_closure, tag_set_category
 
@@ -83,9 +83,11 @@ def tag_merge(source: Tag, *, actor, into: Tag) -> Tag:
     versions_bump_tagged(source)
     both = SessionImageTag.objects.filter(tag=into).values("entry_id")
     SessionImageTag.objects.filter(tag=source, entry_id__in=both).delete()
+    moving = SessionImageTag.objects.filter(tag=source)
+    counted = moving.exclude(source=TagSource.SUGGESTION).count()
     # A file's spelling of the old tag is not a spelling of the new one.
-    moved = SessionImageTag.objects.filter(tag=source).update(tag=into, spelling="")
-    tag_counts_add({into.pk: moved})
+    moving.update(tag=into, spelling="")
+    tag_counts_add({into.pk: counted})
     _move_implications(source, into)
     TagAlias.objects.filter(tag=source).update(tag=into)
     source_name = source.name

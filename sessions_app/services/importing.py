@@ -44,7 +44,7 @@ from sessions_app.repeat_folders import parse_repeat_folder
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
 from sessions_app.services.sessions import session_images_add
 from sessions_app.services.subsets import subsets_place
-from sessions_app.services.tag_writer import tag_counts_add
+from sessions_app.services.tag_writer import in_caption, tag_counts_add
 from sessions_app.services.tagging import tags_add
 from sessions_app.services.written_caption import caption_replace, check_caption
 from sessions_app.sql import rows_insert
@@ -221,7 +221,7 @@ def _add_new_image(
     )
     if entries:
         _tags_insert([(entry.pk, entries)], actor=actor, now=timezone.now())
-        tag_counts_add({tag_id: 1 for tag_id, _ in entries})
+        tag_counts_add({tag_id: int(in_caption(source)) for tag_id, source in entries})
 
 
 def _add_known_image(
@@ -389,7 +389,9 @@ def _add_new_images(
     )
     entry_ids = [entry_of[image_id] for image_id in image_ids]
     _tags_insert(zip(entry_ids, lists, strict=True), actor=actor, now=now)
-    _count_images(Counter(tag_id for entries in lists for tag_id, _ in entries))
+    _count_images(
+        Counter(tag_id for entries in lists for tag_id, source in entries if in_caption(source))
+    )
     known.update((image.sha256, image) for image in images)
     return [
         ImportOutcome("imported", item.original_name, image_id=image.pk, skipped_tags=skipped)

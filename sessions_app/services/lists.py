@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from sessions_app.models import SessionImageTag
 from sessions_app.rules import TagRules
-from sessions_app.services.tag_writer import tag_counts_add
+from sessions_app.services.tag_writer import in_caption, tag_counts_add
 from sessions_app.sql import chunked, entry_tag_rows, rows_insert, update_from_values
 from tagger_project.db import placeholders
 from tags.models import Tag
@@ -82,13 +82,15 @@ def lists_write(
         for row in have.values():
             if row.tag_id not in wanted:
                 deletes.append(row.id)
-                delta[row.tag_id] -= 1
+                delta[row.tag_id] -= in_caption(row.source)
         for tag_id, position, source, confidence in target:
             row = have.get(tag_id)
             if row is None:
                 inserts.append((image_id, tag_id, position, source, confidence))
-                delta[tag_id] += 1
+                delta[tag_id] += in_caption(source)
             elif (row.source, row.confidence) != (source, confidence):
+                # A suggestion accepted (or turned back into one) enters (leaves) the count.
+                delta[tag_id] += in_caption(source) - in_caption(row.source)
                 updates.append((row.id, position, source, confidence, False))
             elif row.position != position:
                 updates.append((row.id, position, source, confidence, True))

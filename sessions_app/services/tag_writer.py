@@ -1,5 +1,5 @@
-"""The one writer of what tag rows imply: each tag's `image_count`, each session image's
-`version`.
+"""The one writer of what tag rows imply: each tag's `image_count` (its rows that are in a
+caption: `in_caption`), each session image's `version`.
 
 The caption cache (sessions_app/captions.py) trusts a session image's tags for
 as long as its `version` stands, and the tag counts are read everywhere a tag
@@ -17,7 +17,16 @@ from django.db.models import F
 from sessions_app.models import SessionImage
 from sessions_app.sql import chunked
 from tagger_project.db import placeholders
-from tags.models import Tag
+from tags.models import Tag, TagSource
+
+
+def in_caption(source: str) -> bool:
+    """Whether a row of this source counts in its tag's `image_count`.
+
+    A tagger's suggestion is not part of the caption until accepted, so it
+    counts nowhere (the query language, the sidebar and autocomplete agree).
+    """
+    return source != TagSource.SUGGESTION
 
 
 def tag_counts_add(deltas: Mapping[int, int]) -> None:

@@ -18,7 +18,7 @@ from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
 from sessions_app.rules import apply_rules_to_ids, session_rules
-from sessions_app.services.tag_writer import tag_counts_add, version_bump
+from sessions_app.services.tag_writer import in_caption, tag_counts_add, version_bump
 from tagger_project.errors import NotFound, StaleVersion
 from tags.models import Tag, TagSource
 from tags.selectors import resolve_tag_names
@@ -210,7 +210,14 @@ def rewrite_tag_list(
             changed.append(row)
     SessionImageTag.objects.bulk_update(changed, ["position"])
     SessionImageTag.objects.bulk_create(created)
-    tag_counts_add({**dict.fromkeys(added, 1), **dict.fromkeys(removed, -1)})
+    source_before = {tag_id: source for tag_id, source, _ in before}
+    source_after = {tag_id: source for tag_id, source, _ in after}
+    tag_counts_add(
+        {
+            **{tag_id: int(in_caption(source_after[tag_id])) for tag_id in added},
+            **{tag_id: -int(in_caption(source_before[tag_id])) for tag_id in removed},
+        }
+    )
     version_bump(image.pk)
 
     state = _state_of(image)

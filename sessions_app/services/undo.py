@@ -6,12 +6,15 @@ the undo stack and clears the redo stack; an undo (an event whose payload has
 `undo_of`) moves it to the redo stack; a redo (`redo_of`) moves it back.
 Undo applies the inverse only if nobody has changed the affected images
 since: otherwise it is refused with the reason, never clobbering their work.
+Events that share a `group` in their payload (a job's chunks) are one
+operation: undone and redone together, in one transaction.
 One's own undos and redos since do not count as changes: each leaves an image
 as it was before the operation it reversed (see `own_reversals`).
 """
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -46,7 +49,7 @@ from sessions_app.services.subsets import (
     subset_moves_write,
     subset_update,
 )
-from sessions_app.services.tag_writer import tag_counts_add, versions_bump
+from sessions_app.services.tag_writer import in_caption, tag_counts_add, versions_bump
 from sessions_app.services.tagging import current_entries, lock_entry, rewrite_tag_list
 from sessions_app.services.written_caption import caption_write
 from sessions_app.sql import chunked, image_ids_of
@@ -56,43 +59,72 @@ from tags.selectors import resolve_tag_map
 from tags.services import tags_get_or_create
 
 
-def undo_stacks(session: TaggingSession, actor) -> tuple[list[int], list[int]]:
-    """The seqs on the actor's undo and redo stacks, most recent last."""
+@dataclass
+class Operation:
+    """One entry of an undo or redo stack: the seqs of its events, in the order logged.
+
+    Most operations are one event; a group (`group` in the payloads: a job's
+    chunks, or the reversals of a group) is every event of it, taken back as one.
+    """
+
+    group: str | None
+    seqs: list[int]
+
+
+def undo_stacks(session: TaggingSession, actor) -> tuple[list[Operation], list[Operation]]:
+    """The actor's undo and redo stacks in the session, most recent last."""
     events = (
         SessionEvent.objects.filter(session=session, actor=actor, inverse__isnull=False)
         .order_by("seq")
-        .values_list("seq", "payload__undo_of", "payload__redo_of", "payload__in_session")
+        .values_list(
+            "seq", "payload__undo_of", "payload__redo_of", "payload__in_session", "payload__group"
+        )
     )
-    undo: list[int] = []
-    redo: list[int] = []
-    for seq, undo_of, redo_of, in_session in events:
+    undo: list[Operation] = []
+    redo: list[Operation] = []
+    for seq, undo_of, redo_of, in_session, group in events:
         if in_session != session.pk:
             # A plain operation, or an undo done in another session holding the
             # same image: here it is a new change like any other.
             undo_of = redo_of = None
         if undo_of is not None:
-            if undo and undo[-1] == undo_of:
-                undo.pop()
-            redo.append(seq)
+            _move(undo, redo, seq, undo_of, group)
         elif redo_of is not None:
-            if redo and redo[-1] == redo_of:
-                redo.pop()
-            undo.append(seq)
+            _move(redo, undo, seq, redo_of, group)
         else:
-            undo.append(seq)
             redo.clear()
+            # A group's later event joins it (and brings it to the top).
+            joined = next((op for op in undo if group and op.group == group), None)
+            if joined is not None:
+                undo.remove(joined)
+                joined.seqs.append(seq)
+            undo.append(joined or Operation(group, [seq]))
     return undo, redo
+
+
+def _move(
+    source: list[Operation], target: list[Operation], seq: int, reversed_seq: int, group
+) -> None:
+    """Replay a reversal: its operation leaves `source`, and `target` gains it."""
+    if source and reversed_seq in source[-1].seqs:
+        source.pop()
+    elif group and target and target[-1].group == group:
+        # One more event of a group reversed in the same go.
+        target[-1].seqs.append(seq)
+        return
+    target.append(Operation(group, [seq]))
 
 
 @transaction.atomic
 def operation_undo(session: TaggingSession, *, actor) -> SessionEvent:
-    """Reverse the actor's latest operation in the session that is not undone yet."""
+    """Reverse the actor's latest operation in the session that is not undone yet.
+
+    A group is reversed whole (newest event first) or, on a conflict, not at all.
+    """
     undo, _ = undo_stacks(session, actor)
     if not undo:
         raise Conflict("nothing to undo")
-    return _reverse(
-        session, actor=actor, seq=undo[-1], mark={"undo_of": undo[-1], "in_session": session.pk}
-    )
+    return _reverse_operation(session, actor=actor, operation=undo[-1], key="undo_of")
 
 
 @transaction.atomic
@@ -101,12 +133,24 @@ def operation_redo(session: TaggingSession, *, actor) -> SessionEvent:
     _, redo = undo_stacks(session, actor)
     if not redo:
         raise Conflict("nothing to redo")
-    return _reverse(
-        session, actor=actor, seq=redo[-1], mark={"redo_of": redo[-1], "in_session": session.pk}
-    )
+    return _reverse_operation(session, actor=actor, operation=redo[-1], key="redo_of")
 
 
-def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, int]) -> SessionEvent:
+def _reverse_operation(
+    session: TaggingSession, *, actor, operation: Operation, key: str
+) -> SessionEvent:
+    """Reverse each event of the operation, newest first; the last event logged."""
+    event = None
+    for seq in reversed(operation.seqs):
+        mark: dict[str, Any] = {key: seq, "in_session": session.pk}
+        if operation.group:
+            mark["group"] = operation.group
+        event = _reverse(session, actor=actor, seq=seq, mark=mark)
+    assert event is not None
+    return event
+
+
+def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, Any]) -> SessionEvent:
     event = SessionEvent.objects.get(session=session, seq=seq)
     inverse: dict[str, Any] = event.inverse or {}
     apply = _APPLIERS.get(inverse.get("op", ""))
@@ -275,7 +319,7 @@ def _restore_rows(
         for image_id, name, position, source, confidence in inverse["insert"]
     ]
     SessionImageTag.objects.bulk_create(inserted, batch_size=500)
-    tag_counts_add(Counter(row.tag_id for row in inserted))
+    tag_counts_add(Counter(row.tag_id for row in inserted if in_caption(row.source)))
 
     new_versions = versions_bump(image_ids)
     append_event(
@@ -304,7 +348,7 @@ def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
             found = list(doomed.values_list("entry_id", "position", "source", "confidence"))
             deleted += [[image_id, tag.name, *rest] for image_id, *rest in found]
             doomed.delete()
-            tag_counts_add({tag.pk: -len(found)})
+            tag_counts_add({tag.pk: -sum(in_caption(row[2]) for row in found)})
     return deleted
 
 

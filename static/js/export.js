@@ -1,20 +1,27 @@
 // The sessions page's export control: a format, caption options, and a Download
-// that builds the API's export URL. Options left as the page rendered them are
-// not sent, so the server applies the session's current settings and rules.
+// that asks the server to build the export as a background job. Options left as
+// the page rendered them are not sent, so the server applies the session's
+// current settings and rules. The job's bar follows it over the session's socket
+// (and the API, should frames stop); once built, the file downloads.
 
-/** The export URL for one form, or throws an Error whose message says what to fix. */
-export function exportUrl(form) {
+import { api } from "./api.js";
+import { LiveSocket } from "./socket.js";
+
+const QUIET_MS = 2000;
+
+/** The form's choices as the export API takes them, or throws a FieldError saying what to fix. */
+export function exportChoices(form) {
   const { format, trigger_word: trigger, separator, pinned, images } = form.elements;
-  const params = new URLSearchParams({ format: format.value });
-  if (trigger.value !== trigger.defaultValue) params.set("trigger_word", trigger.value.trim());
+  const choices = { format: format.value };
+  if (trigger.value !== trigger.defaultValue) choices.trigger_word = trigger.value.trim();
   if (separator.value !== separator.defaultValue) {
-    // The server refuses an invisible separator too; saying so here avoids a failed download.
+    // The server refuses an invisible separator too; saying so here avoids a failed export.
     if (!separator.value.trim()) throw new FieldError(separator, "The separator needs a visible character, such as a comma.");
-    params.set("separator", separator.value);
+    choices.separator = separator.value;
   }
   for (const name of ["underscores", "escape", "keep_tokens_separator"]) {
     const box = form.elements[name];
-    if (box.checked !== box.defaultChecked) params.set(name, String(box.checked));
+    if (box.checked !== box.defaultChecked) choices[name] = box.checked;
   }
   if (pinned.value !== pinned.defaultValue) {
     const names = pinned.value.split(",").map((name) => name.trim()).filter(Boolean);
@@ -22,12 +29,22 @@ export function exportUrl(form) {
     if (!names.length && pinned.defaultValue.trim()) {
       throw new FieldError(pinned, "To export without the session's pinned tags, change its tag rules.");
     }
-    for (const name of names) params.append("pin", name);
+    if (names.length) choices.pin = names;
   }
-  for (const box of form.querySelectorAll('input[name="status"]:checked')) params.append("status", box.value);
+  const statuses = [...form.querySelectorAll('input[name="status"]:checked')].map((box) => box.value);
+  if (statuses.length) choices.status = statuses;
   const source = form.elements.caption_source;
-  if (source && source.value !== "auto") params.set("caption_source", source.value);
-  if (!images.checked) params.set("images", "false");
+  if (source && source.value !== "auto") choices.caption_source = source.value;
+  if (!images.checked) choices.images = false;
+  return choices;
+}
+
+/** The streamed export's URL for the same choices (GET /api/sessions/{id}/export). */
+export function exportUrl(form) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(exportChoices(form))) {
+    for (const one of Array.isArray(value) ? value : [value]) params.append(key, String(one));
+  }
   return `/api/sessions/${form.dataset.exportSession}/export?${params}`;
 }
 
@@ -40,7 +57,7 @@ class FieldError extends Error {
 
 function download(url) {
   // The response is an attachment, so following a download link keeps this page;
-  // the browser streams the zip to disk instead of this script holding it in memory.
+  // the browser streams the file to disk instead of this script holding it in memory.
   const link = document.createElement("a");
   link.href = url;
   link.download = "";
@@ -49,21 +66,117 @@ function download(url) {
   link.remove();
 }
 
+const FINISHED = new Set(["done", "failed", "cancelled"]);
+
+/** One export job of one session, shown in its form's bar until it ends. */
+class ExportJob {
+  constructor(form, job) {
+    this.form = form;
+    this.sessionId = form.dataset.exportSession;
+    this.job = job;
+    this.seen = []; // every (done, total, state) shown, for tests
+    this.el = {
+      bar: form.querySelector(".export-job"),
+      label: form.querySelector(".export-job-label"),
+      progress: form.querySelector(".export-job progress"),
+      file: form.querySelector(".export-job-file"),
+    };
+    this.lastHeard = Date.now();
+    this.show(job);
+  }
+
+  async follow() {
+    const session = await api(`/api/sessions/${this.sessionId}`);
+    this.socket = new LiveSocket(this.sessionId, {
+      lastSeq: session.last_seq,
+      onJob: (job) => this.show(job),
+      onEvent: (frame) => {
+        if (frame.kind === "job.changed") this.show(frame.payload?.job);
+      },
+      onGap: async () => [], // only this job's frames matter here; the poll covers a gap
+    });
+    this.socket.connect();
+    this.timer = setInterval(() => this.poll(), QUIET_MS);
+    // Built before the socket opened: the API says so.
+    this.poll(true);
+  }
+
+  async poll(now = false) {
+    if (FINISHED.has(this.job.state) || (!now && Date.now() - this.lastHeard < QUIET_MS)) return;
+    try {
+      this.show(await api(`/api/sessions/${this.sessionId}/jobs/${this.job.id}`));
+    } catch {
+      /* the next frame or poll tries again */
+    }
+  }
+
+  show(job) {
+    if (!job || job.id !== this.job.id || FINISHED.has(this.job.state)) return;
+    if (job.done < this.job.done && !FINISHED.has(job.state)) return; // an older frame
+    this.job = job;
+    this.lastHeard = Date.now();
+    this.seen.push([job.done, job.total, job.state]);
+    const { bar, label, progress, file } = this.el;
+    bar.hidden = false;
+    bar.dataset.state = job.state;
+    progress.max = Math.max(1, job.total);
+    progress.value = job.done;
+    const counts = `${job.done.toLocaleString()} / ${job.total.toLocaleString()} images`;
+    const words = {
+      queued: "Export waiting for a worker…",
+      running: `Building the export: ${counts}`,
+      done: `Export ready: ${job.result?.filename || "file"}`,
+      failed: `The export failed: ${job.error}`,
+      cancelled: "The export was cancelled.",
+    };
+    label.textContent = words[job.state] || job.state;
+    if (!FINISHED.has(job.state)) return;
+    clearInterval(this.timer);
+    this.socket?.close();
+    this.form.querySelector('button[type="submit"]').disabled = false;
+    if (job.state === "done") {
+      const url = `/api/sessions/${this.sessionId}/exports/${job.id}/file`;
+      file.href = url;
+      file.hidden = false;
+      download(url);
+    }
+  }
+}
+
+window.taggerExports = {}; // session id → its latest ExportJob, for tests
+
 for (const form of document.querySelectorAll("form[data-export-session]")) {
   const error = form.querySelector(".field-error");
-  form.addEventListener("submit", (ev) => {
+  const fail = (message) => {
+    error.textContent = message;
+    error.hidden = false;
+  };
+  form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     error.hidden = true;
     for (const field of [form.elements.separator, form.elements.pinned]) field.removeAttribute("aria-invalid");
+    let choices;
     try {
-      download(exportUrl(form));
+      choices = exportChoices(form);
     } catch (exc) {
       if (!(exc instanceof FieldError)) throw exc;
-      error.textContent = exc.message;
-      error.hidden = false;
+      fail(exc.message);
       form.querySelector("details").open = true;
       exc.field.setAttribute("aria-invalid", "true");
       exc.field.focus();
+      return;
+    }
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    form.querySelector(".export-job-file").hidden = true;
+    try {
+      const job = await api(`/api/sessions/${form.dataset.exportSession}/exports`, { method: "POST", body: choices });
+      const running = new ExportJob(form, job);
+      window.taggerExports[form.dataset.exportSession] = running;
+      await running.follow();
+    } catch (exc) {
+      button.disabled = false;
+      fail(exc.message);
     }
   });
 }

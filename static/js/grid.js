@@ -178,8 +178,14 @@ export class Grid {
     // The tile is named by what it shows: with its words on, the picture needs no alt.
     const words = this.tile >= NAMES_FROM;
     img.alt = words ? "" : item.name || `Image ${item.id}`;
-    const tagCount = item.tags ? item.tags.length : null;
-    const meta = [item.size ? formatBytes(item.size) : "", tagCount === null ? "" : `${tagCount} tag${tagCount === 1 ? "" : "s"}`];
+    // Suggestions are not in the caption until accepted: counted apart.
+    const suggested = item.tags ? item.tags.filter((t) => t.source === "suggestion").length : 0;
+    const tagCount = item.tags ? item.tags.length - suggested : null;
+    const meta = [
+      item.size ? formatBytes(item.size) : "",
+      tagCount === null ? "" : `${tagCount} tag${tagCount === 1 ? "" : "s"}`,
+      suggested ? `${suggested} suggested` : "",
+    ];
     const metaText = meta.filter(Boolean).join(" · ");
     el.querySelector(".tile-status").textContent = item.status || "todo";
     el.querySelector(".tile-name").textContent = item.name || `Image ${item.id}`;

@@ -62,11 +62,14 @@ export class Jobs {
     progress.max = Math.max(1, job.total);
     progress.value = job.done;
     const counts = `${job.done.toLocaleString()} / ${job.total.toLocaleString()}`;
-    const what = `Auto-tagging with ${job.model}`;
+    const exporting = job.kind === "export";
+    const what = exporting ? `Building the ${job.format} export` : `Auto-tagging with ${job.model}`;
     const words = {
       queued: `${what}: waiting for a worker`,
       running: job.cancel_requested ? `${what}: cancelling… ${counts}` : `${what}: ${counts}`,
-      done: `${what}: done, ${job.result?.changed ?? 0} images changed`,
+      done: exporting
+        ? `Export ready: ${job.result?.filename ?? ""} (download it from the sessions page)`
+        : `${what}: done, ${job.result?.changed ?? 0} images changed`,
       failed: `${what} failed: ${job.error}`,
       cancelled: `${what}: cancelled at ${counts}`,
     };

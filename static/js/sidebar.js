@@ -102,11 +102,13 @@ export class Sidebar {
   }
 }
 
-/** [{name, category, count}] over grid items, most used first, then by name. */
+/** [{name, category, count}] over grid items, most used first, then by name.
+ * A tagger's suggestion is not in the caption until accepted, so it is not counted. */
 export function countTags(items) {
   const counts = new Map();
   for (const item of items) {
     for (const tag of item.tags || []) {
+      if (tag.source === "suggestion") continue;
       const entry = counts.get(tag.name);
       if (entry) entry.count += 1;
       else counts.set(tag.name, { name: tag.name, category: tag.category, count: 1 });

@@ -155,7 +155,7 @@ const jobs = new Jobs({
   canEdit: config.canEdit,
   scope: jobScope,
   onFinished: (job) => {
-    if (job.state !== "done") return;
+    if (job.state !== "done" || job.kind !== "autotag") return;
     toast(`Auto-tagging done: ${job.result?.changed ?? 0} images changed.`, "success");
     // Read again even if the application's event has not reached this page
     // (a worker in another process on the in-memory layer only shows in the API).
@@ -248,7 +248,7 @@ async function copyPrevious() {
   const imageId = current;
   try {
     const data = await api(`/api/sessions/${sessionId}/images/${previous}`);
-    const names = (data.tags || []).map((t) => t.name);
+    const names = (data.tags || []).filter((t) => t.source !== "suggestion").map((t) => t.name);
     if (!names.length) return toast("The previous image has no tags to copy.");
     if (imageId === current) await panel.add(names);
   } catch (exc) {

@@ -1,4 +1,5 @@
-"""Two people in the browser: one starts an auto-tagging job, both watch it and its tags arrive.
+"""Two people in the browser: one starts an auto-tagging job, both watch it and its tags arrive
+chunk by chunk, and one undo takes the whole job back.
 
 The server is a real `serve`, whose job worker thread runs the job in the
 server's process (the embedded default: in-memory channel layer), with a
@@ -74,6 +75,13 @@ def test_both_see_the_bar_move_and_the_tags_arrive_and_one_undo_takes_them_back(
         expect(page.locator("#job-bar[data-state=running]")).to_be_visible(timeout=30_000)
         expect(page.locator("#job-label")).to_contain_text(f"/ {IMAGES}")
         screenshot(page, name)
+    for page in (starter, watcher):
+        # The first image's tags arrive with its chunk, while the job goes on.
+        expect(page.locator("#chips .chip").first).to_be_visible(timeout=30_000)
+        expect(page.locator("#job-bar")).to_have_attribute("data-state", "running")
+    job = Job.objects.get(session=session)
+    assert job.done < job.total, "the tags arrived only at the job's end"
+    screenshot(watcher, "autotag-tags-arriving-phone")
     for page in (starter, watcher):
         expect(page.locator("#job-label")).to_contain_text("done", timeout=60_000)
         seen = page.evaluate("() => window.tagger.jobs.seen")

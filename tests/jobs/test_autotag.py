@@ -15,7 +15,7 @@ from sessions_app.models import SessionEvent, SessionImageTag
 from sessions_app.rules import TagRules
 from sessions_app.services.autotag import autotag_options
 from sessions_app.services.rules import rules_apply
-from sessions_app.services.undo import operation_undo
+from sessions_app.services.undo import operation_redo, operation_undo
 from taggers.selection import select_tags
 from taggers.selectors import tagger_named
 from taggers.services import predictions_for, stored_scores
@@ -112,6 +112,49 @@ def test_one_undo_takes_the_whole_job_back(session, alice, stored):
     assert {image.pk: rows_of(session, image) for image in stored} == before
 
 
+def test_tags_arrive_chunk_by_chunk_and_one_undo_takes_every_chunk_back(
+    session, alice, stored, settings
+):
+    settings.TAGGER_JOB_CHUNK = 2
+    before = {image.pk: rows_of(session, image) for image in stored}
+    autotag_enqueue(
+        session,
+        actor=alice,
+        image_ids=[i.pk for i in stored],
+        model=MODEL,
+        options=autotag_options(general_threshold=0.2),
+    )
+    claimed = job_claim("test")
+    tagged_at: list[int] = []
+
+    def between_chunks(row):
+        tagged_at.append(SessionImageTag.objects.values("entry").distinct().count())
+        if row.done == 2:
+            # Alice's own edit between two chunks: on her stack under the job.
+            session_services.tags_add(session, stored[5].pk, actor=alice, names=["hand drawn"])
+
+    final = autotag_run(
+        claimed, worker_id="test", stop=threading.Event(), on_progress=between_chunks
+    )
+    assert final.state == JobState.DONE and tagged_at == [2, 5, 6]
+    chunks = SessionEvent.objects.filter(kind=Kind.AUTOTAG_APPLIED).order_by("seq")
+    assert [len(e.payload["image_ids"]) for e in chunks] == [2, 2, 2]
+    assert final.result["changed"] == 6 and final.result["seq"] == chunks.last().seq
+    after = {image.pk: rows_of(session, image) for image in stored}
+    # One undo: the whole job (its last chunk came after the manual edit).
+    operation_undo(session, actor=alice)
+    rows = {image.pk: rows_of(session, image) for image in stored}
+    assert {k: v for k, v in rows.items() if k != stored[5].pk} == {
+        k: v for k, v in before.items() if k != stored[5].pk
+    }
+    assert rows[stored[5].pk] == [("hand drawn", TagSource.MANUAL, None)]
+    operation_redo(session, actor=alice)
+    assert {image.pk: rows_of(session, image) for image in stored} == after
+    operation_undo(session, actor=alice)
+    operation_undo(session, actor=alice)  # then the manual edit
+    assert {image.pk: rows_of(session, image) for image in stored} == before
+
+
 def test_predictions_are_reused_by_a_second_job(session, alice, stored):
     ids = [image.pk for image in stored]
     run_job(session, alice, ids)
@@ -157,5 +200,9 @@ def test_a_running_job_cancelled_stops_after_its_chunk(session, alice, stored, s
         claimed, worker_id="test", stop=threading.Event(), on_progress=cancel_after_first_chunk
     )
     assert final.state == JobState.CANCELLED and final.done == 2
+    # The first chunk's tags stay (one undo takes them back); no later chunk is applied.
+    tagged = set(SessionImageTag.objects.values_list("entry__image_id", flat=True))
+    assert tagged == {stored[0].pk, stored[1].pk}
+    assert SessionEvent.objects.filter(kind=Kind.AUTOTAG_APPLIED).count() == 1
+    operation_undo(session, actor=alice)
     assert not SessionImageTag.objects.exists()
-    assert not SessionEvent.objects.filter(kind=Kind.AUTOTAG_APPLIED).exists()

@@ -112,8 +112,11 @@ def test_killed_worker_job_resumes_each_image_tagged_once(
     # Every image run through the model once: what was stored is not inferred again.
     assert Prediction.objects.count() == IMAGES
     assert job.inferred == inferred_at_kill + (IMAGES - stored_at_kill)
-    # Nothing applied twice: one application, and each image holds its tags once.
-    assert SessionEvent.objects.filter(session=session, kind=Kind.AUTOTAG_APPLIED).count() == 1
+    # Nothing applied twice: each image in one chunk's application, and holds its tags once.
+    applied = SessionEvent.objects.filter(session=session, kind=Kind.AUTOTAG_APPLIED)
+    named = [i for event in applied for i in event.payload["image_ids"]]
+    assert sorted(named) == sorted(image.pk for image in images)
+    assert {event.payload["group"] for event in applied} == {f"job:{job.pk}"}
     tagger = tagger_named(SLOW)
     options = autotag_options(general_threshold=0.2).selection
     want = {

@@ -23,8 +23,9 @@ session sees its bar, and followed here with a progress bar. When no worker
 is up (none has reported within 15 s) this command runs the job itself.
 Ctrl+C cancels the job. Tags above the thresholds are added with source
 `autotagger`; with --suggest, scores between it and the thresholds become
-suggestions, which the workspace accepts or dismisses. The whole
-application is one operation in the session's log: one undo takes it back.
+suggestions, which the workspace accepts or dismisses. The tags are applied
+chunk by chunk, as one operation of the session's log: one undo takes the
+whole job back.
 """
 
 POLL_S = 0.5

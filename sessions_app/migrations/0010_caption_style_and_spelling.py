@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sessions_app", "0007_session_image_tags"),
+        ("sessions_app", "0009_entrytag_index_carries_source"),
     ]
 
     operations = [

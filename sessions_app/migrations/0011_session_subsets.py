@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sessions_app", "0007_session_image_tags"),
+        ("sessions_app", "0010_caption_style_and_spelling"),
     ]
 
     operations = [

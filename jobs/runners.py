@@ -1,0 +1,42 @@
+"""Which function runs a job of each kind.
+
+The jobs app runs its own kinds (autotag); an app above it that brings a
+kind of its own (datasets: export) registers its runner when Django starts
+(its AppConfig.ready), so jobs never imports the apps that use it.
+"""
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from jobs.models import Job
+
+
+class Stopped(Exception):
+    """The worker is stopping: the job goes back to the queue as it stands."""
+
+
+class Runner(Protocol):
+    def __call__(
+        self,
+        job: Job,
+        *,
+        worker_id: str,
+        stop: threading.Event,
+        on_progress: Callable[[Job], object] | None = None,
+    ) -> Job: ...
+
+
+RUNNERS: dict[str, Runner] = {}
+
+
+def runner_register(kind: str, runner: Runner) -> None:
+    """Name the function that carries jobs of `kind` to their end."""
+    RUNNERS[kind] = runner
+
+
+def runner_for(kind: str) -> Runner:
+    if kind not in RUNNERS:
+        # Registered in jobs/apps.py and the using apps' ready(): a kind without one is a bug.
+        raise LookupError(f"no runner for jobs of kind {kind!r}")
+    return RUNNERS[kind]
