@@ -1,4 +1,4 @@
-"""What only a Tagger backup restores: its members, its rules, its tags' popularity.
+"""What only a Tagger backup restores: members, rules, subsets, its tags' popularity.
 
 `datasets.services.dataset_import` runs these around the images when the
 dataset carries them (Tagger JSON), inside the one transaction a restore
@@ -14,8 +14,8 @@ rules are logged as session events like any edit.
 - Popularity and description go only to the tags the restore creates, as
   categories do: a tag that existed keeps its own.
 
-Where a new section goes (subsets): a step in BEFORE_IMAGES, so the images
-that name a subset find it.
+- Subsets are recreated after the images, through `subsets_load`, which
+  names images by content (ids differ between databases).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sessions_app.models import SessionMember, TaggingSession
 from sessions_app.rules import TagRules, rules_from_input, session_rules
 from sessions_app.services.rules import rules_apply
 from sessions_app.services.sessions import session_member_add
+from sessions_app.services.subsets import subsets_load
 from tagger_project.errors import DomainError, InvalidInput
 from tags.normalize import InvalidTagName
 from tags.services import tags_describe
@@ -93,5 +94,10 @@ def describe_new_tags(dataset: Dataset, canonical: dict[str, str], existing: set
     tags_describe(entries)
 
 
+def restore_subsets(session: TaggingSession, actor, dataset: Dataset, report) -> None:
+    if dataset.subsets:
+        subsets_load(session, actor=actor, subsets=dataset.subsets)
+
+
 BEFORE_IMAGES: tuple[Step, ...] = (restore_members,)
-AFTER_IMAGES: tuple[Step, ...] = (restore_rules,)
+AFTER_IMAGES: tuple[Step, ...] = (restore_subsets, restore_rules)

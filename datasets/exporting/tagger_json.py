@@ -4,9 +4,10 @@ Shape (version 2)::
 
     {"format": "tagger-dataset", "version": 2,
      "session": {"name", "description", "trigger_word", "separator",
-                 "use_underscores", "escape_parentheses"},
+                 "use_underscores", "escape_parentheses", "caption_style"},
      "rules": {"blacklist", "pinned", "category_order"},
      "members": [{"username", "role"}],
+     "subsets": [{"name", "num_repeats", "class_tokens", "images": [sha256]}],
      "vocabulary": {"tags": [{"name", "category", "description", "popularity"}],
                     "aliases": [{"name", "tag"}],
                     "implications": [{"tag", "implied"}]},
@@ -17,7 +18,8 @@ Shape (version 2)::
 `file` names the image inside the export (folder or zip) beside the
 document; images are in session order (`position` counts them from 1) and
 tags in caption order, suggestions included (a backup holds the rows as
-stored). Members are listed by user name, in name order. The vocabulary
+stored). Members are listed by user name, in name order; subsets (kohya's
+repeat folders) in creation order, each naming its images by content. The vocabulary
 holds every tag the images use, every tag their implications reach, the
 aliases of those tags and the implications among them; `popularity` is the
 imported vocabulary's count that breaks autocomplete's ties. Each tag's
@@ -30,8 +32,8 @@ document comes back byte for byte (tests/datasets/test_backup.py).
 Version 1 (no rules, members, written captions; an `exported_at`) still
 imports (datasets.importing_formats.tagger_json).
 
-Sections are written in the order of `SECTIONS`; a new one (subsets) is one
-more entry there, read back by datasets.importing_formats.tagger_json.
+Sections are written in the order of `SECTIONS`; a new one is one more
+entry there, read back by datasets.importing_formats.tagger_json.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from datasets.exporting.documents import NamedRows, images_then_document
 from datasets.exporting.rows import ExportRow
 from sessions_app.models import SessionImageTag, SessionMember, TaggingSession
 from sessions_app.rules import session_rules
+from sessions_app.services.subsets import subsets_dump
 from tags.models import Tag, TagAlias, TagImplication
 
 DOCUMENT_NAME = "tagger.json"
@@ -59,6 +62,7 @@ SESSION_FIELDS = (
     "separator",
     "use_underscores",
     "escape_parentheses",
+    "caption_style",
 )
 
 
@@ -184,5 +188,6 @@ SECTIONS: tuple[tuple[str, Callable[[TaggingSession], Any]], ...] = (
     ("session", session_settings),
     ("rules", rules),
     ("members", members),
+    ("subsets", subsets_dump),
     ("vocabulary", vocabulary),
 )

@@ -72,6 +72,8 @@ class Dataset:
     rules: dict[str, list[str]] | None = None
     # A backup's members: (user name, role), restored where the user exists.
     members: list[tuple[str, str]] = field(default_factory=list)
+    # A backup's subsets, as sessions_app.services.subsets.subsets_dump writes them.
+    subsets: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # How the dataset spells its captions (separator, use_underscores,
     # escape_parentheses, caption_style): the session's export style when the

@@ -8,9 +8,9 @@ past its bound refuses the document with the path of the first offence
 (`images[3].tags[0].confidence: …`). Version 1 documents (no rules, members
 or written captions; an `exported_at` time) still import.
 
-Where a new section goes (subsets, say): a field on `BackupDocument` (and on
-`ImageRecord` for a per-image value), copied onto the `Dataset` in
-`read_tagger_json`, restored by a step in `datasets.backup.RESTORE_STEPS`.
+Where a new section goes: a field on `BackupDocument` (and on `ImageRecord`
+for a per-image value), copied onto the `Dataset` in `read_tagger_json`,
+restored by a step in `datasets.backup` (BEFORE_IMAGES or AFTER_IMAGES).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ SESSION_SETTINGS = (
     "separator",
     "use_underscores",
     "escape_parentheses",
+    "caption_style",
 )
 # Bounds past anything a real session holds; the services check their own on top.
 MAX_TEXT = 100_000
@@ -60,6 +61,8 @@ class SessionRecord(_Strict):
     separator: Annotated[str, StringConstraints(max_length=8)] = ", "
     use_underscores: bool = False
     escape_parentheses: bool = False
+    # How the dataset spelled its captions (datasets.caption_style); checked there on use.
+    caption_style: Annotated[dict[str, Any], Field(max_length=100)] = {}
 
 
 class RulesRecord(_Strict):
@@ -119,6 +122,16 @@ class ImageRecord(_Strict):
     tags: Annotated[list[TagRecord], Field(max_length=MAX_LIST)] = []
 
 
+class SubsetRecord(_Strict):
+    name: Name
+    num_repeats: Annotated[int, Field(ge=1, le=MAX_BIGINT)] = 1
+    class_tokens: Name = ""
+    images: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]],
+        Field(max_length=MAX_LIST * 10),
+    ] = []
+
+
 class BackupDocument(_Strict):
     format: Literal["tagger-dataset"]
     version: Literal[SUPPORTED_VERSIONS]  # type: ignore[valid-type]
@@ -126,6 +139,7 @@ class BackupDocument(_Strict):
     session: SessionRecord = SessionRecord()
     rules: RulesRecord | None = None
     members: Annotated[list[MemberRecord], Field(max_length=MAX_LIST)] = []
+    subsets: Annotated[list[SubsetRecord], Field(max_length=MAX_LIST)] = []
     vocabulary: VocabularyRecord = VocabularyRecord()
     images: list[ImageRecord] = []
 
@@ -169,6 +183,7 @@ def _dataset(parsed: BackupDocument, data: dict[str, Any]) -> Dataset:
     if parsed.rules is not None:
         dataset.rules = parsed.rules.model_dump()
     dataset.members = [(member.username, member.role) for member in parsed.members]
+    dataset.subsets = [subset.model_dump() for subset in parsed.subsets]
     for tag in parsed.vocabulary.tags:
         dataset.categories[tag.name] = tag.category
         dataset.popularity[tag.name] = tag.popularity

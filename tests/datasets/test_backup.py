@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from datasets.caption_style import CaptionStyle
 from datasets.exporting import ExportOptions, export_to_path
 from datasets.services import tags_restore
 from images.models import Image
@@ -27,6 +28,7 @@ from sessions_app import services
 from sessions_app.models import SessionEvent, SessionMember, TaggingSession
 from sessions_app.rules import rules_from_input, session_rules
 from sessions_app.services.rules import rules_apply
+from sessions_app.services.subsets import subset_create, subsets_dump
 from sessions_app.services.written_caption import caption_replace
 from tags.autocomplete import tags_complete
 from tags.models import Tag, TagAlias
@@ -88,12 +90,20 @@ def build(alice, bob, carol) -> TaggingSession:
     session = services.session_create(
         owner=alice, name="Source", description="Portraits", trigger_word="ohwx", separator="; "
     )
-    services.session_update(session, actor=alice, use_underscores=True, escape_parentheses=True)
+    services.session_update(
+        session,
+        actor=alice,
+        use_underscores=True,
+        escape_parentheses=True,
+        caption_style=CaptionStyle(format="kohya", extension=".caption", trailing=", ").as_stored(),
+    )
     services.session_member_add(session, actor=alice, user=bob, role="editor")
     services.session_member_add(session, actor=alice, user=carol, role="viewer")
+    image_ids = []
     for index, (name, tags, status, caption) in enumerate(IMAGES):
         data = png_bytes((index * 60, 9, 120), size=(20 + index, 12))
         outcome = services.session_import_bytes(session, actor=alice, data=data, original_name=name)
+        image_ids.append(outcome.image_id)
         tags_restore(session, outcome.image_id, actor=alice, entries=tags)
         if status != "todo":
             services.session_image_set_status(
@@ -110,6 +120,9 @@ def build(alice, bob, carol) -> TaggingSession:
     )
     rules = rules_from_input(pinned=["ohwx"], blacklist=["watermark"], category_order=["general"])
     rules_apply(session, actor=alice, rules=rules)
+    # kohya repeat folders: two images in one, an empty one, the last image in none.
+    subset_create(session, actor=alice, name="ohwx", num_repeats=10, image_ids=image_ids[:2])
+    subset_create(session, actor=alice, name="style", num_repeats=3, class_tokens="")
     return session
 
 
@@ -139,6 +152,18 @@ def test_restore_into_an_empty_database_exports_the_same_bytes(tmp_path, alice, 
             ).read_bytes()
     assert session_rules(restored.pk) == before["rules"]
     assert ranking() == before["ranking"]
+
+
+def test_subsets_and_the_caption_style_come_back(tmp_path, alice, bob, carol):
+    source = build(alice, bob, carol)
+    before = (subsets_dump(source), source.caption_style)
+    export_to_path(source, "json", tmp_path / "out")
+    wipe()
+    restore(tmp_path / "out")
+    restored = TaggingSession.objects.get(name="Source")
+    assert (subsets_dump(restored), restored.caption_style) == before
+    assert [s["name"] for s in before[0]] == ["ohwx", "style"]
+    assert len(before[0][0]["images"]) == 2
 
 
 def test_autocomplete_ranks_by_the_restored_popularity(tmp_path, alice, bob, carol):
