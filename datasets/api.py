@@ -12,7 +12,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from datasets import insight
 from datasets.export_job import export_delivery, export_enqueue
@@ -23,7 +23,7 @@ from jobs.selectors import job_in_session, job_shape
 from sessions_app.permissions import session_for
 from sessions_app.schemas import Separator, StatusName, TagName
 from tagger_project.errors import NotFound
-from tagger_project.schemas import Id, Limit, Text, answers
+from tagger_project.schemas import Id, In, Limit, Text, answers
 from tags.clip_tokens import CLIP_TOKEN_LIMIT
 
 router = Router(tags=["datasets"])
@@ -79,6 +79,7 @@ class CaptionsOut(Schema):
 
 
 ExportFormatName = Literal["kohya", "kohya-json", "jsonl", "hydrus", "json"]
+CaptionSource = Literal["auto", "tags", "text", "both", "files"]
 
 
 @router.get("/{session_id}/export", response=answers(None))
@@ -95,7 +96,7 @@ def session_export(
     pin: list[TagName] = Query([], max_length=50),
     keep_tokens_separator: bool = False,
     image_dir: Annotated[Text, Field(max_length=1000)] | None = None,
-    caption_source: Literal["auto", "tags", "text", "both", "files"] | None = None,
+    caption_source: CaptionSource | None = None,
     spellings: bool = True,
 ):
     """Download the dataset, streamed: a zip, or the bare JSON document with `images=false`.
@@ -129,8 +130,10 @@ def session_export(
     return response
 
 
-class ExportIn(Schema):
+class ExportIn(In):
     """The export's choices, as the download's query takes them."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     format: ExportFormatName = "kohya"
     images: bool = True
@@ -142,7 +145,8 @@ class ExportIn(Schema):
     pin: list[TagName] = Field([], max_length=50)
     keep_tokens_separator: bool = False
     image_dir: Annotated[Text, Field(max_length=1000)] | None = None
-    caption_source: Literal["auto", "tags", "text", "both"] = "auto"
+    caption_source: CaptionSource | None = None
+    spellings: bool = True
 
     def options(self) -> ExportOptions:
         return ExportOptions(
@@ -156,6 +160,7 @@ class ExportIn(Schema):
             statuses=tuple(self.status),
             image_dir=self.image_dir,
             caption_source=self.caption_source,
+            keep_spellings=self.spellings,
         )
 
 

@@ -181,5 +181,8 @@ def export_delivery(job: Job) -> Delivery:
 
 
 def _options(params: dict) -> ExportOptions:
-    # JSON turned the tuples into lists.
-    return ExportOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    # JSON turned the tuples into lists. The caption style is the session's, read
+    # again when the export resolves its options; the stored copy is only a dict.
+    return ExportOptions(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k != "style"}
+    )

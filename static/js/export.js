@@ -34,7 +34,8 @@ export function exportChoices(form) {
   const statuses = [...form.querySelectorAll('input[name="status"]:checked')].map((box) => box.value);
   if (statuses.length) choices.status = statuses;
   const source = form.elements.caption_source;
-  if (source && source.value !== "auto") choices.caption_source = source.value;
+  // "" leaves the session's own choice (how its dataset came in).
+  if (source && source.value) choices.caption_source = source.value;
   if (!images.checked) choices.images = false;
   return choices;
 }

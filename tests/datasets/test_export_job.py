@@ -102,7 +102,18 @@ def test_bad_options_are_refused_before_anything_is_queued(dataset, alice):
     response = start(alice, dataset, separator="   ")
     assert response.status_code == 400 and "separator" in error_of(response)["message"]
     assert start(alice, dataset, format="nope").status_code == 422
+    assert start(alice, dataset, bogus=1).status_code == 422
+    assert start(alice, dataset, images=0).status_code == 422
+    array = ApiClient(alice).post(f"/sessions/{dataset.pk}/exports", [None, None])
+    assert array.status_code == 422
     assert not Job.objects.exists()
+
+
+def test_the_files_caption_source_and_spellings_are_taken(dataset, alice):
+    response = start(alice, dataset, caption_source="files", spellings=False)
+    assert response.status_code == 201, response.json()
+    options = Job.objects.get().params["options"]
+    assert (options["caption_source"], options["keep_spellings"]) == ("files", False)
 
 
 def test_progress_is_committed_while_the_zip_is_built_and_cancel_stops_it(dataset, alice, settings):
