@@ -102,6 +102,11 @@ def test_upload_on_one_worker_shows_and_exports_on_the_other(
             assert archive.read("harbour.png") == picture(3)
         assert uploader.errors == viewer.errors == []
 
-    assert sorted(s3_server.keys(bucket)) == sorted([image.file.name, image.thumbnail.name])
+    # The export job built its zip into the bucket too, so either worker can hand it over.
+    exports = [key for key in s3_server.keys(bucket) if key.startswith("exports/")]
+    assert len(exports) == 1 and exports[0].endswith("/shared-kohya.zip")
+    assert sorted(s3_server.keys(bucket)) == sorted(
+        [image.file.name, image.thumbnail.name, *exports]
+    )
     for name in ("one", "two"):
         assert files_under(Path(disks[name]["MEDIA_ROOT"])) == [], name
