@@ -337,6 +337,12 @@ def _spellings(session: TaggingSession, item: DatasetImage) -> dict[str, str]:
     return {name: token for name, token in spellings.items() if token}
 
 
+def _stored_spellings(item: DatasetImage) -> dict[str, str]:
+    """Canonical name → spelling, as a backup stored them (kept as they were, not re-derived)."""
+    written = {tag.name: tag.written for tag in item.tags if tag.written}
+    return {name: written[raw] for raw, name in _canonical(written).items()}
+
+
 def _written_caption(session: TaggingSession, item: DatasetImage) -> str:
     """The item's written caption; a trainer format's has the trigger word export put first."""
     if item.exact:
@@ -347,6 +353,7 @@ def _written_caption(session: TaggingSession, item: DatasetImage) -> str:
 def _write_tags_and_status(session, actor, image_id, item: DatasetImage, report) -> None:
     if item.exact and item.tags:
         tags_restore(session, image_id, actor=actor, entries=_entries(item, report))
+        tag_spellings_set(session, image_id, spellings=_stored_spellings(item))
     if item.caption:
         # A no-op for an image this import created with it; an edit for one already here.
         caption_replace(session, image_id, actor=actor, text=_written_caption(session, item))

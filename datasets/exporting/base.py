@@ -188,9 +188,17 @@ def spellings_of(tags: Iterable[ExportTag]) -> dict[str, str]:
 
 def spelling_reader(options: ExportOptions, fmt: str) -> Callable[[str], str] | None:
     """How `fmt` reads a stored spelling back, when the session's spellings are of its family."""
-    if not options.keep_spellings or options.style.family() != family_of(fmt):
+    if options.style.family() != family_of(fmt):
         return None
-    return hydrus_name if family_of(fmt) == "hydrus" else IDENTITY
+    return stored_spelling_reader(options)
+
+
+def stored_spelling_reader(options: ExportOptions) -> Callable[[str], str] | None:
+    """How the format the session's spellings came from reads them back (None: drop them)."""
+    family = options.style.family()
+    if not options.keep_spellings or not family:
+        return None
+    return hydrus_name if family == "hydrus" else IDENTITY
 
 
 def hydrus_name(line: str) -> str:

@@ -13,12 +13,15 @@ Shape (version 2)::
                     "implications": [{"tag", "implied"}]},
      "images": [{"file", "sha256", "original_name", "width", "height", "format",
                  "byte_size", "metadata", "position", "status", "caption",
-                 "tags": [{"name", "category", "source", "confidence"}]}]}
+                 "tags": [{"name", "category", "source", "confidence", "spelling"?}]}]}
 
 `file` names the image inside the export (folder or zip) beside the
 document; images are in session order (`position` counts them from 1) and
 tags in caption order, suggestions included (a backup holds the rows as
-stored). Members are listed by user name, in name order; subsets (kohya's
+stored). A tag's `spelling` is there only when the imported file wrote it
+otherwise than the session would (`long_hair`, `Smile`): with the session's
+`caption_style`, it is what lets a restored session export the dataset's
+caption files byte for byte. Members are listed by user name, in name order; subsets (kohya's
 repeat folders) in creation order, each naming its images by content. The vocabulary
 holds every tag the images use, every tag their implications reach, the
 aliases of those tags and the implications among them; `popularity` is the
@@ -44,9 +47,9 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
-from datasets.exporting.base import Entry, ExportOptions, ExportReport
+from datasets.exporting.base import Entry, ExportOptions, ExportReport, stored_spelling_reader
 from datasets.exporting.documents import NamedRows, images_then_document
-from datasets.exporting.rows import ExportRow
+from datasets.exporting.rows import ExportRow, ExportTag
 from sessions_app.models import SessionImageTag, SessionMember, TaggingSession
 from sessions_app.rules import session_rules
 from sessions_app.services.subsets import subsets_dump
@@ -81,6 +84,7 @@ def write_tagger_json(
         document_name=DOCUMENT_NAME,
         document=lambda rows: tagger_document(session, rows),
         obey_rules=False,
+        spelling_reader=stored_spelling_reader(options),
     )
 
 
@@ -126,16 +130,20 @@ def image_record(row: ExportRow, name: str, position: int) -> dict[str, Any]:
         "position": position,
         "status": row.status,
         "caption": row.caption,
-        "tags": [
-            {
-                "name": tag.name,
-                "category": tag.category,
-                "source": tag.source,
-                "confidence": tag.confidence,
-            }
-            for tag in row.tags
-        ],
+        "tags": [tag_record(tag) for tag in row.tags],
     }
+
+
+def tag_record(tag: ExportTag) -> dict[str, Any]:
+    record = {
+        "name": tag.name,
+        "category": tag.category,
+        "source": tag.source,
+        "confidence": tag.confidence,
+    }
+    if tag.spelling:
+        record["spelling"] = tag.spelling
+    return record
 
 
 def vocabulary(session: TaggingSession) -> dict[str, list[dict[str, Any]]]:

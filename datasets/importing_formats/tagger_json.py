@@ -104,6 +104,8 @@ class TagRecord(_Strict):
     category: Category | None = None
     source: Source | None = None
     confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    # The token as the imported file wrote it (sessions_app.models.SessionImageTag.spelling).
+    spelling: Annotated[str, StringConstraints(min_length=1, max_length=400)] | None = None
 
 
 class ImageRecord(_Strict):
@@ -198,7 +200,10 @@ def _dataset(parsed: BackupDocument, data: dict[str, Any]) -> Dataset:
 def _image(record: ImageRecord) -> DatasetImage:
     return DatasetImage(
         file=record.file,
-        tags=[DatasetTag(t.name, t.category, t.source, t.confidence) for t in record.tags],
+        tags=[
+            DatasetTag(t.name, t.category, t.source, t.confidence, written=t.spelling)
+            for t in record.tags
+        ],
         status=record.status,
         sha256=record.sha256,
         original_name=record.original_name,

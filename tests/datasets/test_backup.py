@@ -285,6 +285,8 @@ def _document(**changes) -> dict:
         ({"images__0__caption": 5}, r"images\[0\]\.caption: Input should be a valid string"),
         ({"images__0__caption": "x" * 200_000}, r"images\[0\]\.caption: String should have"),
         ({"images__0__tags": [{"name": "cat", "confidence": 7}]}, "less than or equal to 1"),
+        ({"images__0__tags": [{"name": "cat", "spelling": "C" * 401}]}, r"spelling: String should"),
+        ({"images__0__tags": [{"name": "cat", "spelling": ""}]}, r"spelling: String should"),
         ({"images__0__sha256": "../../etc/passwd"}, r"images\[0\]\.sha256: String should"),
         ({"vocabulary__tags": [{"name": "x", "category": "general", "popularity": 2**70}]}, "less"),
         ({"vocabulary__tags": [{"name": "x", "category": "evil"}]}, r"category: Input should"),
