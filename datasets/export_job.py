@@ -122,6 +122,7 @@ def export_run(
         "images": report.images,
         "renamed": len(report.renamed),
         "missing": len(report.missing),
+        "notes": report.notes,
     }
     assert stored == name, "the storage renamed the export"
     with transaction.atomic():

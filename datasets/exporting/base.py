@@ -106,6 +106,8 @@ class ExportReport:
     images: int = 0
     renamed: list[Renamed] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # What a trainer will read otherwise than the options asked (kohya.write_kohya).
+    notes: list[str] = field(default_factory=list)
     on_image: Callable[[], None] | None = None
 
     def image_done(self) -> None:
@@ -118,6 +120,7 @@ class ExportReport:
             "images": self.images,
             "renamed": [item.as_dict() for item in self.renamed],
             "missing": self.missing,
+            "notes": self.notes,
         }
 
 
@@ -173,7 +176,7 @@ def caption_for(
     spelled = spellings or {}
     trigger = options.trigger_word or ""
     head_names = [name for name in options.pinned if name in set(tag_names)]
-    skip = set(head_names) | {_normalized_or_none(trigger)}
+    skip = set(head_names) | trigger_names(trigger, options.separator or ", ")
     tail_names = [name for name in tag_names if name not in skip]
     head = ([trigger] if trigger else []) + [
         spelled.get(name) or spell(name, options) for name in head_names
@@ -239,14 +242,21 @@ def spell(name: str, options: ExportOptions) -> str:
     )
 
 
-def _normalized_or_none(trigger: str) -> str | None:
-    """The trigger word as a tag name, so an image tagged with it does not repeat it."""
-    if not trigger:
-        return None
-    try:
-        return normalize_tag_name(trigger)
-    except InvalidTagName:
-        return None
+def trigger_names(trigger: str, separator: str) -> set[str]:
+    """The tag names the trigger word already writes, so a caption does not repeat them.
+
+    `ohwx, woman` writes `ohwx` and `woman` as well as itself: a trainer splits
+    it at the separator (and people tag images with its parts).
+    """
+    visible = separator.strip() or separator
+    parts = {trigger, *trigger.split(visible), *trigger.split(",")}
+    names = set()
+    for part in parts:
+        try:
+            names.add(normalize_tag_name(part))
+        except InvalidTagName:
+            continue
+    return names
 
 
 Writer = Callable[[TaggingSession, ExportOptions, ExportReport], Iterator[Entry]]

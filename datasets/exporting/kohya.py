@@ -12,7 +12,12 @@ train_util.BaseDataset.process_caption): it splits a caption at
   tokens; with the `|||` separator kohya keeps whatever stands before it
   instead;
 - `shuffle_caption` is off when a caption holds a written caption: shuffling
-  would cut its sentences at their commas and swap the pieces;
+  would cut its sentences at their commas and swap the pieces. sd-scripts
+  reads `|||` only while shuffling, so such an export writes no `|||` (it
+  would reach the model as text) and says so in the report's notes, as it
+  does when `keep_tokens` leaves some image's pinned tags to be shuffled;
+- a tag the trigger word already writes (`ohwx` under `ohwx, woman`) is not
+  written again after it;
 - `image_dir` is resolved by sd-scripts from the directory the trainer runs
   in, so a folder export writes the folder's absolute path; a zip writes "."
   unless told where it will be unpacked (ExportOptions.image_dir).
@@ -29,7 +34,7 @@ import json
 import posixpath
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from datasets.exporting.base import (
     KEEP_TOKENS_SEPARATOR,
@@ -44,7 +49,7 @@ from datasets.exporting.base import (
 )
 from datasets.exporting.names import NameAllocator, split_name
 from datasets.exporting.rows import export_rows, image_chunks, image_is_stored
-from sessions_app.models import SessionSubset, TaggingSession
+from sessions_app.models import SessionImage, SessionSubset, TaggingSession
 
 CONFIG_NAME = "dataset_config.toml"
 CAPTION_EXTENSION = ".txt"
@@ -58,7 +63,15 @@ def write_kohya(
     subsets = {s.pk: s for s in SessionSubset.objects.filter(session=session).order_by("id")}
     allocators: dict[int | None, NameAllocator] = {None: allocator_for(report, "dataset_config")}
     exported: Counter[int | None] = Counter()
+    if options.keep_tokens_separator and _writes_written_captions(session, options):
+        options = replace(options, keep_tokens_separator=False)
+        report.notes.append(
+            f"no {KEEP_TOKENS_SEPARATOR} written: the captions hold written captions, so"
+            f" shuffle_caption is off, and sd-scripts reads {KEEP_TOKENS_SEPARATOR} only"
+            " while shuffling (it would train as text)"
+        )
     shortest_head: int | None = None
+    longest_head = 0
     prose = False
     extension = options.style.extension
     reader = spelling_reader(options, "kohya")
@@ -96,6 +109,7 @@ def write_kohya(
             yield Entry(folder + stem + extension, [caption.file_text(options).encode("utf-8")])
         head = kohya_token_count(caption.head, options)
         shortest_head = head if shortest_head is None else min(shortest_head, head)
+        longest_head = max(longest_head, head)
         report.image_done()
     parts = [
         ConfigSubset(s.folder, s.num_repeats, s.class_tokens)
@@ -104,8 +118,25 @@ def write_kohya(
     ]
     if exported[None] or not parts:
         parts.insert(0, ConfigSubset("", 1, ""))
-    config = dataset_config(session, options, shortest_head or 0, shuffle=not prose, subsets=parts)
+    keep_tokens = shortest_head or 0
+    if not prose and not options.keep_tokens_separator and longest_head > keep_tokens:
+        report.notes.append(
+            f"keep_tokens = {keep_tokens}, the shortest head of any image: images with pinned"
+            f" tags after their first {keep_tokens} tokens get them shuffled; export with"
+            f" keep_tokens_separator ({KEEP_TOKENS_SEPARATOR}) to keep each image's own head"
+        )
+    config = dataset_config(session, options, keep_tokens, shuffle=not prose, subsets=parts)
     yield Entry(CONFIG_NAME, [config.encode()])
+
+
+def _writes_written_captions(session: TaggingSession, options: ExportOptions) -> bool:
+    """Whether some caption file will hold a written caption (file_caption's rule)."""
+    if options.caption_source not in ("auto", "text", "both"):
+        return False
+    entries = SessionImage.objects.filter(session=session).exclude(caption="")
+    if options.statuses:
+        entries = entries.filter(status__in=options.statuses)
+    return entries.exists()
 
 
 @dataclass(frozen=True)

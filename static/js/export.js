@@ -126,7 +126,10 @@ class ExportJob {
     const words = {
       queued: "Export waiting for a worker…",
       running: `Building the export: ${counts}`,
-      done: `Export ready: ${job.result?.filename || "file"}`,
+      // Notes say what a trainer will read otherwise than the form asked (a dropped |||).
+      done: [`Export ready: ${job.result?.filename || "file"}.`, ...(job.result?.notes || [])].join(
+        " Note: ",
+      ),
       failed: `The export failed: ${job.error}`,
       cancelled: "The export was cancelled.",
     };

@@ -19,12 +19,19 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from datasets.exporting import ExportOptions, export_to_path
+from datasets.exporting import ExportOptions, ExportReport, export_to_path
 from sessions_app import services
+from sessions_app.models import SessionImage
+from sessions_app.services.written_caption import caption_replace
 from tests.support.images import png_bytes
 
 # sd-scripts' defaults (library/config_util.py BaseSubsetParams) where the TOML is silent.
-DEFAULTS = {"caption_separator": ",", "keep_tokens": 0, "keep_tokens_separator": None}
+DEFAULTS = {
+    "caption_separator": ",",
+    "keep_tokens": 0,
+    "keep_tokens_separator": None,
+    "shuffle_caption": False,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -41,22 +48,30 @@ def subset_settings(config: dict) -> dict:
 
 
 def kept_in_place(caption: str, settings: dict) -> list[str]:
-    """The tokens shuffling leaves first (process_caption's fixed_tokens)."""
+    """The tokens shuffling leaves first (process_caption's fixed_tokens).
+
+    Without shuffling sd-scripts leaves the caption as it is: every token stays,
+    and a `|||` in it is trained as text.
+    """
     separator = settings["caption_separator"]
+    if not settings["shuffle_caption"]:
+        return tokens(caption, settings)
     if settings["keep_tokens_separator"] and settings["keep_tokens_separator"] in caption:
         fixed = caption.split(settings["keep_tokens_separator"], 1)[0]
         return [t.strip() for t in fixed.split(separator) if t.strip()]
-    tokens = [t.strip() for t in caption.strip().split(separator)]
-    return tokens[: settings["keep_tokens"]]
+    split = [t.strip() for t in caption.strip().split(separator)]
+    return split[: settings["keep_tokens"]]
 
 
 def tokens(caption: str, settings: dict) -> list[str]:
     return [t.strip() for t in caption.strip().split(settings["caption_separator"])]
 
 
-def export(session, tmp_path: Path, **options) -> tuple[dict, dict[str, str]]:
+def export(
+    session, tmp_path: Path, report: ExportReport | None = None, **options
+) -> tuple[dict, dict[str, str]]:
     out = tmp_path / "out"
-    export_to_path(session, "kohya", out, ExportOptions(include_images=False, **options))
+    export_to_path(session, "kohya", out, ExportOptions(include_images=False, **options), report)
     files = {p.name: p.read_text() for p in out.iterdir()}
     return subset_settings(tomllib.loads(files.pop("dataset_config.toml"))), files
 
@@ -135,3 +150,64 @@ def test_a_zip_says_dot_unless_told_where_it_will_be_unpacked(tagged, tmp_path) 
     )  # fmt: skip
     text = zipfile.ZipFile(tmp_path / "b.zip").read("dataset_config.toml").decode()
     assert subset_settings(tomllib.loads(text))["image_dir"] == "/data/lora/cats"
+
+
+def test_a_tag_the_trigger_word_writes_is_not_written_again(tagged, alice, tmp_path) -> None:
+    """`ohwx, woman, long hair, ohwx, …`: the trigger was set after the images were tagged."""
+    image_id = SessionImage.objects.get(session=tagged).image_id
+    services.tags_add(tagged, image_id, actor=alice, names=["ohwx", "woman"])
+    settings, files = export(tagged, tmp_path, trigger_word="ohwx, woman")
+    assert files["img1.txt"] == "ohwx, woman, smile, long hair, 1girl"
+    assert settings["keep_tokens"] == 2
+
+
+def test_no_keep_tokens_separator_where_shuffling_is_off(tagged, alice, tmp_path) -> None:
+    """sd-scripts reads `|||` only while shuffling: with it off, `|||` trained as text."""
+    image_id = SessionImage.objects.get(session=tagged).image_id
+    caption_replace(tagged, image_id, actor=alice, text="A woman standing in the rain.")
+    report = ExportReport()
+    settings, files = export(
+        tagged,
+        tmp_path,
+        report,
+        trigger_word="ohwx",
+        pinned=("1girl",),
+        keep_tokens_separator=True,
+        caption_source="both",
+    )
+    assert settings["shuffle_caption"] is False  # a written caption is not shuffled
+    assert files["img1.txt"] == "ohwx, 1girl, smile, long hair, A woman standing in the rain."
+    assert not any("|||" in token for token in kept_in_place(files["img1.txt"], settings))
+    assert settings["keep_tokens_separator"] is None
+    assert [note.split(":")[0] for note in report.notes] == ["no ||| written"]
+
+
+def test_keep_tokens_separator_is_written_where_shuffling_is_on(tagged, tmp_path) -> None:
+    report = ExportReport()
+    settings, files = export(
+        tagged, tmp_path, report, trigger_word="ohwx", pinned=("1girl",), keep_tokens_separator=True
+    )
+    assert settings["shuffle_caption"] is True
+    assert files["img1.txt"] == "ohwx, 1girl ||| smile, long hair"
+    assert kept_in_place(files["img1.txt"], settings) == ["ohwx", "1girl"]
+    assert report.notes == []
+
+
+def test_pinned_tags_past_keep_tokens_are_noted(tagged, alice, tmp_path) -> None:
+    """keep_tokens is the shortest head: an image without the pinned tag sets it."""
+    outcome = services.session_import_bytes(
+        tagged, actor=alice, data=png_bytes((4, 5, 6)), original_name="img2.png"
+    )
+    services.tags_add(tagged, outcome.image_id, actor=alice, names=["smile"])
+    report = ExportReport()
+    settings, files = export(tagged, tmp_path, report, trigger_word="ohwx", pinned=("1girl",))
+    assert files["img1.txt"] == "ohwx, 1girl, smile, long hair"
+    assert files["img2.txt"] == "ohwx, smile"
+    assert settings["keep_tokens"] == 1
+    # img1's pinned tag is shuffled, and the report says so and what to do.
+    assert kept_in_place(files["img1.txt"], settings) == ["ohwx"]
+    assert len(report.notes) == 1 and "keep_tokens_separator" in report.notes[0]
+    report = ExportReport()
+    export(tagged, tmp_path / "sep", report, trigger_word="ohwx", pinned=("1girl",),
+           keep_tokens_separator=True)  # fmt: skip
+    assert report.notes == []

@@ -134,3 +134,5 @@ class Command(DocumentedCommand):
             self.stdout.write(f"  renamed {item.original!r} -> {item.exported} ({item.reason})")
         for name in report.missing:
             self.stderr.write(f"  missing stored file, not exported: {name!r}")
+        for note in report.notes:
+            self.stderr.write(f"  note: {note}")
