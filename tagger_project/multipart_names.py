@@ -12,6 +12,12 @@ body's start, then `--boundary`, up to the blank line) and, when the block is
 not valid UTF-8, re-encodes it from Windows-1252 (Latin-1 for the five bytes
 that code page leaves undefined). ASCII bytes never change, so quoting and
 framing stay as sent; file contents pass through untouched.
+
+It also mends one framing Django misreads: a part with headers and no body
+may leave out the blank line (RFC 2046: `body-part := MIME-part-headers
+[CRLF *OCTET]`), as werkzeug writes an empty file. Django then finds no end
+of headers in the part and drops it whole, so an empty upload answered
+"files: Field required". The missing CRLF is put back: an empty part.
 """
 
 from collections.abc import Callable
@@ -121,7 +127,13 @@ class PartHeaderTranscoder:
             # No header block Django would read (the closing delimiter, or too long): as sent.
             self._in_header = False
             return True
+        rest = self._buffer[end + len(HEADER_END) :]
+        if len(rest) < len(self._first_delimiter) and not self._eof:
+            return False  # whether a delimiter follows is not known yet
         block = transcode_header_block(self._buffer[: end + len(HEADER_END)])
+        if rest.startswith(self._first_delimiter):
+            # The header's own CRLF was the delimiter's: headers, no blank line, no body.
+            block += b"\r\n"
         self._ready += block
         self._buffer = self._buffer[end + len(HEADER_END) :]
         self._in_header = False

@@ -4,6 +4,7 @@ A browser sends UTF-8, but scripts and old tools send Latin-1 or raw bytes;
 such a part must still get its result row, never vanish from the answer.
 django.http.multipartparser decodes each part header as UTF-8 and drops one
 it cannot decode; tagger_project.multipart_names re-encodes such headers first.
+It also gives back the blank line of a part that has headers and no body.
 """
 
 import json
@@ -82,3 +83,23 @@ def test_a_real_serve_reads_the_latin1_name(session, bob, settings, tmp_path):
             answer = json.loads(response.read())
     assert [item["name"] for item in answer["items"]] == ["na\u00efve.png"]
     assert answer["items"][0]["status"] == "imported"
+
+
+def test_an_empty_part_without_its_blank_line_gets_its_result(session, as_, bob):
+    """RFC 2046 lets a bodiless part leave out the blank line, as werkzeug writes an
+    empty file; Django dropped such a part and answered "files: Field required"."""
+    body = (
+        f"\r\n--{BOUNDARY}\r\n".encode()
+        + b'Content-Disposition: form-data; name="files"; filename="empty.png"\r\n'
+        + b"Content-Type: application/octet-stream\r\n"
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    response = as_(bob).client.post(
+        f"/api/sessions/{session.pk}/images",
+        data=body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["items"] == [
+        {"name": "empty.png", "status": "skipped", "image_id": None, "reason": "empty file"}
+    ]
