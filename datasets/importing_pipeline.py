@@ -52,6 +52,9 @@ class ImportReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     # (image path, token, reason) for caption/prompt tokens that are not tag names.
     skipped_tags: list[tuple[str, str, str]] = field(default_factory=list)
+    # (image path, folder) for a file whose content is already in another repeat folder's
+    # subset: a session holds an image once, so it stays there.
+    kept_apart: list[tuple[str, str]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"imported": self.imported, "duplicates": self.duplicates, "skipped": self.skipped}
@@ -147,14 +150,19 @@ def _commit_group(
     results = [r for r in group if r.processed]
     items = [ImportItem(r.processed, str(r.path), r.files) for r in results]
     placements: dict[RepeatFolder, list[int]] = {}
+    placed: list[tuple[str, int, RepeatFolder]] = []
     outcomes = session_import_batch(session, actor=actor, items=items)
     for result, outcome in zip(results, outcomes, strict=True):
         folder = subset_folder_of(result.path, roots)
         if folder is not None and outcome.image_id is not None and outcome.status != "skipped":
             placements.setdefault(folder, []).append(outcome.image_id)
+            placed.append((str(result.path), outcome.image_id, folder))
     if placements:
         # After the group's commit: a rerun places what a crash left flat (duplicates count).
-        subsets_place(session, actor=actor, placements=placements)
+        kept = subsets_place(session, actor=actor, placements=placements)
+        for path, image_id, folder in placed:
+            if kept.get(image_id, folder.folder) != folder.folder:
+                report.kept_apart.append((path, kept[image_id]))
     for outcome in outcomes:
         path = outcome.original_name
         if outcome.status == "skipped":

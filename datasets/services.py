@@ -128,6 +128,7 @@ def _dataset_import(
         step(session, actor, dataset, report)
     categories: dict[str, str] = {}
     placements: dict[RepeatFolder, list[int]] = {}
+    files: dict[str, tuple[int, RepeatFolder]] = {}  # a repeat folder's file → its image
     for item in dataset.images:
         try:
             outcome = _import_image(session, actor, opened, item, report, spelled_as)
@@ -141,11 +142,15 @@ def _dataset_import(
             folder = repeat_folder_of(item.file)
             if folder is not None and outcome.image_id is not None:
                 placements.setdefault(folder, []).append(outcome.image_id)
+                files[item.file] = (outcome.image_id, folder)
         on_image()
     _apply_categories(categories, report, existing)
     if placements:
         # One event for the whole dataset; a rerun places again what a crash left flat.
-        subsets_place(session, actor=actor, placements=placements)
+        kept = subsets_place(session, actor=actor, placements=placements)
+        for file, (image_id, folder) in files.items():
+            if kept.get(image_id, folder.folder) != folder.folder:
+                report.problem(file, f"the same image is in {kept[image_id]}/; it stays there")
     for step in backup.AFTER_IMAGES:
         step(session, actor, dataset, report)
     return report

@@ -280,20 +280,44 @@ def current_subsets(session: TaggingSession, image_ids: Iterable[int]) -> dict[i
 @transaction.atomic
 def subsets_place(
     session: TaggingSession, *, actor, placements: Mapping[RepeatFolder, Sequence[int]]
-) -> None:
-    """Put imported images in the subsets their repeat folders name, creating those missing."""
+) -> dict[int, str]:
+    """Put imported images in the subsets their repeat folders name, creating those missing.
+
+    A session holds an image once, so the same file in two repeat folders
+    (`10_ohwx/x.png`, `5_style/x.png`) can be in one subset only: an image
+    already in another subset stays there (the first folder seen, or where
+    someone moved it), and so does the first of two folders in one call.
+    Returns those kept apart: image id → the folder (`10_ohwx`) of the subset it stays in.
+    """
+    current = current_subsets(session, [i for ids in placements.values() for i in ids])
+    folders = {s.pk: s.folder for s in SessionSubset.objects.filter(session=session)}
+    kept: dict[int, str] = {}
+    claimed: dict[int, RepeatFolder] = {}
     moves: list[list[Any]] = []
     for folder, image_ids in placements.items():
         subset = SessionSubset.objects.filter(
             session=session, name=folder.name, num_repeats=folder.num_repeats
         ).first()
+        taking = []
+        for image_id in image_ids:
+            where = current.get(image_id)
+            first = claimed.setdefault(image_id, folder)
+            if where is not None and (subset is None or where != subset.pk):
+                kept[image_id] = folders[where]
+            elif first != folder:
+                kept[image_id] = first.folder
+            else:
+                taking.append(image_id)
+        if not taking:
+            continue
         if subset is None:
             subset = subset_create(
                 session, actor=actor, name=folder.name, num_repeats=folder.num_repeats
             )
-        moves.append([subset.pk, list(image_ids)])
+        moves.append([subset.pk, taking])
     if moves:
         subset_moves_write(session, actor=actor, moves=moves)
+    return kept
 
 
 # --- plain data, for a backup -------------------------------------------------------------

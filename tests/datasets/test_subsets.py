@@ -24,6 +24,7 @@ from datasets.importing_formats import open_dataset
 from datasets.services import dataset_import
 from sessions_app.models import SessionImage, SessionSubset
 from sessions_app.repeat_folders import parse_repeat_folder, repeat_folder_of
+from sessions_app.services.subsets import subset_create, subset_moves_write
 from tests.support.images import png_bytes
 
 # sd-scripts' DreamBooth subset defaults (BaseSubsetParams, DreamBoothSubsetParams).
@@ -125,6 +126,57 @@ def test_import_dataset_kohya_makes_subsets_and_a_rerun_keeps_them(session, alic
         "10_ohwx": (10, "ohwx", ["x.png"]),
         "5_style": (5, "style", ["x.png", "y.png"]),
     }
+
+
+def same_image_in_two_folders(root: Path) -> Path:
+    """One file copied into two repeat folders, as people do to weigh an image twice."""
+    for folder, caption in [("10_ohwx", "ohwx, smile"), ("5_style", "watercolor")]:
+        (root / folder).mkdir(parents=True)
+        (root / folder / "x.png").write_bytes(png_bytes((10, 20, 30)))
+        (root / folder / "x.txt").write_text(caption)
+    return root
+
+
+def test_the_same_image_in_two_folders_stays_in_the_first(session, alice, tmp_path) -> None:
+    """It moved to the last folder: `10_ohwx` was left empty and gone from the export."""
+    root = same_image_in_two_folders(tmp_path / "train")
+    opened = open_dataset(root, "kohya")
+    try:
+        report = dataset_import(session, actor=alice, opened=opened)
+    finally:
+        opened.source.close()
+    assert subsets_of(session) == {"10_ohwx": (10, "ohwx", ["x.png"])}
+    assert [p["path"] for p in report.as_json()["problems"]] == ["5_style/x.png"]
+    assert "stays there" in report.as_json()["problems"][0]["reason"]
+    export_to_path(session, "kohya", tmp_path / "out", ExportOptions(include_images=False))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "10_ohwx",
+        "dataset_config.toml",
+    ]
+
+
+def test_import_images_says_which_folder_the_same_image_stays_in(session, tmp_path) -> None:
+    root = same_image_in_two_folders(tmp_path / "train")
+    err = io.StringIO()
+    call_command(
+        "import_images", str(root), "--session", session.name, "--workers", "1",
+        stdout=io.StringIO(), stderr=err,
+    )  # fmt: skip
+    assert subsets_of(session) == {"10_ohwx": (10, "ohwx", ["x.png"])}
+    assert "5_style/x.png: the same image is in 10_ohwx/; it stays there" in err.getvalue()
+
+
+def test_an_image_someone_moved_is_not_moved_back_by_an_import(session, alice, tmp_path):
+    root = dreambooth_folder(tmp_path / "train")
+    call_command("import_images", str(root), "--session", session.name, "--workers", "1")
+    x = SessionImage.objects.get(session=session, subset__name="ohwx")
+    other = subset_create(session, actor=alice, name="portraits", num_repeats=2)
+    subset_moves_write(session, actor=alice, moves=[[other.pk, [x.image_id]]])
+    call_command(
+        "import_images", str(root), "--session", session.name, "--workers", "1",
+        stderr=io.StringIO(),
+    )  # fmt: skip
+    assert SessionImage.objects.get(pk=x.pk).subset_id == other.pk
 
 
 def test_upload_from_a_repeat_folder_joins_its_subset(session, as_, bob) -> None:

@@ -25,7 +25,9 @@ kohya repeat folders: an image directly inside a folder named
 <repeats>_<name> below a PATH (PATH/10_ohwx/x.png) joins the session's subset
 "ohwx" with 10 repeats (created if missing; class tokens "ohwx"), as
 sd-scripts reads such folders. Same file names in different folders stay
-apart: each exports back into its own folder.
+apart: each exports back into its own folder. The same content in two
+folders is one image of the session, in the first folder's subset (said on
+stderr).
 
 Counts: "imported" = images that joined the session; "duplicates" = files
 whose content the session already held (an earlier file of this run or a
@@ -86,6 +88,8 @@ class Command(DocumentedCommand):
             raise CommandError("interrupted; run the same command again to finish") from None
         for path, token, reason in report.skipped_tags:
             self.stderr.write(f"{path}: tag {token!r} skipped: {reason}")
+        for path, folder in report.kept_apart:
+            self.stderr.write(f"{path}: the same image is in {folder}/; it stays there")
         if options["json"]:
             self.stdout.write(json.dumps(report.as_json(), ensure_ascii=False))
             return
