@@ -192,6 +192,9 @@ def dataset_config(
             " these files are unpacked."
         )
     lines += [
+        # Not ours to guess (512 for SD 1.5, 1024 for SDXL and Flux), and sd-scripts
+        # stops with "resolution is required" when neither here nor --resolution says it.
+        "# sd-scripts needs a resolution: pass --resolution, or set it under [general].",
         "[general]",
         f"shuffle_caption = {'true' if shuffle else 'false'}",
         f"caption_extension = {_toml(_config_extension(options))}",

@@ -211,3 +211,11 @@ def test_pinned_tags_past_keep_tokens_are_noted(tagged, alice, tmp_path) -> None
     export(tagged, tmp_path / "sep", report, trigger_word="ohwx", pinned=("1girl",),
            keep_tokens_separator=True)  # fmt: skip
     assert report.notes == []
+
+
+def test_the_config_says_a_resolution_is_needed(tagged, tmp_path) -> None:
+    """sd-scripts stops with "resolution is required" when neither the TOML nor a flag says it."""
+    export(tagged, tmp_path)
+    text = (tmp_path / "out" / "dataset_config.toml").read_text()
+    assert "resolution" not in tomllib.loads(text)["general"]  # not ours to guess
+    assert "# sd-scripts needs a resolution: pass --resolution" in text
