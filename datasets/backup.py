@@ -79,7 +79,7 @@ def restore_rules(session: TaggingSession, actor, dataset: Dataset, report) -> N
     rules = rules_check(dataset)
     if rules is None or rules == session_rules(session.pk):
         return
-    result = rules_apply(session, actor=actor, rules=rules)
+    result = rules_apply(session, actor=actor, rules=rules).value
     if result.changed:
         report.problem("rules", f"{result.changed} images reordered or trimmed to obey the rules")
 

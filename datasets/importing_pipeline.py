@@ -159,7 +159,7 @@ def _commit_group(
             placed.append((str(result.path), outcome.image_id, folder))
     if placements:
         # After the group's commit: a rerun places what a crash left flat (duplicates count).
-        kept = subsets_place(session, actor=actor, placements=placements)
+        kept = subsets_place(session, actor=actor, placements=placements).value
         for path, image_id, folder in placed:
             if kept.get(image_id, folder.folder) != folder.folder:
                 report.kept_apart.append((path, kept[image_id]))

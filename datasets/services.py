@@ -147,7 +147,7 @@ def _dataset_import(
     _apply_categories(categories, report, existing)
     if placements:
         # One event for the whole dataset; a rerun places again what a crash left flat.
-        kept = subsets_place(session, actor=actor, placements=placements)
+        kept = subsets_place(session, actor=actor, placements=placements).value
         for file, (image_id, folder) in files.items():
             if kept.get(image_id, folder.folder) != folder.folder:
                 report.problem(file, f"the same image is in {kept[image_id]}/; it stays there")

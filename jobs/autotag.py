@@ -23,6 +23,7 @@ from jobs.models import Job, JobState
 from jobs.runners import Stopped
 from jobs.services import job_advance, job_finish, job_held, job_release
 from sessions_app.models import Role
+from sessions_app.outcome import Outcome
 from sessions_app.permissions import has_role, role_of
 from sessions_app.services.autotag import AutotagResult, autotag_apply, autotag_options
 from tagger_project.errors import DomainError
@@ -116,8 +117,9 @@ def _ended_early(job: Job, worker_id: str) -> Job | None:
     return None
 
 
-def _summed(result: dict, applied: AutotagResult) -> dict:
+def _summed(result: dict, outcome: Outcome[AutotagResult]) -> dict:
     """The job's result with one more chunk's application counted in."""
+    applied = outcome.value
     counts = {
         "changed": len(applied.changed_image_ids),
         "tags_added": applied.tags_added,
@@ -125,5 +127,5 @@ def _summed(result: dict, applied: AutotagResult) -> dict:
     }
     summed = {key: (result or {}).get(key, 0) + counts[key] for key in COUNTS}
     # The last event the job logged (None until a chunk changed something).
-    summed["seq"] = applied.seq if applied.seq is not None else (result or {}).get("seq")
+    summed["seq"] = outcome.seq if outcome.seq is not None else (result or {}).get("seq")
     return summed

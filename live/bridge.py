@@ -9,7 +9,7 @@ from typing import Any
 from accounts.credentials import Credential, credentials_lapsed, require_credential
 from live.protocol import AddTags, Edit, Redo, RemoveTags, SetCaption, SetStatus, SetTags, Undo
 from sessions_app import services
-from sessions_app.events import capture_events, event_json
+from sessions_app.events import event_json
 from sessions_app.models import (
     ClientConnection,
     Role,
@@ -18,6 +18,7 @@ from sessions_app.models import (
     SessionMember,
     TaggingSession,
 )
+from sessions_app.outcome import Outcome
 from sessions_app.permissions import require_role, role_of
 from sessions_app.services.undo import operation_redo, operation_undo
 from tagger_project.errors import NotFound
@@ -103,32 +104,32 @@ def apply_edit(session_id: int, user, edit: Edit, *, credential: Credential) -> 
         and not SessionImage.objects.filter(session_id=session_id, image_id=edit.image_id).exists()
     ):
         raise NotFound(f"image {edit.image_id} is not in this session")
-    with capture_events() as events:
-        _apply(session, user, edit)
     # The ack is the seq of this session's last event the edit logged.
-    here = [event.seq for event in events if event.session_id == session_id]
-    return here[-1] if here else None
+    return _apply(session, user, edit).seq_in(session_id)
 
 
-def _apply(session: TaggingSession, user, edit: Edit) -> None:
+def _apply(session: TaggingSession, user, edit: Edit) -> Outcome:
     if isinstance(edit, Undo):
-        operation_undo(session, actor=user)
-    elif isinstance(edit, Redo):
-        operation_redo(session, actor=user)
-    elif isinstance(edit, SetStatus):
-        services.session_image_set_status(
+        return operation_undo(session, actor=user)
+    if isinstance(edit, Redo):
+        return operation_redo(session, actor=user)
+    if isinstance(edit, SetStatus):
+        return services.session_image_set_status(
             session, actor=user, image_id=edit.image_id, status=edit.status
         )
-    elif isinstance(edit, AddTags):
-        services.tags_add(session, edit.image_id, actor=user, names=edit.tags)
-    elif isinstance(edit, RemoveTags):
-        services.tags_remove(session, edit.image_id, actor=user, names=edit.tags)
-    elif isinstance(edit, SetTags):
-        services.tags_set(session, edit.image_id, actor=user, names=edit.tags, version=edit.version)
-    elif isinstance(edit, SetCaption):
-        services.caption_set(
+    if isinstance(edit, AddTags):
+        return services.tags_add(session, edit.image_id, actor=user, names=edit.tags)
+    if isinstance(edit, RemoveTags):
+        return services.tags_remove(session, edit.image_id, actor=user, names=edit.tags)
+    if isinstance(edit, SetTags):
+        return services.tags_set(
+            session, edit.image_id, actor=user, names=edit.tags, version=edit.version
+        )
+    if isinstance(edit, SetCaption):
+        return services.caption_set(
             session, edit.image_id, actor=user, text=edit.caption, version=edit.version
         )
+    raise TypeError(f"no service applies {type(edit).__name__}")
 
 
 def clients_overview() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from images.services import image_display_ensure
 from sessions_app import selectors, services
 from sessions_app.media import MediaKind, media_delivery
 from sessions_app.models import Role
+from sessions_app.outcome import Outcome
 from sessions_app.permissions import image_to_view, require_role, session_for
 from sessions_app.schemas import (
     BatchIn,
@@ -261,33 +262,39 @@ def session_image_detail(request: HttpRequest, session_id: Id, image_id: Id):
     return selectors.image_detail(session_id, image_id)
 
 
-def _state(state) -> dict:
-    seq = max(state.seqs.values(), default=None)
-    return {"image_id": state.image_id, "version": state.version, "tags": state.tags, "seq": seq}
+def _state(outcome: Outcome[services.TagListState]) -> dict:
+    state = outcome.value
+    return {
+        "image_id": state.image_id,
+        "version": state.version,
+        "tags": state.tags,
+        "seq": outcome.seq,
+    }
 
 
 @sessions_router.post("/{session_id}/images/{image_id}/tags", response=answers(TagStateOut))
 def image_tags_edit(request: HttpRequest, session_id: Id, image_id: Id, payload: TagsEditIn):
     """Add and remove tags of the session's image (editors)."""
     require_role(request.auth, session_id, Role.EDITOR)
-    state = None
+    outcome = None
     if payload.remove:
-        state = services.tags_remove(session_id, image_id, actor=request.auth, names=payload.remove)
-    if payload.add or state is None:
-        seqs = state.seqs if state else {}
-        state = services.tags_add(session_id, image_id, actor=request.auth, names=payload.add)
-        state.seqs = {**seqs, **state.seqs}
-    return _state(state)
+        outcome = services.tags_remove(
+            session_id, image_id, actor=request.auth, names=payload.remove
+        )
+    if payload.add or outcome is None:
+        added = services.tags_add(session_id, image_id, actor=request.auth, names=payload.add)
+        outcome = outcome.then(added.value, added) if outcome else added
+    return _state(outcome)
 
 
 @sessions_router.put("/{session_id}/images/{image_id}/tags", response=answers(TagStateOut))
 def image_tags_set(request: HttpRequest, session_id: Id, image_id: Id, payload: TagsSetIn):
     """Replace the session image's tag list; 409 with the current state when `version` is stale."""
     require_role(request.auth, session_id, Role.EDITOR)
-    state = services.tags_set(
+    outcome = services.tags_set(
         session_id, image_id, actor=request.auth, names=payload.tags, version=payload.version
     )
-    return _state(state)
+    return _state(outcome)
 
 
 @sessions_router.put("/{session_id}/images/{image_id}/caption", response=answers(CaptionOut))
@@ -297,21 +304,20 @@ def image_caption_set(request: HttpRequest, session_id: Id, image_id: Id, payloa
     409 with the current text and version when `version` is stale.
     """
     require_role(request.auth, session_id, Role.EDITOR)
-    state = services.caption_set(
+    outcome = services.caption_set(
         session_id, image_id, actor=request.auth, text=payload.caption, version=payload.version
     )
-    return {**state.as_dict(), "seq": state.seqs.get(session_id)}
+    return {**outcome.value.as_dict(), "seq": outcome.seq_in(session_id)}
 
 
 @sessions_router.post("/{session_id}/images/{image_id}/status", response=answers(StatusOut))
 def image_status(request: HttpRequest, session_id: Id, image_id: Id, payload: StatusIn):
     """Set the review status of one image in the session (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    entry = services.session_image_set_status(
+    outcome = services.session_image_set_status(
         session, actor=request.auth, image_id=image_id, status=payload.status
     )
-    session.refresh_from_db(fields=["last_seq"])
-    return {"image_id": image_id, "status": entry.status, "seq": session.last_seq}
+    return {"image_id": image_id, "status": outcome.value.status, "seq": outcome.seq}
 
 
 @sessions_router.post("/{session_id}/batch", response=answers(BatchOut))
@@ -342,8 +348,8 @@ def batch_on_selection(
     """Apply a batch to the selected images (editors); the answer every batch endpoint gives."""
     session = session_for(request.auth, session_id, Role.EDITOR)
     image_ids = selectors.selection_image_ids(session, q=selection.q, image_ids=selection.image_ids)
-    result = services.batch_apply(session, actor=request.auth, image_ids=image_ids, **changes)
-    return {"changed": result.changed, "selected": len(set(image_ids)), "seq": result.seq}
+    outcome = services.batch_apply(session, actor=request.auth, image_ids=image_ids, **changes)
+    return {"changed": outcome.value.changed, "selected": len(set(image_ids)), "seq": outcome.seq}
 
 
 @sessions_router.get("/{session_id}/tags", response=answers(SessionTagList))

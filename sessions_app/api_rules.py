@@ -127,10 +127,11 @@ def rules_dry_run(request: HttpRequest, session_id: Id, payload: RulesIn):
 def rules_change(request: HttpRequest, session_id: Id, payload: RulesIn):
     """Set the rules and rewrite the session's images: one undoable operation (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    result = rules_apply(
+    outcome = rules_apply(
         session, actor=request.auth, rules=rules_from_input(**payload.model_dump())
     )
-    return {"rules": result.rules.as_dict(), "changed": result.changed, "seq": result.seq}
+    result = outcome.value
+    return {"rules": result.rules.as_dict(), "changed": result.changed, "seq": outcome.seq}
 
 
 # --- provenance ------------------------------------------------------------------------------
@@ -168,11 +169,11 @@ def _reversal(event) -> dict[str, Any]:
 def undo(request: HttpRequest, session_id: Id):
     """Undo your latest operation here; 409 with the reason when it would clobber others."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    return _reversal(operation_undo(session, actor=request.auth))
+    return _reversal(operation_undo(session, actor=request.auth).value)
 
 
 @router.post("/{session_id}/redo", response=answers(UndoOut))
 def redo(request: HttpRequest, session_id: Id):
     """Redo what you undid most recently; 409 when there is nothing to redo or it conflicts."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    return _reversal(operation_redo(session, actor=request.auth))
+    return _reversal(operation_redo(session, actor=request.auth).value)

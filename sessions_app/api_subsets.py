@@ -100,7 +100,7 @@ def subset_list(request: HttpRequest, session_id: Id):
 def subset_add(request: HttpRequest, session_id: Id, payload: SubsetIn):
     """Create a subset, exported as the folder `<num_repeats>_<name>` (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    subset = subset_create(session, actor=request.auth, **payload.model_dump())
+    subset = subset_create(session, actor=request.auth, **payload.model_dump()).value
     return Status(201, subset_shape(subset))
 
 
@@ -109,7 +109,8 @@ def subset_edit(request: HttpRequest, session_id: Id, subset_id: Id, payload: Su
     """Rename a subset, or set its repeats or class tokens (editors)."""
     session = session_for(request.auth, session_id, Role.EDITOR)
     changes = payload.model_dump(exclude_none=True)
-    return subset_shape(subset_update(session, subset_id, actor=request.auth, **changes))
+    subset = subset_update(session, subset_id, actor=request.auth, **changes).value
+    return subset_shape(subset)
 
 
 @router.delete("/{session_id}/subsets/{subset_id}", response=answers(None, 204))
@@ -126,6 +127,6 @@ def subset_images_assign(request: HttpRequest, session_id: Id, payload: AssignIn
     session = session_for(request.auth, session_id, Role.EDITOR)
     moves = subset_assign(
         session, actor=request.auth, subset_id=payload.subset_id, image_ids=payload.image_ids
-    )
+    ).value
     moved = [image_id for _, ids in moves for image_id in ids]
     return {"subset_id": payload.subset_id, "moved": moved}

@@ -9,9 +9,6 @@ that did not happen. The log is the truth; the broadcast is the fast path
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -32,10 +29,6 @@ PRESENCE_TYPE = "session.presence"
 # A background job's progress: not logged (the job row holds it), a frame for whoever is there.
 PROGRESS_TYPE = "session.progress"
 DROP_TYPE = "client.drop"
-
-
-# The open capture_events() blocks of this thread (or task), innermost last.
-_captures: ContextVar[tuple[list[SessionEvent], ...]] = ContextVar("event_captures", default=())
 
 
 def group_name(session_id: int) -> str:
@@ -64,6 +57,8 @@ def append_event(
 ) -> SessionEvent:
     """Append an event to the session's log in the current transaction.
 
+    The service returns it to its caller in its Outcome (sessions_app/outcome.py).
+
     `kind` is one of sessions_app.event_kinds.Kind, and the payload and inverse
     have the shape the registry gives it.
     """
@@ -77,26 +72,8 @@ def append_event(
     event = SessionEvent.objects.create(
         session_id=session_id, seq=seq, kind=kind, payload=payload, actor=actor, inverse=inverse
     )
-    for captured in _captures.get():
-        captured.append(event)
     transaction.on_commit(lambda: broadcast(event))
     return event
-
-
-@contextmanager
-def capture_events() -> Iterator[list[SessionEvent]]:
-    """The events that the services called inside the block appended, in order.
-
-    A door that must answer with the seq its call logged (the socket's `ack`)
-    reads it here instead of guessing from the session's last_seq. A service
-    that raised rolled its events back: the caller sees the error, not the list.
-    """
-    captured: list[SessionEvent] = []
-    token = _captures.set((*_captures.get(), captured))
-    try:
-        yield captured
-    finally:
-        _captures.reset(token)
 
 
 def event_json(event: SessionEvent) -> str:

@@ -33,6 +33,8 @@ reads that the database answers in ~0.1 ms.
 from django.db import connection
 
 from tags.models import Tag, TagAlias, TagWord
+from tags.sql import fetch as _fetch
+from tags.sql import table as _quoted
 
 # Fewer aliases in the prefix's range than this are simply sorted.
 RANGE_CAP = 400
@@ -96,13 +98,7 @@ class _StartsWith:
 def _table(model, alias: str, index: str | None = None) -> str:
     """`table alias`, told which index to read on SQLite (PostgreSQL plans it itself)."""
     hint = f" INDEXED BY {index}" if index and connection.vendor == "sqlite" else ""
-    return f"{connection.ops.quote_name(model._meta.db_table)} {alias}{hint}"
-
-
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return f"{_quoted(model)} {alias}{hint}"
 
 
 def _in_category(category: str | None) -> tuple[str, list]:

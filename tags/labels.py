@@ -27,12 +27,10 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from tagger_project.db import placeholders
-from tags.models import Tag
+from tags import sql
+from tags.sql import GENERATION_TABLE
 
-# Created with its triggers by migration tags/0005. It is not a model, so that
-# a test database flush (which deletes every model's rows) cannot reset it.
-GENERATION_TABLE = "tags_vocabulary_generation"
+__all__ = ["GENERATION_TABLE", "Vocabulary", "current_vocabulary", "load_vocabulary"]
 
 Label = tuple[str, str]  # (name, category)
 
@@ -88,17 +86,10 @@ def load_vocabulary() -> None:
 
 
 def _generation() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {GENERATION_TABLE}")
-        row = cursor.fetchone()
-    return row[0] if row else 0
+    return sql.vocabulary_generation()
 
 
 def _fetch(tag_ids: Collection[int] | None) -> dict[int, Label]:
     """The labels of these tags, or of every tag (None)."""
-    ids = [] if tag_ids is None else list(tag_ids)
-    where = "" if tag_ids is None else f" WHERE id IN ({placeholders(len(ids))})"
-    table = connection.ops.quote_name(Tag._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, name, category FROM {table}{where}", ids)
-        return {tag_id: (name, category) for tag_id, name, category in cursor.fetchall()}
+    rows = sql.tag_labels(None if tag_ids is None else list(tag_ids))
+    return {tag_id: (name, category) for tag_id, name, category in rows}

@@ -41,10 +41,10 @@ from typing import Literal
 
 from django.db import connection
 
-from tagger_project.db import placeholders
 from tagger_project.errors import InvalidInput
-from tags.models import Tag, TagAlias, TagSource
+from tags.models import Tag, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name
+from tags.sql import names_lookup
 
 MAX_QUERY_LENGTH = 2000
 MAX_TERMS = 32
@@ -622,19 +622,6 @@ def _joined(glue: str, parts: list[Sql]) -> Sql:
     return "(" + glue.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
 
 
-def _lookup_sql(count: int, universe_table: str) -> str:
-    quote = connection.ops.quote_name
-    tag, alias = quote(Tag._meta.db_table), quote(TagAlias._meta.db_table)
-    image = quote(universe_table)
-    names = placeholders(count)
-    return (
-        f"SELECT 1, a.name, t.id, t.image_count FROM {alias} a"
-        f" JOIN {tag} t ON t.id = a.tag_id WHERE a.name IN ({names})"
-        f" UNION ALL SELECT 0, t.name, t.id, t.image_count FROM {tag} t WHERE t.name IN ({names})"
-        f" UNION ALL SELECT 2, NULL, MAX(i.id), 0 FROM {image} i"
-    )
-
-
 def _lookup(names: list[str], universe_table: str) -> tuple[dict[str, _Found], int]:
     """Each normalized name's tag (aliases resolved) and the highest image id, in one query.
 
@@ -645,17 +632,15 @@ def _lookup(names: list[str], universe_table: str) -> tuple[dict[str, _Found], i
     found: dict[str, _Found] = {}
     aliased: set[str] = set()
     universe = 0
-    with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(len(names), universe_table), [*names, *names])
-        for kind, name, tag_id, count in cursor.fetchall():
-            if kind == 2:
-                universe = tag_id or 0
-            elif kind == 1:
-                # An alias wins over a tag of the same name, as in resolve_tag_map.
-                found[name] = _Found(tag_id, count)
-                aliased.add(name)
-            elif name not in aliased:
-                found[name] = _Found(tag_id, count)
+    for kind, name, tag_id, count in names_lookup(names, universe_table):
+        if kind == 2:
+            universe = tag_id or 0
+        elif kind == 1:
+            # An alias wins over a tag of the same name, as in resolve_tag_map.
+            found[name] = _Found(tag_id, count)
+            aliased.add(name)
+        elif name not in aliased:
+            found[name] = _Found(tag_id, count)
     return found, universe
 
 

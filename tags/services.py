@@ -4,17 +4,17 @@ Changes to the tags *on images* are session edits and live in
 `sessions_app.services`, which log and broadcast them.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from tagger_project.db import db_now, placeholders
 from tagger_project.errors import Conflict, InvalidInput
 from tags.models import Tag, TagAlias, TagCategory, TagImplication
 from tags.normalize import InvalidTagName, normalize_tag_name
+from tags.sql import aliases_insert, chunked, tags_upsert
 from tags.vocabulary import VocabularyProblem, VocabularyRow
 
 
@@ -145,10 +145,6 @@ def implication_delete(implication: TagImplication) -> None:
     implication.delete()
 
 
-# Bounded `IN (...)` lists: SQLite allows 999 parameters per statement here.
-_VOCABULARY_CHUNK = 500
-
-
 @dataclass
 class VocabularyResult:
     """What `vocabulary_import` did; `problems` name the file's lines."""
@@ -198,11 +194,6 @@ def vocabulary_import(
     return result
 
 
-def _chunked(items: list, size: int = _VOCABULARY_CHUNK) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _vocabulary_entries(
     rows: Iterable[VocabularyRow], problems: list[VocabularyProblem]
 ) -> tuple[dict[str, VocabularyRow], list[tuple[str, str, int]]]:
@@ -233,7 +224,7 @@ def _vocabulary_entries(
 
 def _drop_alias_names(entries: dict[str, VocabularyRow], problems: list) -> None:
     """A tag named like an existing alias would never be reached: skip and report it."""
-    for chunk in _chunked(list(entries)):
+    for chunk in chunked(list(entries)):
         for alias, target in TagAlias.objects.filter(name__in=chunk).values_list(
             "name", "tag__name"
         ):
@@ -247,7 +238,7 @@ def _upsert_vocabulary_tags(
     entries: dict[str, VocabularyRow], result: VocabularyResult, *, update_categories: bool
 ) -> None:
     existing: dict[str, tuple[str, int]] = {}
-    for chunk in _chunked(list(entries)):
+    for chunk in chunked(list(entries)):
         for name, category, popularity in Tag.objects.filter(name__in=chunk).values_list(
             "name", "category", "popularity"
         ):
@@ -274,34 +265,11 @@ def _upsert_vocabulary_tags(
         else:
             result.updated += 1
         changed.append((name, category, row.count))
-    # bulk_create spends ~15x the database's time compiling SQL for 100k rows
-    # (bench/vocabulary_bench.py); one portable upsert (SQLite >= 3.24 and PostgreSQL)
-    # keeps created_at and image_count of existing tags as they are.
-    now = db_now(Tag)
-    _executemany(
-        Tag,
-        ["name", "category", "description", "image_count", "popularity", "created_at"],
-        [(name, category, "", 0, count, now) for name, category, count in changed],
-        suffix="ON CONFLICT (name) DO UPDATE SET category = excluded.category, "
-        "popularity = excluded.popularity",
-    )
+    tags_upsert(changed)
 
 
 def _keeps_category(current: str, wanted: str, update_categories: bool) -> bool:
     return current != wanted and current != TagCategory.GENERAL and not update_categories
-
-
-def _executemany(model, fields: list[str], rows: list[tuple], *, suffix: str = "") -> None:
-    """INSERT rows in chunks with plain parameters: the same SQL on SQLite and PostgreSQL."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(
-        connection.ops.quote_name(model._meta.get_field(name).column) for name in fields
-    )
-    marks = placeholders(len(fields))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) {suffix}"
-    with connection.cursor() as cursor:
-        for chunk in _chunked(rows, 5_000):
-            cursor.executemany(sql, chunk)
 
 
 def _create_vocabulary_aliases(
@@ -326,7 +294,7 @@ def _create_vocabulary_aliases(
         else:
             wanted.setdefault(alias, (target, line))
     names = list(wanted)
-    for chunk in _chunked(names):
+    for chunk in chunked(names):
         for alias, target in TagAlias.objects.filter(name__in=chunk).values_list(
             "name", "tag__name"
         ):
@@ -338,21 +306,16 @@ def _create_vocabulary_aliases(
     _replace_unused_tags(wanted, result)
     targets = sorted({target for target, _ in wanted.values()})
     ids: dict[str, int] = {}
-    for chunk in _chunked(targets):
+    for chunk in chunked(targets):
         ids.update(Tag.objects.filter(name__in=chunk).values_list("name", "pk"))
-    now = db_now(TagAlias)
-    _executemany(
-        TagAlias,
-        ["name", "tag", "created_at"],
-        [(alias, ids[target], now) for alias, (target, _) in wanted.items()],
-    )
+    aliases_insert([(alias, ids[target]) for alias, (target, _) in wanted.items()])
     result.aliases_created += len(wanted)
 
 
 def _replace_unused_tags(wanted: dict[str, tuple[str, int]], result: VocabularyResult) -> None:
     """An alias may replace a tag nobody uses (as alias_create does); a tag in use is kept."""
     doomed: list[int] = []
-    for chunk in _chunked(list(wanted)):
+    for chunk in chunked(list(wanted)):
         clashes = Tag.objects.filter(name__in=chunk).annotate(
             aliased=Exists(TagAlias.objects.filter(tag=OuterRef("pk"))),
             implies=Exists(
@@ -368,7 +331,7 @@ def _replace_unused_tags(wanted: dict[str, tuple[str, int]], result: VocabularyR
                 )
             else:
                 doomed.append(tag.pk)
-    for chunk in _chunked(doomed):
+    for chunk in chunked(doomed):
         Tag.objects.filter(pk__in=chunk).delete()
     result.tags_replaced_by_aliases += len(doomed)
 
@@ -390,7 +353,7 @@ def tag_categories_set(categories: dict[str, str]) -> int:
         by_category.setdefault(category, []).append(name)
     changed = 0
     for category, names in by_category.items():
-        for chunk in _chunked(names):
+        for chunk in chunked(names):
             changed += (
                 Tag.objects.filter(name__in=chunk)
                 .exclude(category=category)
@@ -408,7 +371,7 @@ def tags_describe(entries: Mapping[str, tuple[int, str]]) -> int:
     """
     names = list(entries)
     changed: list[Tag] = []
-    for chunk in _chunked(names):
+    for chunk in chunked(names):
         for tag in Tag.objects.filter(name__in=chunk):
             popularity, description = entries[tag.name]
             if (tag.popularity, tag.description) != (popularity, description):

@@ -23,6 +23,7 @@ from django.db import transaction
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import TaggingSession
+from sessions_app.outcome import Outcome
 from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.lists import (
     Row,
@@ -129,7 +130,6 @@ def autotag_options(
 @dataclass
 class AutotagResult:
     changed_image_ids: list[int]
-    seq: int | None
     tags_added: int
     suggestions_added: int
     # Selected images with no stored prediction of this model (nothing applied to them).
@@ -145,14 +145,14 @@ def autotag_apply(
     tagger: Tagger,
     options: AutotagOptions,
     job_id: int | None = None,
-) -> AutotagResult:
+) -> Outcome[AutotagResult]:
     """Apply `tagger`'s stored predictions to the selected images of the session.
 
     Images the session does not hold are ignored; images without a stored
     prediction are counted in `unpredicted` and left alone (the caller infers
     first: taggers.services.predictions_for). The session's rules apply:
     blacklisted tags are not added, pinned tags and the category order place
-    what is. Returns which images changed and the seq of the one event.
+    what is. Returns which images changed, with the one event (if any).
     """
     entry_of = entries_in_session(session.pk, image_ids)
     rules = session_rules(session.pk)
@@ -179,7 +179,7 @@ def autotag_apply(
         before = lists_write(targets, current, actor=actor)
     unpredicted = len(entry_of) - len(chosen)
     if not targets:
-        return AutotagResult([], None, 0, 0, unpredicted)
+        return Outcome(AutotagResult([], 0, 0, unpredicted))
     changed = sorted(targets)
     versions = versions_bump(changed)
     image_of = {entry_id: image_id for image_id, entry_id in entry_of.items()}
@@ -200,13 +200,13 @@ def autotag_apply(
         actor=actor,
         inverse=lists_inverse(before, after_of(targets), versions),
     )
-    return AutotagResult(
+    result = AutotagResult(
         changed_image_ids=sorted(image_of[e] for e in changed),
-        seq=event.seq,
         tags_added=added,
         suggestions_added=suggested,
         unpredicted=unpredicted,
     )
+    return Outcome(result, (event,))
 
 
 # What the tagger says of one image: (canonical name, source, confidence, category).

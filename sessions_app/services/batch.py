@@ -22,6 +22,7 @@ from django.db import transaction
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImageTag, TaggingSession
+from sessions_app.outcome import Outcome
 from sessions_app.rules import session_rules
 from sessions_app.services.lists import (
     Row,
@@ -44,7 +45,6 @@ from tags.services import implied_closure, tags_get_or_create
 @dataclass
 class BatchResult:
     changed_image_ids: list[int]
-    seq: int | None
 
     @property
     def changed(self) -> int:
@@ -66,7 +66,7 @@ def batch_apply(
     sort: bool = False,
     keep_first: int = 0,
     clear: bool = False,
-) -> BatchResult:
+) -> Outcome[BatchResult]:
     """Add, remove and replace tags on every selected image of the session.
 
     `accept_source` turns every tag of that source into a manual one;
@@ -154,7 +154,7 @@ def batch_apply(
         changed |= moved
     changed_ids = sorted(changed)
     if not changed_ids:
-        return BatchResult(changed_image_ids=[], seq=None)
+        return Outcome(BatchResult(changed_image_ids=[]))
     arrangement = {"add_front": add_front, "sort": sort, "keep_first": keep_first, "clear": clear}
     versions = versions_bump(changed_ids)
     inverse = {"op": "rows", "delete": added_rows, "insert": removed_rows, "versions": versions}
@@ -179,7 +179,9 @@ def batch_apply(
         # when any image has changed since (its version moved on).
         inverse=inverse,
     )
-    return BatchResult(changed_image_ids=sorted(image_of[e] for e in changed_ids), seq=event.seq)
+    return Outcome(
+        BatchResult(changed_image_ids=sorted(image_of[e] for e in changed_ids)), (event,)
+    )
 
 
 def _check_sources(accept_source: str | None, drop_source: str | None) -> None:

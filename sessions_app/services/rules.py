@@ -21,6 +21,7 @@ from django.db import transaction
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionImageTag, SessionRules, TaggingSession
+from sessions_app.outcome import Outcome
 from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.lists import (
     Row,
@@ -56,7 +57,6 @@ class RulesDiff:
 class RulesResult:
     rules: TagRules
     changed_image_ids: list[int]
-    seq: int
 
     @property
     def changed(self) -> int:
@@ -72,7 +72,7 @@ def rules_preview(session: TaggingSession, rules: TagRules) -> RulesDiff:
 
 
 @transaction.atomic
-def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResult:
+def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> Outcome[RulesResult]:
     """Save the session's rules and rewrite its images to obey them: one undoable event."""
     # Lock the session's images first, so no edit slips between read and write.
     _lock_session_images(session)
@@ -94,7 +94,7 @@ def rules_apply(session: TaggingSession, *, actor, rules: TagRules) -> RulesResu
         actor=actor,
         inverse=lists_inverse(*inverse_rows, versions, rules=previous),
     )
-    return RulesResult(rules=rules, changed_image_ids=image_ids, seq=event.seq)
+    return Outcome(RulesResult(rules=rules, changed_image_ids=image_ids), (event,))
 
 
 def rules_save(session: TaggingSession, rules: TagRules) -> None:

@@ -19,6 +19,7 @@ from sessions_app.models import (
     SessionMember,
     TaggingSession,
 )
+from sessions_app.outcome import Outcome
 from tagger_project.errors import Conflict, InvalidInput, NotFound
 
 UPDATABLE_FIELDS = frozenset(
@@ -200,7 +201,7 @@ def session_image_set_status(
     image_id: int,
     status: str,
     annotate: dict[str, Any] | None = None,
-) -> SessionImage:
+) -> Outcome[SessionImage]:
     """Set the review status of one image in the session.
 
     `annotate` adds fields to the event payload (undo and redo mark what they reverse).
@@ -214,11 +215,11 @@ def session_image_set_status(
     previous = entry.status
     entry.status = status
     entry.save(update_fields=["status"])
-    append_event(
+    event = append_event(
         session.pk,
         kind=Kind.IMAGE_STATUS,
         payload={"image_id": image_id, "status": status, **(annotate or {})},
         actor=actor,
         inverse={"op": "set_status", "image_id": image_id, "status": previous, "expected": status},
     )
-    return entry
+    return Outcome(entry, (event,))

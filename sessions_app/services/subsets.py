@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionSubset, TaggingSession
+from sessions_app.outcome import Outcome, gathered
 from sessions_app.repeat_folders import (
     RepeatFolder,
     check_class_tokens,
@@ -91,7 +92,7 @@ def subset_create(
     image_ids: Sequence[int] = (),
     subset_id: int | None = None,
     annotate: dict[str, Any] | None = None,
-) -> SessionSubset:
+) -> Outcome[SessionSubset]:
     """Create a subset; its class tokens default to its name, as sd-scripts reads `10_ohwx`."""
     fields = _checked(
         {
@@ -118,7 +119,7 @@ def subset_create(
                 subset_id=subset.pk
             )
         payload["image_ids"] = ids
-    append_event(
+    event = append_event(
         session.pk,
         kind=Kind.SUBSET_CREATED,
         payload={**payload, **(annotate or {})},
@@ -129,7 +130,7 @@ def subset_create(
             "expected": {**subset_fields(subset), "image_ids": payload.get("image_ids", [])},
         },
     )
-    return subset
+    return Outcome(subset, (event,))
 
 
 @transaction.atomic
@@ -140,14 +141,14 @@ def subset_update(
     actor,
     annotate: dict[str, Any] | None = None,
     **changes: Any,
-) -> SessionSubset:
+) -> Outcome[SessionSubset]:
     """Rename a subset, or set its repeats or class tokens."""
     changes = _checked(changes)
     subset = lock_subset(session, subset_id)
     before = subset_fields(subset)
     changes = {field: value for field, value in changes.items() if before[field] != value}
     if not changes:
-        return subset
+        return Outcome(subset)
     after = {**before, **changes}
     _refuse_folder_taken(session.pk, after["name"], after["num_repeats"], subset.pk)
     for field, value in changes.items():
@@ -157,7 +158,7 @@ def subset_update(
             subset.save(update_fields=list(changes))
     except IntegrityError as exc:
         raise Conflict(f"the session already has the subset {subset.folder}") from exc
-    append_event(
+    event = append_event(
         session.pk,
         kind=Kind.SUBSET_UPDATED,
         payload={"subset": subset_shape(subset), **(annotate or {})},
@@ -169,7 +170,7 @@ def subset_update(
             "expected": after,
         },
     )
-    return subset
+    return Outcome(subset, (event,))
 
 
 def subset_images(subset: SessionSubset) -> list[int]:
@@ -179,7 +180,7 @@ def subset_images(subset: SessionSubset) -> list[int]:
 @transaction.atomic
 def subset_delete(
     session: TaggingSession, subset_id: int, *, actor, annotate: dict[str, Any] | None = None
-) -> None:
+) -> Outcome[None]:
     """Delete a subset; its images stay in the session, in no subset."""
     subset = lock_subset(session, subset_id)
     image_ids = subset_images(subset)
@@ -187,7 +188,7 @@ def subset_delete(
     fields = subset_fields(subset)
     subset_pk = subset.pk
     subset.delete()  # SET_NULL frees its images in the same statement group
-    append_event(
+    event = append_event(
         session.pk,
         kind=Kind.SUBSET_DELETED,
         payload={"subset": shape, "image_ids": image_ids, **(annotate or {})},
@@ -199,6 +200,7 @@ def subset_delete(
             "image_ids": image_ids,
         },
     )
+    return Outcome(None, (event,))
 
 
 @transaction.atomic
@@ -208,7 +210,7 @@ def subset_assign(
     actor,
     subset_id: int | None,
     image_ids: Sequence[int],
-) -> list[list[Any]]:
+) -> Outcome[list[list[Any]]]:
     """Put the images in the subset (None: in no subset); the moves as the event says them.
 
     Refused whole (nothing moves) when an image is not in this session.
@@ -227,7 +229,7 @@ def subset_moves_write(
     actor,
     moves: Sequence[Sequence[Any]],
     annotate: dict[str, Any] | None = None,
-) -> list[list[Any]]:
+) -> Outcome[list[list[Any]]]:
     """Apply [subset id or None, image ids] groups in the caller's transaction, and log them."""
     current = current_subsets(session, [i for _, ids in moves for i in ids])
     missing = sorted({i for _, ids in moves for i in ids} - current.keys())
@@ -250,19 +252,20 @@ def subset_moves_write(
             previous.setdefault(current[image_id], []).append(image_id)
             current[image_id] = subset_id
         done.append([subset_id, changed])
-    if done:
-        append_event(
-            session.pk,
-            kind=Kind.SUBSET_IMAGES,
-            payload={"moves": done, **(annotate or {})},
-            actor=actor,
-            inverse={
-                "op": "subset_images",
-                "moves": [[subset, ids] for subset, ids in previous.items()],
-                "expected": done,
-            },
-        )
-    return done
+    if not done:
+        return Outcome(done)
+    event = append_event(
+        session.pk,
+        kind=Kind.SUBSET_IMAGES,
+        payload={"moves": done, **(annotate or {})},
+        actor=actor,
+        inverse={
+            "op": "subset_images",
+            "moves": [[subset, ids] for subset, ids in previous.items()],
+            "expected": done,
+        },
+    )
+    return Outcome(done, (event,))
 
 
 def current_subsets(session: TaggingSession, image_ids: Iterable[int]) -> dict[int, int | None]:
@@ -280,20 +283,22 @@ def current_subsets(session: TaggingSession, image_ids: Iterable[int]) -> dict[i
 @transaction.atomic
 def subsets_place(
     session: TaggingSession, *, actor, placements: Mapping[RepeatFolder, Sequence[int]]
-) -> dict[int, str]:
+) -> Outcome[dict[int, str]]:
     """Put imported images in the subsets their repeat folders name, creating those missing.
 
     A session holds an image once, so the same file in two repeat folders
     (`10_ohwx/x.png`, `5_style/x.png`) can be in one subset only: an image
     already in another subset stays there (the first folder seen, or where
     someone moved it), and so does the first of two folders in one call.
-    Returns those kept apart: image id → the folder (`10_ohwx`) of the subset it stays in.
+    Its value: those kept apart, image id → the folder (`10_ohwx`) of the
+    subset it stays in.
     """
     current = current_subsets(session, [i for ids in placements.values() for i in ids])
     folders = {s.pk: s.folder for s in SessionSubset.objects.filter(session=session)}
     kept: dict[int, str] = {}
     claimed: dict[int, RepeatFolder] = {}
     moves: list[list[Any]] = []
+    parts: list[Outcome] = []
     for folder, image_ids in placements.items():
         subset = SessionSubset.objects.filter(
             session=session, name=folder.name, num_repeats=folder.num_repeats
@@ -311,13 +316,15 @@ def subsets_place(
         if not taking:
             continue
         if subset is None:
-            subset = subset_create(
+            created = subset_create(
                 session, actor=actor, name=folder.name, num_repeats=folder.num_repeats
             )
+            parts.append(created)
+            subset = created.value
         moves.append([subset.pk, taking])
     if moves:
-        subset_moves_write(session, actor=actor, moves=moves)
-    return kept
+        parts.append(subset_moves_write(session, actor=actor, moves=moves))
+    return gathered(kept, parts)
 
 
 # --- plain data, for a backup -------------------------------------------------------------
@@ -344,7 +351,9 @@ def subsets_dump(session: TaggingSession) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def subsets_load(session: TaggingSession, *, actor, subsets: Sequence[Mapping[str, Any]]) -> None:
+def subsets_load(
+    session: TaggingSession, *, actor, subsets: Sequence[Mapping[str, Any]]
+) -> Outcome[None]:
     """Recreate subsets as `subsets_dump` wrote them, through the logged services.
 
     A subset whose folder exists is reused (its repeats and class tokens are
@@ -354,6 +363,7 @@ def subsets_load(session: TaggingSession, *, actor, subsets: Sequence[Mapping[st
         SessionImage.objects.filter(session=session).values_list("image__sha256", "image_id")
     )
     placements: list[list[Any]] = []
+    parts: list[Outcome] = []
     for item in subsets:
         if not isinstance(item, Mapping):
             raise InvalidInput("each subset is an object")
@@ -362,7 +372,7 @@ def subsets_load(session: TaggingSession, *, actor, subsets: Sequence[Mapping[st
             session=session, name=name, num_repeats=repeats
         ).first()
         if existing is None:
-            subset = subset_create(
+            written = subset_create(
                 session,
                 actor=actor,
                 name=name,  # type: ignore[arg-type]
@@ -370,13 +380,15 @@ def subsets_load(session: TaggingSession, *, actor, subsets: Sequence[Mapping[st
                 class_tokens=item.get("class_tokens"),
             )
         else:
-            subset = subset_update(
+            written = subset_update(
                 session,
                 existing.pk,
                 actor=actor,
                 class_tokens=item.get("class_tokens", existing.class_tokens),
             )
+        parts.append(written)
         ids = [by_sha[sha] for sha in item.get("images", ()) if sha in by_sha]
-        placements.append([subset.pk, ids])
+        placements.append([written.value.pk, ids])
     if placements:
-        subset_moves_write(session, actor=actor, moves=placements)
+        parts.append(subset_moves_write(session, actor=actor, moves=placements))
+    return gathered(None, parts)

@@ -9,7 +9,7 @@ that session, all in one transaction.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -17,6 +17,7 @@ from django.db import transaction
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage, SessionImageTag, TaggingSession
+from sessions_app.outcome import Outcome
 from sessions_app.rules import apply_rules_to_ids, session_rules
 from sessions_app.services.tag_writer import in_caption, tag_counts_add, version_bump
 from tagger_project.errors import NotFound, StaleVersion
@@ -29,12 +30,11 @@ SessionRef = TaggingSession | int
 
 @dataclass
 class TagListState:
-    """A session image's tags after an edit, and the seq of the event it wrote (by session)."""
+    """A session image's tags and version."""
 
     image_id: int
     version: int
     tags: list[dict[str, Any]]
-    seqs: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"image_id": self.image_id, "version": self.version, "tags": self.tags}
@@ -86,7 +86,7 @@ def tags_add(
     names: Iterable[str],
     source: str = TagSource.MANUAL,
     confidence: float | None = None,
-) -> TagListState:
+) -> Outcome[TagListState]:
     """Append tags (and what they imply) to the end of the session image's caption."""
     image = lock_entry(session, image_id)
     current = current_entries(image.pk)
@@ -104,7 +104,9 @@ def tags_add(
 
 
 @transaction.atomic
-def tags_remove(session: SessionRef, image_id: int, *, actor, names: Iterable[str]) -> TagListState:
+def tags_remove(
+    session: SessionRef, image_id: int, *, actor, names: Iterable[str]
+) -> Outcome[TagListState]:
     """Remove tags from the session image; names it does not have are ignored."""
     image = lock_entry(session, image_id)
     current = current_entries(image.pk)
@@ -116,7 +118,7 @@ def tags_remove(session: SessionRef, image_id: int, *, actor, names: Iterable[st
 @transaction.atomic
 def tags_set(
     session: SessionRef, image_id: int, *, actor, names: Iterable[str], version: int
-) -> TagListState:
+) -> Outcome[TagListState]:
     """Replace the session image's tag list with `names` in that order.
 
     Raises StaleVersion (carrying the current state) when `version` is not the
@@ -179,13 +181,13 @@ def rewrite_tag_list(
     before: list[Entry],
     after: list[Entry],
     annotate: dict[str, Any] | None = None,
-) -> TagListState:
+) -> Outcome[TagListState]:
     """Make the session image's rows match `after`, then log the change in its session.
 
     `annotate` adds fields to the event payload (undo and redo mark what they reverse).
     """
     if before == after:
-        return _state_of(image)
+        return Outcome(_state_of(image))
     before_ids = {entry[0] for entry in before}
     after_ids = {entry[0] for entry in after}
     removed, added = before_ids - after_ids, after_ids - before_ids
@@ -237,8 +239,7 @@ def rewrite_tag_list(
     event = append_event(
         image.session_id, kind=Kind.TAGS_CHANGED, payload=payload, actor=actor, inverse=inverse
     )
-    state.seqs[image.session_id] = event.seq
-    return state
+    return Outcome(state, (event,))
 
 
 def tag_spellings_set(session: SessionRef, image_id: int, *, spellings: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ from sessions_app.models import (
     SessionSubset,
     TaggingSession,
 )
+from sessions_app.outcome import Outcome, gathered
 from sessions_app.rules import TagRules, session_rules
 from sessions_app.services.lists import (
     after_of,
@@ -116,7 +117,7 @@ def _move(
 
 
 @transaction.atomic
-def operation_undo(session: TaggingSession, *, actor) -> SessionEvent:
+def operation_undo(session: TaggingSession, *, actor) -> Outcome[SessionEvent]:
     """Reverse the actor's latest operation in the session that is not undone yet.
 
     A group is reversed whole (newest event first) or, on a conflict, not at all.
@@ -128,7 +129,7 @@ def operation_undo(session: TaggingSession, *, actor) -> SessionEvent:
 
 
 @transaction.atomic
-def operation_redo(session: TaggingSession, *, actor) -> SessionEvent:
+def operation_redo(session: TaggingSession, *, actor) -> Outcome[SessionEvent]:
     """Re-apply the operation the actor undid most recently."""
     _, redo = undo_stacks(session, actor)
     if not redo:
@@ -138,27 +139,31 @@ def operation_redo(session: TaggingSession, *, actor) -> SessionEvent:
 
 def _reverse_operation(
     session: TaggingSession, *, actor, operation: Operation, key: str
-) -> SessionEvent:
-    """Reverse each event of the operation, newest first; the last event logged."""
-    event = None
+) -> Outcome[SessionEvent]:
+    """Reverse each event of the operation, newest first; the value is the last event logged."""
+    parts: list[Outcome] = []
     for seq in reversed(operation.seqs):
         mark: dict[str, Any] = {key: seq, "in_session": session.pk}
         if operation.group:
             mark["group"] = operation.group
-        event = _reverse(session, actor=actor, seq=seq, mark=mark)
-    assert event is not None
-    return event
+        parts.append(_reverse(session, actor=actor, seq=seq, mark=mark))
+    reversed_all = gathered(None, parts)
+    if reversed_all.events:
+        return reversed_all.then(reversed_all.events[-1])
+    # A reversal that found nothing to write logged nothing: answer with the
+    # session's newest event, as before (without the inverse: it can be megabytes).
+    latest = SessionEvent.objects.filter(session=session).defer("inverse").order_by("-seq").first()
+    assert latest is not None
+    return reversed_all.then(latest)
 
 
-def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, Any]) -> SessionEvent:
+def _reverse(session: TaggingSession, *, actor, seq: int, mark: dict[str, Any]) -> Outcome:
     event = SessionEvent.objects.get(session=session, seq=seq)
     inverse: dict[str, Any] = event.inverse or {}
     apply = _APPLIERS.get(inverse.get("op", ""))
     if apply is None:
         raise Conflict(f"event #{seq} ({event.kind}) cannot be undone")
-    apply(session, actor, inverse, mark, own_reversals(session, actor, after_seq=seq))
-    # Without the inverse: a bulk operation's can be megabytes, and callers want the event.
-    return SessionEvent.objects.filter(session=session).defer("inverse").order_by("-seq").first()
+    return apply(session, actor, inverse, mark, own_reversals(session, actor, after_seq=seq))
 
 
 # (counter, session image id, version) left by one's own undo or redo → the
@@ -253,7 +258,7 @@ def _unchanged_since(
 
 def _restore_tags(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     image = lock_entry(session, inverse["image_id"])
     if not _unchanged_since(("tags", image.pk), image.version, inverse["version"], settled):
         raise Conflict(
@@ -270,12 +275,12 @@ def _restore_tags(
         }.values()
     )
     before = current_entries(image.pk)
-    rewrite_tag_list(image, actor=actor, before=before, after=after, annotate=mark)
+    return rewrite_tag_list(image, actor=actor, before=before, after=after, annotate=mark)
 
 
 def _restore_status(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     entry = SessionImage.objects.select_for_update().get(
         session=session, image_id=inverse["image_id"]
     )
@@ -283,7 +288,7 @@ def _restore_status(
         raise Conflict(
             f"image {entry.image_id}'s status was changed by someone else since; undo refused"
         )
-    session_image_set_status(
+    return session_image_set_status(
         session,
         actor=actor,
         image_id=inverse["image_id"],
@@ -294,7 +299,7 @@ def _restore_status(
 
 def _restore_rows(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     """Reverse a batch: delete the rows it added, re-insert the rows it removed.
 
     The inverse names session images (their ids), as the batch wrote them.
@@ -322,7 +327,7 @@ def _restore_rows(
     tag_counts_add(Counter(row.tag_id for row in inserted if in_caption(row.source)))
 
     new_versions = versions_bump(image_ids)
-    append_event(
+    event = append_event(
         session.pk,
         kind=Kind.BATCH_APPLIED,
         payload={"image_ids": sorted(image_ids_of(image_ids).values()), **mark},
@@ -334,6 +339,7 @@ def _restore_rows(
             "versions": new_versions,
         },
     )
+    return Outcome(None, (event,))
 
 
 def _delete_rows(rows: Sequence[list], tag_of: dict[str, Tag]) -> list[list]:
@@ -388,7 +394,7 @@ def _lock_versions(session: TaggingSession, entry_ids: Sequence[int]) -> dict[in
 
 def _restore_lists(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     """Put back each image's whole previous list (and the session's rules, when recorded)."""
     image_ids = _lock_unchanged(session, inverse["versions"], settled)
     canonical = resolve_tag_map(inverse["tags"])
@@ -409,18 +415,19 @@ def _restore_lists(
     payload: dict[str, Any] = {"image_ids": sorted(image_ids_of(image_ids).values()), **mark}
     if previous_rules is not None:
         payload["rules"] = inverse["rules"]
-    append_event(
+    event = append_event(
         session.pk,
         kind=Kind.RULES_APPLIED if previous_rules is not None else Kind.BATCH_APPLIED,
         payload=payload,
         actor=actor,
         inverse=lists_inverse(before, after_of(targets), new_versions, rules=previous_rules),
     )
+    return Outcome(None, (event,))
 
 
 def _restore_caption(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     entry = lock_entry(session, inverse["image_id"])
     recorded = inverse["caption_version"]
     if not _unchanged_since(("caption", entry.pk), entry.caption_version, recorded, settled):
@@ -428,7 +435,7 @@ def _restore_caption(
             f"image {entry.image_id}'s caption was changed by someone else since; undo refused",
             details=[{"image_id": entry.image_id}],
         )
-    caption_write(entry, actor=actor, text=inverse["caption"], annotate=mark)
+    return caption_write(entry, actor=actor, text=inverse["caption"], annotate=mark)
 
 
 def _subset_or_conflict(session: TaggingSession, subset_id: int):
@@ -440,33 +447,33 @@ def _subset_or_conflict(session: TaggingSession, subset_id: int):
 
 def _restore_subset_fields(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     subset = _subset_or_conflict(session, inverse["subset_id"])
     if subset_fields(subset) != inverse["expected"]:
         raise Conflict(f"subset {subset.folder} was changed by someone else since; undo refused")
-    subset_update(session, subset.pk, actor=actor, annotate=mark, **inverse["fields"])
+    return subset_update(session, subset.pk, actor=actor, annotate=mark, **inverse["fields"])
 
 
 def _drop_subset(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     subset = _subset_or_conflict(session, inverse["subset_id"])
     expected = dict(inverse["expected"])
     image_ids = expected.pop("image_ids", [])
     if subset_fields(subset) != expected or subset_images(subset) != sorted(image_ids):
         raise Conflict(f"subset {subset.folder} was changed by someone else since; undo refused")
-    subset_delete(session, subset.pk, actor=actor, annotate=mark)
+    return subset_delete(session, subset.pk, actor=actor, annotate=mark)
 
 
 def _recreate_subset(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     current = current_subsets(session, inverse["image_ids"])
     if any(subset_id is not None for subset_id in current.values()):
         raise Conflict("some of its images were put in another subset since; undo refused")
     if SessionSubset.objects.filter(pk=inverse["subset_id"]).exists():
         raise Conflict("the subset exists again; undo refused")
-    subset_create(
+    return subset_create(
         session,
         actor=actor,
         image_ids=list(current),
@@ -478,7 +485,7 @@ def _recreate_subset(
 
 def _restore_subset_images(
     session: TaggingSession, actor, inverse: dict[str, Any], mark, settled: Settled
-) -> None:
+) -> Outcome:
     current = current_subsets(session, [i for _, ids in inverse["expected"] for i in ids])
     for subset_id, image_ids in inverse["expected"]:
         if any(image_id in current and current[image_id] != subset_id for image_id in image_ids):
@@ -487,7 +494,7 @@ def _restore_subset_images(
         if subset_id is not None:
             _subset_or_conflict(session, subset_id)
     moves = [[subset_id, [i for i in ids if i in current]] for subset_id, ids in inverse["moves"]]
-    subset_moves_write(session, actor=actor, moves=moves, annotate=mark)
+    return subset_moves_write(session, actor=actor, moves=moves, annotate=mark)
 
 
 RULE_KEYS = ("blacklist", "pinned", "category_order")

@@ -11,7 +11,7 @@ previous text as its inverse (undo), and broadcast after commit.
 """
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +19,7 @@ from django.db import transaction
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
 from sessions_app.models import SessionImage
+from sessions_app.outcome import Outcome
 from sessions_app.services.tagging import SessionRef, lock_entry
 from tagger_project.errors import InvalidInput, StaleVersion
 
@@ -31,12 +32,11 @@ _ALLOWED_CONTROLS = frozenset("\n\r\t")
 
 @dataclass
 class WrittenCaption:
-    """A session image's written caption, and the seq of the event that set it (if any)."""
+    """A session image's written caption and its version."""
 
     image_id: int
     caption: str
     caption_version: int
-    seqs: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,7 +70,7 @@ def _state(entry: SessionImage) -> WrittenCaption:
 @transaction.atomic
 def caption_set(
     session: SessionRef, image_id: int, *, actor, text: str, version: int
-) -> WrittenCaption:
+) -> Outcome[WrittenCaption]:
     """Replace the session image's written caption with `text`, exactly.
 
     Raises StaleVersion (carrying the current text and version) when `version`
@@ -88,7 +88,9 @@ def caption_set(
 
 
 @transaction.atomic
-def caption_replace(session: SessionRef, image_id: int, *, actor, text: str) -> WrittenCaption:
+def caption_replace(
+    session: SessionRef, image_id: int, *, actor, text: str
+) -> Outcome[WrittenCaption]:
     """Set the caption whatever it was (an import says what the caption is), logged as any edit."""
     check_caption(text)
     return caption_write(lock_entry(session, image_id), actor=actor, text=text)
@@ -96,13 +98,13 @@ def caption_replace(session: SessionRef, image_id: int, *, actor, text: str) -> 
 
 def caption_write(
     entry: SessionImage, *, actor, text: str, annotate: dict[str, Any] | None = None
-) -> WrittenCaption:
+) -> Outcome[WrittenCaption]:
     """Write the locked session image's caption and log it (callers checked the version).
 
     `annotate` adds fields to the event payload (undo and redo mark what they reverse).
     """
     if text == entry.caption:
-        return _state(entry)
+        return Outcome(_state(entry))
     previous = entry.caption
     entry.caption = text
     entry.caption_version += 1
@@ -120,5 +122,4 @@ def caption_write(
             "caption_version": entry.caption_version,
         },
     )
-    state.seqs[entry.session_id] = event.seq
-    return state
+    return Outcome(state, (event,))

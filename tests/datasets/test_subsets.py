@@ -170,7 +170,7 @@ def test_an_image_someone_moved_is_not_moved_back_by_an_import(session, alice, t
     root = dreambooth_folder(tmp_path / "train")
     call_command("import_images", str(root), "--session", session.name, "--workers", "1")
     x = SessionImage.objects.get(session=session, subset__name="ohwx")
-    other = subset_create(session, actor=alice, name="portraits", num_repeats=2)
+    other = subset_create(session, actor=alice, name="portraits", num_repeats=2).value
     subset_moves_write(session, actor=alice, moves=[[other.pk, [x.image_id]]])
     call_command(
         "import_images", str(root), "--session", session.name, "--workers", "1",

@@ -19,7 +19,7 @@ def _prepare(alice, bob, carol):
     session, ids = stocked_session(alice, count=5, members=[(bob, "editor"), (carol, "viewer")])
 
     def make():
-        ohwx = subset_create(session, actor=alice, name="ohwx", num_repeats=10)
+        ohwx = subset_create(session, actor=alice, name="ohwx", num_repeats=10).value
         subset_create(session, actor=alice, name="style", num_repeats=5)
         subset_assign(session, actor=alice, subset_id=ohwx.pk, image_ids=ids[:2])
         return ohwx

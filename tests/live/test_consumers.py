@@ -116,7 +116,7 @@ async def test_resync_when_the_log_cannot_bridge_the_gap(
     assert (await frame_of_type(comm, "resync"))["seq"] == current
     # Live from here on, without the old events.
     state = await db(services.tags_add)(session, session_images[0].pk, actor=bob, names=["cat"])
-    events = await events_until(comm, state.seqs[session.pk])
+    events = await events_until(comm, state.seq)
     assert [event["seq"] for event in events] == [current + 1]
     await comm.disconnect()
 
@@ -134,7 +134,7 @@ async def test_lost_broadcast_is_filled_from_the_log(session, session_images, bo
     comm, welcome = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
     await db(log_without_broadcast)(session)
     state = await db(services.tags_add)(session, session_images[0].pk, actor=bob, names=["cat"])
-    events = await events_until(comm, state.seqs[session.pk])
+    events = await events_until(comm, state.seq)
     assert [(e["seq"], e["kind"]) for e in events] == [
         (welcome["seq"] + 1, "note"),
         (welcome["seq"] + 2, "tags.changed"),
@@ -147,7 +147,7 @@ async def test_a_lost_last_broadcast_arrives_without_a_later_edit(session, sessi
     comm, welcome = await joined(session.pk, bob, last_seq=await db(last_seq)(session.pk))
     # An event through the live path first: the replay after hello is over.
     state = await db(services.tags_add)(session, session_images[0].pk, actor=bob, names=["cat"])
-    await events_until(comm, state.seqs[session.pk])
+    await events_until(comm, state.seq)
     await db(log_without_broadcast)(session)
     events = await events_until(comm, welcome["seq"] + 2, timeout=5)
     assert [(e["seq"], e["kind"]) for e in events] == [(welcome["seq"] + 2, "note")]
@@ -303,7 +303,7 @@ async def test_edits_from_other_doors_reach_the_socket_in_order(
 
     def burst():
         return [
-            services.tags_add(session, image.pk, actor=bob, names=[f"n{i}"]).seqs[session.pk]
+            services.tags_add(session, image.pk, actor=bob, names=[f"n{i}"]).seq
             for i, image in enumerate(session_images * 3)
         ]
 

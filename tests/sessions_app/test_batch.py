@@ -30,20 +30,22 @@ def ids(images) -> list[int]:
 def test_batch_add_appends_where_missing(session, session_images, bob):
     first, second, third = session_images
     services.tags_add(session, first.pk, actor=bob, names=["a", "b"])
-    result = services.batch_apply(session, actor=bob, image_ids=ids(session_images), add=["b", "c"])
+    outcome = services.batch_apply(
+        session, actor=bob, image_ids=ids(session_images), add=["b", "c"]
+    )
     assert tag_names(first) == ["a", "b", "c"]
     assert tag_names(second) == ["b", "c"]
     assert tag_names(third) == ["b", "c"]
-    assert result.changed == 3
+    assert outcome.value.changed == 3
     assert count_of("b") == real_count("b") == 3
     assert count_of("c") == real_count("c") == 3
 
 
 def test_batch_add_bumps_versions_and_logs_one_event(session, session_images, bob):
     before = session.events.count()
-    result = services.batch_apply(session, actor=bob, image_ids=ids(session_images[:2]), add=["x"])
+    outcome = services.batch_apply(session, actor=bob, image_ids=ids(session_images[:2]), add=["x"])
     assert session.events.count() == before + 1
-    event = SessionEvent.objects.get(session=session, seq=result.seq)
+    event = SessionEvent.objects.get(session=session, seq=outcome.seq)
     assert event.kind == "batch.applied"
     assert event.payload["image_ids"] == sorted(ids(session_images[:2]))
     versions = dict(SessionImage.objects.filter(session=session).values_list("image", "version"))
@@ -66,10 +68,10 @@ def test_batch_add_applies_implications(session, session_images, bob):
 def test_batch_remove(session, session_images, bob):
     for image in session_images:
         services.tags_add(session, image.pk, actor=bob, names=["a", "b", "c"])
-    result = services.batch_apply(
+    outcome = services.batch_apply(
         session, actor=bob, image_ids=ids(session_images[:2]), remove=["b"]
     )
-    assert result.changed == 2
+    assert outcome.value.changed == 2
     assert tag_names(session_images[0]) == ["a", "c"]
     assert tag_names(session_images[2]) == ["a", "b", "c"]
     assert count_of("b") == real_count("b") == 1
@@ -79,10 +81,10 @@ def test_batch_replace_keeps_position_and_drops_duplicates(session, session_imag
     first, second, _ = session_images
     services.tags_add(session, first.pk, actor=bob, names=["a", "old", "c"])
     services.tags_add(session, second.pk, actor=bob, names=["new", "old"])
-    result = services.batch_apply(
+    outcome = services.batch_apply(
         session, actor=bob, image_ids=ids(session_images), replace=("old", "new")
     )
-    assert result.changed == 2
+    assert outcome.value.changed == 2
     assert tag_names(first) == ["a", "new", "c"]
     assert tag_names(second) == ["new"]
     assert count_of("old") == real_count("old") == 0
@@ -91,8 +93,8 @@ def test_batch_replace_keeps_position_and_drops_duplicates(session, session_imag
 
 def test_batch_ignores_images_outside_the_session(session, session_images, bob):
     outsider = make_image(name="elsewhere.png")
-    result = services.batch_apply(session, actor=bob, image_ids=[outsider.pk], add=["x"])
-    assert result.changed == 0
+    outcome = services.batch_apply(session, actor=bob, image_ids=[outsider.pk], add=["x"])
+    assert outcome.value.changed == 0
     assert tag_names(outsider) == []
 
 
@@ -114,10 +116,10 @@ def test_batch_with_a_bad_tag_changes_nothing(session, session_images, bob):
 def test_batch_spans_chunks(session, alice, bob):
     images = [make_image(name=f"many{i}.png", color=(i % 255, 0, 0)) for i in range(1203)]
     services.session_images_add(session, actor=alice, images=images)
-    result = services.batch_apply(session, actor=bob, image_ids=ids(images), add=["bulk"])
-    assert result.changed == 1203
+    outcome = services.batch_apply(session, actor=bob, image_ids=ids(images), add=["bulk"])
+    assert outcome.value.changed == 1203
     assert count_of("bulk") == real_count("bulk") == 1203
-    result = services.batch_apply(session, actor=bob, image_ids=ids(images), remove=["bulk"])
+    outcome = services.batch_apply(session, actor=bob, image_ids=ids(images), remove=["bulk"])
     assert count_of("bulk") == real_count("bulk") == 0
 
 

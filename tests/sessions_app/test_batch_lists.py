@@ -32,16 +32,16 @@ def versions(images) -> list[int]:
 
 def test_add_at_the_front_puts_new_tags_first_in_the_order_given(session, tagged, bob):
     first, second, third = tagged
-    result = services.batch_apply(
+    outcome = services.batch_apply(
         session, actor=bob, image_ids=ids(tagged), add=["ohwx", "solo"], add_front=True
     )
     assert tag_names(first) == ["ohwx", "solo", "smile", "cat", "outdoors"]
     # "Skip existing", as BooruDatasetTagManager does by default: ohwx stays where it was.
     assert tag_names(second) == ["solo", "ohwx", "dog", "blue sky"]
     assert tag_names(third) == ["ohwx", "solo"]
-    assert result.changed == 3
+    assert outcome.value.changed == 3
     assert count_of("ohwx") == real_count("ohwx") == 3
-    event = SessionEvent.objects.get(session=session, seq=result.seq)
+    event = SessionEvent.objects.get(session=session, seq=outcome.seq)
     assert event.payload["add_front"] is True and event.payload["add"] == ["ohwx", "solo"]
 
 
@@ -57,10 +57,12 @@ def test_sort_orders_each_list_by_name_and_counts_only_what_moved(session, tagge
     first, second, _third = tagged
     services.batch_apply(session, actor=bob, image_ids=ids(tagged[1:2]), sort=True)
     before = versions(tagged)
-    result = services.batch_apply(session, actor=bob, image_ids=ids(tagged), sort=True)
+    outcome = services.batch_apply(session, actor=bob, image_ids=ids(tagged), sort=True)
     assert tag_names(first) == ["cat", "outdoors", "smile"]
     assert tag_names(second) == ["blue sky", "dog", "ohwx"]
-    assert result.changed_image_ids == [first.pk]  # second was sorted already, third is empty
+    assert outcome.value.changed_image_ids == [
+        first.pk
+    ]  # second was sorted already, third is empty
     assert versions(tagged) == [before[0] + 1, before[1], before[2]]
     assert count_of("cat") == real_count("cat") == 1
 
@@ -79,8 +81,8 @@ def test_sort_keeps_the_sessions_pinned_tags_first(session, tagged, alice, bob):
 
 def test_clear_removes_every_tag_and_clear_with_add_sets_the_list(session, tagged, bob):
     first, second, _third = tagged
-    result = services.batch_apply(session, actor=bob, image_ids=ids(tagged[:1]), clear=True)
-    assert tag_names(first) == [] and result.changed_image_ids == [first.pk]
+    outcome = services.batch_apply(session, actor=bob, image_ids=ids(tagged[:1]), clear=True)
+    assert tag_names(first) == [] and outcome.value.changed_image_ids == [first.pk]
     assert count_of("cat") == real_count("cat") == 0
     services.batch_apply(session, actor=bob, image_ids=ids(tagged[1:2]), clear=True, add=["x", "y"])
     assert tag_names(second) == ["x", "y"]

@@ -9,8 +9,10 @@ from django.db import transaction
 
 from sessions_app import services
 from sessions_app.event_kinds import KINDS, Kind, browser_kinds
-from sessions_app.events import append_event, capture_events
+from sessions_app.events import append_event
 from sessions_app.models import SessionEvent
+from sessions_app.repeat_folders import RepeatFolder
+from sessions_app.services.subsets import subsets_place
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,20 +45,19 @@ def test_no_service_names_a_kind_by_its_bare_string():
     assert offenders == []
 
 
-def test_capture_events_hands_back_what_the_calls_inside_appended(session, session_images, bob):
+def test_an_outcome_holds_what_the_call_and_the_services_it_called_appended(
+    session, session_images, bob
+):
+    # Replaces the capture_events() test: the events now come back in the outcome.
     first, second, _ = session_images
     services.tags_add(session, first.pk, actor=bob, names=["outside"])
-    with capture_events() as outer:
-        services.tags_add(session, first.pk, actor=bob, names=["cat"])
-        with capture_events() as inner:
-            services.session_image_set_status(
-                session, actor=bob, image_id=second.pk, status="tagged"
-            )
-    assert [event.kind for event in inner] == [Kind.IMAGE_STATUS]
-    assert [event.kind for event in outer] == [Kind.TAGS_CHANGED, Kind.IMAGE_STATUS]
-    assert [event.seq for event in outer] == list(
+    tagged = services.tags_add(session, first.pk, actor=bob, names=["cat"])
+    placed = subsets_place(session, actor=bob, placements={RepeatFolder(10, "ohwx"): [second.pk]})
+    assert [event.kind for event in tagged.events] == [Kind.TAGS_CHANGED]
+    assert [event.kind for event in placed.events] == [Kind.SUBSET_CREATED, Kind.SUBSET_IMAGES]
+    assert [event.seq for event in tagged.events + placed.events] == list(
         SessionEvent.objects.filter(session=session).order_by("-seq").values_list("seq", flat=True)
-    )[1::-1]
+    )[2::-1]
 
 
 def test_the_workspace_page_carries_the_kinds_and_its_script_no_copy(client, session, alice):

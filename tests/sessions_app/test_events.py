@@ -53,7 +53,7 @@ def test_edit_is_broadcast_after_commit(session, session_images, bob):
     assert message["type"] == "session.event"
     event = message["event"]
     assert (event["seq"], event["kind"], event["actor"]) == (
-        states[0].seqs[session.pk],
+        states[0].seq,
         "tags.changed",
         "bob",
     )

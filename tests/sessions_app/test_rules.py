@@ -124,14 +124,14 @@ def test_preview_counts_exactly_and_changes_nothing(session, tagged):
 def test_apply_is_one_event_and_undo_restores_exact_state(session, tagged, bob):
     before = full_state(tagged)
     rules = rules_from_input(blacklist=["blurry"], pinned=["smile"], category_order=ORDER)
-    result = rules_apply(session, actor=bob, rules=rules)
-    assert result.changed == 2
-    event = SessionEvent.objects.get(session=session, seq=result.seq)
+    outcome = rules_apply(session, actor=bob, rules=rules)
+    assert outcome.value.changed == 2
+    event = SessionEvent.objects.get(session=session, seq=outcome.seq)
     assert (event.kind, event.payload["image_ids"]) == (
         "rules.applied",
-        sorted(result.changed_image_ids),
+        sorted(outcome.value.changed_image_ids),
     )
-    assert session.events.order_by("-seq").first().seq == result.seq
+    assert session.events.order_by("-seq").first().seq == outcome.seq
     first, second, _ = tagged
     assert names_of(first) == ["smile", "saber", "wlop", "highres"]
     assert names_of(second) == ["smile", "fate"]
@@ -164,10 +164,10 @@ def test_rules_apply_on_every_edit(session, tagged, bob):
     image = tagged[2]
     services.tags_add(session, image.pk, actor=bob, names=["ugly", "tree", "solo"])
     assert names_of(image) == ["solo", "smile", "tree"]
-    state = services.tags_set(
+    outcome = services.tags_set(
         session, image.pk, actor=bob, names=["tree", "solo", "ugly"], version=2
     )
-    assert [tag["name"] for tag in state.tags] == ["solo", "tree"]
+    assert [tag["name"] for tag in outcome.value.tags] == ["solo", "tree"]
 
 
 def test_implied_blacklisted_tag_is_not_added(session, tagged, bob):
@@ -210,8 +210,8 @@ def test_image_in_two_sessions_obeys_each_sessions_rules_in_its_own_list(
 def test_accept_source_makes_tags_manual_and_undo_restores(session, tagged, bob):
     before = full_state(tagged)
     ids = [image.pk for image in tagged]
-    result = services.batch_apply(session, actor=bob, image_ids=ids, accept_source="autotagger")
-    assert result.changed_image_ids == [tagged[1].pk]
+    outcome = services.batch_apply(session, actor=bob, image_ids=ids, accept_source="autotagger")
+    assert outcome.value.changed_image_ids == [tagged[1].pk]
     rows = SessionImageTag.objects.filter(entry__image=tagged[1])
     assert set(rows.values_list("source", "confidence")) == {(TagSource.MANUAL, None)}
     operation_undo(session, actor=bob)

@@ -29,7 +29,7 @@ def subset_of(session, image_id: int):
 
 @pytest.fixture
 def ohwx(session, alice):
-    return subset_create(session, actor=alice, name="ohwx", num_repeats=10)
+    return subset_create(session, actor=alice, name="ohwx", num_repeats=10).value
 
 
 # --- editing ---------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def test_another_sessions_images_and_subsets_are_refused(
     other = session_create(owner=alice, name="Dogs")
     foreign = make_image(color=(1, 2, 250), name="dog.png")
     session_images_add(other, actor=alice, images=[foreign])
-    foreign_subset = subset_create(other, actor=alice, name="dog")
+    foreign_subset = subset_create(other, actor=alice, name="dog").value
     api = as_(bob)
     mixed = {"subset_id": ohwx.pk, "image_ids": [session_images[0].pk, foreign.pk]}
     response = api.post(f"/sessions/{session.pk}/subset-assignments", mixed)
@@ -169,7 +169,7 @@ def test_subset_counts_in_two_queries(session, ohwx, django_assert_num_queries) 
 
 def test_undo_and_redo_each_subset_edit(session, alice, session_images) -> None:
     image = session_images[0].pk
-    subset = subset_create(session, actor=alice, name="ohwx", num_repeats=10)
+    subset = subset_create(session, actor=alice, name="ohwx", num_repeats=10).value
     subset_assign(session, actor=alice, subset_id=subset.pk, image_ids=[image])
     from sessions_app.services.subsets import subset_delete, subset_update
 
@@ -192,8 +192,8 @@ def test_undo_and_redo_each_subset_edit(session, alice, session_images) -> None:
 
 def test_undo_never_clobbers_someone_elses_move(session, alice, bob, session_images) -> None:
     image = session_images[0].pk
-    first = subset_create(session, actor=bob, name="a")
-    second = subset_create(session, actor=bob, name="b")
+    first = subset_create(session, actor=bob, name="a").value
+    second = subset_create(session, actor=bob, name="b").value
     subset_assign(session, actor=alice, subset_id=first.pk, image_ids=[image])
     subset_assign(session, actor=bob, subset_id=second.pk, image_ids=[image])
     with pytest.raises(Conflict):
@@ -207,7 +207,9 @@ def test_undo_never_clobbers_someone_elses_move(session, alice, bob, session_ima
 def test_dump_and_load_recreate_the_subsets_in_another_session(
     session, alice, session_images
 ) -> None:
-    subset = subset_create(session, actor=alice, name="ohwx", num_repeats=10, class_tokens="sks")
+    subset = subset_create(
+        session, actor=alice, name="ohwx", num_repeats=10, class_tokens="sks"
+    ).value
     subset_assign(session, actor=alice, subset_id=subset.pk, image_ids=[session_images[2].pk])
     dumped = subsets_dump(session)
     assert dumped == [
@@ -235,7 +237,8 @@ async def test_subset_edits_reach_open_sockets(session, alice, bob, session_imag
     seq = await db(lambda: TaggingSession.objects.get(pk=session.pk).last_seq)()
     comm, _ = await joined(session.pk, bob, last_seq=seq)
     try:
-        subset = await db(subset_create)(session, actor=alice, name="ohwx", num_repeats=10)
+        created = await db(subset_create)(session, actor=alice, name="ohwx", num_repeats=10)
+        subset = created.value
         await db(subset_assign)(
             session, actor=alice, subset_id=subset.pk, image_ids=[session_images[0].pk]
         )

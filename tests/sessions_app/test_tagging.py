@@ -22,13 +22,13 @@ def count_of(name: str) -> int:
 
 def test_add_appends_in_order_normalized_and_logs_event(session, session_images, bob):
     image = session_images[0]
-    state = services.tags_add(
+    outcome = services.tags_add(
         session, image.pk, actor=bob, names=["Red_Hair", "(smile:1.2)", "red hair"]
     )
-    assert [tag["name"] for tag in state.tags] == ["red hair", "smile"]
+    assert [tag["name"] for tag in outcome.value.tags] == ["red hair", "smile"]
     assert tag_names(image) == ["red hair", "smile"]
-    assert state.version == 1
-    event = SessionEvent.objects.get(session=session, seq=state.seqs[session.pk])
+    assert outcome.value.version == 1
+    event = SessionEvent.objects.get(session=session, seq=outcome.seq)
     assert event.kind == "tags.changed"
     assert event.payload["added"] == ["red hair", "smile"]
     assert event.actor == bob
@@ -39,8 +39,8 @@ def test_add_existing_tag_changes_nothing(session, session_images, bob):
     image = session_images[0]
     services.tags_add(session, image.pk, actor=bob, names=["cat"])
     last_seq = session.events.count()
-    state = services.tags_add(session, image.pk, actor=bob, names=["cat"])
-    assert state.version == 1
+    outcome = services.tags_add(session, image.pk, actor=bob, names=["cat"])
+    assert outcome.value.version == 1
     assert session.events.count() == last_seq
     assert count_of("cat") == 1
 
@@ -51,8 +51,8 @@ def test_add_applies_implications_transitively(session, session_images, bob):
     ears = Tag.objects.create(name="ears")
     implication_create(cat_ears, implied=animal_ears)
     implication_create(animal_ears, implied=ears)
-    state = services.tags_add(session, session_images[0].pk, actor=bob, names=["cat ears"])
-    assert [(t["name"], t["source"]) for t in state.tags] == [
+    outcome = services.tags_add(session, session_images[0].pk, actor=bob, names=["cat ears"])
+    assert [(t["name"], t["source"]) for t in outcome.value.tags] == [
         ("cat ears", TagSource.MANUAL),
         ("animal ears", TagSource.IMPLICATION),
         ("ears", TagSource.IMPLICATION),
@@ -62,8 +62,8 @@ def test_add_applies_implications_transitively(session, session_images, bob):
 def test_add_resolves_aliases(session, session_images, bob):
     cat = Tag.objects.create(name="cat")
     alias_create(cat, name="Kitty")
-    state = services.tags_add(session, session_images[0].pk, actor=bob, names=["kitty"])
-    assert [tag["name"] for tag in state.tags] == ["cat"]
+    outcome = services.tags_add(session, session_images[0].pk, actor=bob, names=["kitty"])
+    assert [tag["name"] for tag in outcome.value.tags] == ["cat"]
 
 
 def test_bad_tag_name_changes_nothing(session, session_images, bob):
@@ -86,11 +86,11 @@ def test_remove_keeps_order_and_counts(session, session_images, bob):
 def test_set_reorders_and_keeps_sources(session, session_images, bob):
     image = session_images[0]
     services.tags_add(session, image.pk, actor=bob, names=["a"], source=TagSource.CAPTION)
-    state = services.tags_add(session, image.pk, actor=bob, names=["b"])
-    state = services.tags_set(
-        session, image.pk, actor=bob, names=["b", "c", "a"], version=state.version
+    outcome = services.tags_add(session, image.pk, actor=bob, names=["b"])
+    outcome = services.tags_set(
+        session, image.pk, actor=bob, names=["b", "c", "a"], version=outcome.value.version
     )
-    assert [(t["name"], t["source"]) for t in state.tags] == [
+    assert [(t["name"], t["source"]) for t in outcome.value.tags] == [
         ("b", "manual"),
         ("c", "manual"),
         ("a", "caption"),
@@ -128,7 +128,7 @@ def test_edit_is_logged_only_in_the_session_it_is_made_in(session, session_image
     other = services.session_create(owner=alice, name="Other")
     services.session_images_add(other, actor=alice, images=[session_images[0]])
     other_seq = TaggingSession.objects.get(pk=other.pk).last_seq
-    state = services.tags_add(session, session_images[0].pk, actor=alice, names=["shared"])
-    assert set(state.seqs) == {session.pk}
+    outcome = services.tags_add(session, session_images[0].pk, actor=alice, names=["shared"])
+    assert {event.session_id for event in outcome.events} == {session.pk}
     assert TaggingSession.objects.get(pk=other.pk).last_seq == other_seq
     assert services.image_tag_state(other, session_images[0].pk).tags == []

@@ -26,7 +26,7 @@ def test_undo_and_redo_of_a_tag_edit(session, session_images, bob):
     before = tag_state(image)
     services.tags_set(session, image.pk, actor=bob, names=["b", "c"], version=1)
     after = tag_state(image)
-    undo_event = operation_undo(session, actor=bob)
+    undo_event = operation_undo(session, actor=bob).value
     assert undo_event.payload["undo_of"] == undo_event.seq - 1
     assert tag_state(image) == before
     operation_redo(session, actor=bob)
