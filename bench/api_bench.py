@@ -83,8 +83,8 @@ def generate(path: Path) -> float:
     )
     db.execute(
         "INSERT INTO sessions_app_taggingsession (id, name, owner_id, description, trigger_word,"
-        " separator, use_underscores, escape_parentheses, last_seq, created_at, updated_at)"
-        " VALUES (1, 'Bench', 1, '', '', ', ', 0, 0, 0, ?, ?)",
+        " separator, use_underscores, escape_parentheses, caption_style, last_seq, created_at,"
+        " updated_at) VALUES (1, 'Bench', 1, '', '', ', ', 0, 0, '{}', 0, ?, ?)",
         [NOW, NOW],
     )
     db.execute(
