@@ -102,7 +102,11 @@ def tagger_document(session: TaggingSession, rows: NamedRows) -> Iterator[bytes]
 
 
 def session_settings(session: TaggingSession) -> dict[str, Any]:
-    return {field: getattr(session, field) for field in SESSION_FIELDS}
+    settings = {field: getattr(session, field) for field in SESSION_FIELDS}
+    # In key order: PostgreSQL's jsonb hands a JSON field back with its keys reordered,
+    # and a restored session must write the same bytes as the one it came from.
+    settings["caption_style"] = dict(sorted(settings["caption_style"].items()))
+    return settings
 
 
 def rules(session: TaggingSession) -> dict[str, list[str]]:
