@@ -369,7 +369,7 @@ def job_arm(tagger, images, batch: int, nice: int, rounds: int) -> dict:
     from sessions_app.services.autotag import autotag_options
 
     user = get_user_model().objects.get(username="bench")
-    session = session_services.session_create(owner=user, name=f"bench {time.time_ns()}")
+    session = session_services.session_create(owner=user, name=f"bench {time.time_ns()}").value
     session_services.session_images_add(session, actor=user, images=images)
     _, token = token_create(user, name="bench")
     with socket.socket() as sock:
@@ -393,7 +393,7 @@ def job_arm(tagger, images, batch: int, nice: int, rounds: int) -> dict:
         options = autotag_options()
         warm = autotag_enqueue(
             session, actor=user, image_ids=[images[0].pk], model="wd-vit-sized", options=options
-        )
+        ).value
         _wait_job(warm)
         paths = [Path(settings.MEDIA_ROOT) / image.file.name for image in images]
         arms: dict[str, list[float]] = {"plain": [], "quiet": [], "probed": []}
@@ -429,7 +429,7 @@ def _timed_job(session, user, images, probe=None):
         image_ids=[image.pk for image in images],
         model="wd-vit-sized",
         options=autotag_options(mode="replace"),
-    )
+    ).value
     during: list[float] = []
     while not job.finished:
         if probe is None:

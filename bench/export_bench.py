@@ -74,13 +74,13 @@ def build_session(count: int):
     if existing is not None and existing.entries.count() == count:
         return existing
     user, _ = get_user_model().objects.get_or_create(username="bench")
-    session = existing or services.session_create(owner=user, name="export bench")
+    session = existing or services.session_create(owner=user, name="export bench").value
     rng = random.Random(2)
     ids = []
     for index in range(count):
         outcome = services.session_import_bytes(
             session, actor=user, data=noise_jpeg(rng), original_name=f"img{index % 400}.jpg"
-        )
+        ).value
         ids.append(outcome.image_id)
     vocabulary = [f"tag {n}" for n in range(200)]
     # Set-based: a few batches give every image 25 tags in varied orders.

@@ -127,7 +127,7 @@ def project_rows(kind: str, files: list[Path], work: Path) -> dict[str, float]:
             _, ms = cpu_ms(lambda processed=processed: image_files_store(processed))
             store += ms
     user = get_user_model().objects.get_or_create(username="steps")[0]
-    session = session_create(owner=user, name=kind)
+    session = session_create(owner=user, name=kind).value
     with override_settings(MEDIA_ROOT=str(work / f"media-import-{kind}")):
         start = time.process_time()
         report = import_files(session, actor=user, files=files, workers=1)

@@ -76,7 +76,7 @@ def build_session(count: int):
     started = time.perf_counter()
     if existing is not None:
         existing.delete()
-    session = services.session_create(owner=user, name="rules bench")
+    session = services.session_create(owner=user, name="rules bench").value
     rng = random.Random(6)
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:

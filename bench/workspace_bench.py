@@ -128,8 +128,8 @@ def setup_database(n_images: int) -> dict:
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", password=PASSWORD)
-    big = services.session_create(owner=user, name="Ten thousand")
-    empty = services.session_create(owner=user, name="Empty")
+    big = services.session_create(owner=user, name="Ten thousand").value
+    empty = services.session_create(owner=user, name="Empty").value
     originals = []
     for name, data in originals_bytes():
         processed = process_image_bytes(data, max_pixels=10**8, max_bytes=10**8)

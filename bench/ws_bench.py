@@ -123,7 +123,7 @@ class Setup:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         call_command("migrate", verbosity=0)
         user = get_user_model().objects.create(username="bench")
-        self.session = services.session_create(owner=user, name="bench")
+        self.session = services.session_create(owner=user, name="bench").value
         self.token = token_create(user)[1]
 
     def last_seq(self) -> int:

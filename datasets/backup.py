@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from django.contrib.auth import get_user_model
 
 from datasets.importing_formats import Dataset
-from sessions_app.models import SessionMember, TaggingSession
+from sessions_app.models import SessionEvent, SessionMember, TaggingSession
 from sessions_app.rules import TagRules, rules_from_input, session_rules
 from sessions_app.services.rules import rules_apply
 from sessions_app.services.sessions import session_member_add
@@ -38,7 +38,8 @@ from tags.services import tags_describe
 if TYPE_CHECKING:
     from datasets.services import DatasetReport
 
-Step = Callable[[TaggingSession, object, Dataset, "DatasetReport"], None]
+# A step returns the events it appended, for the import's outcome.
+Step = Callable[[TaggingSession, object, Dataset, "DatasetReport"], list[SessionEvent]]
 
 
 def rules_check(dataset: Dataset) -> TagRules | None:
@@ -53,13 +54,14 @@ def rules_check(dataset: Dataset) -> TagRules | None:
         raise InvalidInput(f"the document's rules: {error.message}") from None
 
 
-def restore_members(session: TaggingSession, actor, dataset: Dataset, report) -> None:
+def restore_members(session: TaggingSession, actor, dataset: Dataset, report) -> list[SessionEvent]:
     """Give each member the document names, that this installation has, their role."""
     users = get_user_model()
     field = users.USERNAME_FIELD
     current = dict(
         SessionMember.objects.filter(session=session).values_list(f"user__{field}", "role")
     )
+    events: list[SessionEvent] = []
     for username, role in dataset.members:
         if current.get(username) == role:
             continue
@@ -69,19 +71,22 @@ def restore_members(session: TaggingSession, actor, dataset: Dataset, report) ->
             report.problem("members", f"no user {username!r} here; their role {role!r} not given")
             continue
         try:
-            session_member_add(session, actor=actor, user=user, role=role)
+            events += session_member_add(session, actor=actor, user=user, role=role).events
         except DomainError as error:
             report.problem("members", f"{username!r} not made {role}: {error.message}")
+    return events
 
 
-def restore_rules(session: TaggingSession, actor, dataset: Dataset, report) -> None:
+def restore_rules(session: TaggingSession, actor, dataset: Dataset, report) -> list[SessionEvent]:
     """Apply the document's rules (checked again now that its vocabulary is here)."""
     rules = rules_check(dataset)
     if rules is None or rules == session_rules(session.pk):
-        return
-    result = rules_apply(session, actor=actor, rules=rules).value
-    if result.changed:
-        report.problem("rules", f"{result.changed} images reordered or trimmed to obey the rules")
+        return []
+    applied = rules_apply(session, actor=actor, rules=rules)
+    if applied.value.changed:
+        changed = applied.value.changed
+        report.problem("rules", f"{changed} images reordered or trimmed to obey the rules")
+    return list(applied.events)
 
 
 def describe_new_tags(dataset: Dataset, canonical: dict[str, str], existing: set[str]) -> None:
@@ -94,9 +99,10 @@ def describe_new_tags(dataset: Dataset, canonical: dict[str, str], existing: set
     tags_describe(entries)
 
 
-def restore_subsets(session: TaggingSession, actor, dataset: Dataset, report) -> None:
-    if dataset.subsets:
-        subsets_load(session, actor=actor, subsets=dataset.subsets)
+def restore_subsets(session: TaggingSession, actor, dataset: Dataset, report) -> list[SessionEvent]:
+    if not dataset.subsets:
+        return []
+    return list(subsets_load(session, actor=actor, subsets=dataset.subsets).events)
 
 
 BEFORE_IMAGES: tuple[Step, ...] = (restore_members,)

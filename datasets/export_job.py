@@ -50,7 +50,7 @@ def export_enqueue(session: TaggingSession, *, actor, fmt: str, options: ExportO
         kind=JobKind.EXPORT,
         params={"format": fmt, "options": asdict(options)},
         total=images.count(),
-    )
+    ).value
 
 
 class _Cancelled(Exception):
@@ -111,10 +111,12 @@ def export_run(
         raise
     except _Cancelled:
         with transaction.atomic():
-            return job_finish(progress.job, worker_id=worker_id, state=JobState.CANCELLED)
+            return job_finish(progress.job, worker_id=worker_id, state=JobState.CANCELLED).value
     except DomainError as exc:
         with transaction.atomic():
-            return job_finish(job, worker_id=worker_id, state=JobState.FAILED, error=exc.message)
+            return job_finish(
+                job, worker_id=worker_id, state=JobState.FAILED, error=exc.message
+            ).value
     report = progress.report
     result = {
         "filename": stream.filename,
@@ -129,7 +131,9 @@ def export_run(
         progress.job = job_advance(
             progress.job, worker_id=worker_id, done=progress.job.total, inferred=0, failures={}
         )
-        finished = job_finish(progress.job, worker_id=worker_id, state=JobState.DONE, result=result)
+        finished = job_finish(
+            progress.job, worker_id=worker_id, state=JobState.DONE, result=result
+        ).value
         _expire_older(finished)
         return finished
 

@@ -151,7 +151,7 @@ def _commit_group(
     items = [ImportItem(r.processed, str(r.path), r.files) for r in results]
     placements: dict[RepeatFolder, list[int]] = {}
     placed: list[tuple[str, int, RepeatFolder]] = []
-    outcomes = session_import_batch(session, actor=actor, items=items)
+    outcomes = session_import_batch(session, actor=actor, items=items).value
     for result, outcome in zip(results, outcomes, strict=True):
         folder = subset_folder_of(result.path, roots)
         if folder is not None and outcome.image_id is not None and outcome.status != "skipped":

@@ -30,9 +30,10 @@ from datasets.importing_formats.source import OutsideDataset
 from images.models import Image
 from images.processing import ImageRejected
 from images.services import display_name, image_files_store, image_process_bytes
-from sessions_app.models import ImageStatus, SessionImage, TaggingSession
+from sessions_app.models import ImageStatus, SessionEvent, SessionImage, TaggingSession
+from sessions_app.outcome import Outcome
 from sessions_app.repeat_folders import RepeatFolder, repeat_folder_of
-from sessions_app.services.importing import ImportOutcome, session_import_processed
+from sessions_app.services.importing import ImportOutcome, Status, session_import_processed
 from sessions_app.services.sessions import (
     session_image_set_status,
     session_images_add,
@@ -40,6 +41,7 @@ from sessions_app.services.sessions import (
 )
 from sessions_app.services.subsets import subsets_place
 from sessions_app.services.tagging import (
+    TagListState,
     current_entries,
     lock_entry,
     obey_rules,
@@ -86,7 +88,7 @@ def dataset_import(
     actor,
     opened: OpenedDataset,
     on_image: Callable[[], None] = lambda: None,
-) -> DatasetReport:
+) -> Outcome[DatasetReport]:
     """Import every image of the dataset into the session, then its categories and subsets.
 
     An image whose file sits directly in a kohya repeat folder (`10_ohwx/x.png`)
@@ -107,17 +109,18 @@ def dataset_import(
 
 def _dataset_import(
     session: TaggingSession, actor, opened: OpenedDataset, on_image: Callable[[], None]
-) -> DatasetReport:
+) -> Outcome[DatasetReport]:
     dataset = opened.dataset
     report = DatasetReport(opened.format)
+    events: list[SessionEvent] = []
     for problem in dataset.problems:
         report.problem(problem.where, problem.reason)
     if dataset.settings:
-        _apply_settings(session, actor, dataset.settings, report)
+        events += _apply_settings(session, actor, dataset.settings, report)
     if dataset.style and not SessionImage.objects.filter(session=session).exists():
         # The first import into a session sets how it exports; a later one
         # into a session with images of its own leaves that session's style.
-        _apply_settings(session, actor, dataset.style, report)
+        events += _apply_settings(session, actor, dataset.style, report)
     spelled_as = CaptionStyle.of(session.caption_style).family()
     existing = _existing_categories(
         [*dataset.categories, *(t.name for i in dataset.images for t in i.tags if t.category)]
@@ -125,13 +128,15 @@ def _dataset_import(
     _apply_vocabulary(dataset, report, existing)
     backup.describe_new_tags(dataset, _canonical(dataset.popularity), set(existing))
     for step in backup.BEFORE_IMAGES:
-        step(session, actor, dataset, report)
+        events += step(session, actor, dataset, report)
     categories: dict[str, str] = {}
     placements: dict[RepeatFolder, list[int]] = {}
     files: dict[str, tuple[int, RepeatFolder]] = {}  # a repeat folder's file → its image
     for item in dataset.images:
         try:
-            outcome = _import_image(session, actor, opened, item, report, spelled_as)
+            imported = _import_image(session, actor, opened, item, report, spelled_as)
+            outcome = imported.value
+            events += imported.events
         except InvalidInput as error:
             # A caption the session cannot hold (a control character, too long): that image only.
             report.skipped.append({"path": item.file, "reason": error.message})
@@ -147,13 +152,15 @@ def _dataset_import(
     _apply_categories(categories, report, existing)
     if placements:
         # One event for the whole dataset; a rerun places again what a crash left flat.
-        kept = subsets_place(session, actor=actor, placements=placements).value
+        placed = subsets_place(session, actor=actor, placements=placements)
+        events += placed.events
+        kept = placed.value
         for file, (image_id, folder) in files.items():
             if kept.get(image_id, folder.folder) != folder.folder:
                 report.problem(file, f"the same image is in {kept[image_id]}/; it stays there")
     for step in backup.AFTER_IMAGES:
-        step(session, actor, dataset, report)
-    return report
+        events += step(session, actor, dataset, report)
+    return Outcome(report, tuple(events))
 
 
 def _existing_categories(raw_names: Iterable[str]) -> dict[str, str]:
@@ -177,14 +184,17 @@ def _count(outcome: ImportOutcome, report: DatasetReport, where: str) -> None:
         report.problem(where, f"tag {skipped.token!r} skipped: {skipped.reason}")
 
 
-def _apply_settings(session, actor, wanted: dict[str, Any], report: DatasetReport) -> None:
+def _apply_settings(
+    session, actor, wanted: dict[str, Any], report: DatasetReport
+) -> list[SessionEvent]:
     changes = {key: value for key, value in wanted.items() if getattr(session, key) != value}
     if not changes:
-        return
+        return []
     try:
-        session_update(session, actor=actor, **changes)
+        return list(session_update(session, actor=actor, **changes).events)
     except DomainError as error:
         report.problem("session", f"settings not applied: {error.message}")
+        return []
 
 
 def _apply_vocabulary(dataset: Dataset, report: DatasetReport, existing: dict[str, str]) -> None:
@@ -267,7 +277,7 @@ def _import_image(
     item: DatasetImage,
     report,
     spelled_as: str = "",
-) -> ImportOutcome | None:
+) -> Outcome[ImportOutcome | None]:
     """Store one image and its tags; None when it was skipped (reported)."""
     name = item.original_name or item.file
     try:
@@ -275,24 +285,25 @@ def _import_image(
     except OutsideDataset as error:
         # Refused outright: not even matched by sha256 against the library.
         report.skipped.append({"path": item.file, "reason": str(error)})
-        return None
+        return Outcome(None)
     except OSError as error:
         existing = Image.objects.filter(sha256=item.sha256).first() if item.sha256 else None
         if existing is None:
             report.skipped.append({"path": item.file, "reason": str(error)})
-            return None
+            return Outcome(None)
         # Tagger JSON without its images, into a library that has them: the rows suffice.
         with transaction.atomic():
             added = session_images_add(
                 session, actor=actor, images=[existing], names={existing.pk: display_name(name)}
             )
-            _write_tags_and_status(session, actor, existing.pk, item, report)
-        return ImportOutcome("imported" if added else "duplicate", name, image_id=existing.pk)
+            written = _write_tags_and_status(session, actor, existing.pk, item, report)
+        status: Status = "imported" if added.value else "duplicate"
+        return added.then(ImportOutcome(status, name, image_id=existing.pk), written)
     try:
         processed = image_process_bytes(data)
     except ImageRejected as rejected:
         report.skipped.append({"path": item.file, "reason": rejected.reason})
-        return None
+        return Outcome(None)
     if item.sha256 and item.sha256 != processed.sha256:
         report.problem(item.file, "content differs from the document's sha256")
     image_files_store(processed)  # files before the transaction, as every import does
@@ -314,13 +325,14 @@ def _import_image(
             written_caption=_written_caption(session, item),
         )
     with transaction.atomic():
-        outcome = session_import_processed(
+        imported = session_import_processed(
             session, actor=actor, processed=processed, original_name=name
         )
-        _write_tags_and_status(session, actor, outcome.image_id, item, report)
-        if spelled_as and outcome.image_id is not None and not item.exact:
-            tag_spellings_set(session, outcome.image_id, spellings=_spellings(session, item))
-    return outcome
+        image_id = imported.value.image_id
+        written = _write_tags_and_status(session, actor, image_id, item, report)
+        if spelled_as and image_id is not None and not item.exact:
+            tag_spellings_set(session, image_id, spellings=_spellings(session, item))
+    return imported.then(imported.value, written)
 
 
 def _spellings(session: TaggingSession, item: DatasetImage) -> dict[str, str]:
@@ -355,22 +367,31 @@ def _written_caption(session: TaggingSession, item: DatasetImage) -> str:
     return drop_trigger_prefix(item.caption, session.trigger_word, session.separator)
 
 
-def _write_tags_and_status(session, actor, image_id, item: DatasetImage, report) -> None:
+def _write_tags_and_status(
+    session, actor, image_id, item: DatasetImage, report
+) -> list[SessionEvent]:
+    events: list[SessionEvent] = []
     if item.exact and item.tags:
-        tags_restore(session, image_id, actor=actor, entries=_entries(item, report))
+        entries = _entries(item, report)
+        events += tags_restore(session, image_id, actor=actor, entries=entries).events
         tag_spellings_set(session, image_id, spellings=_stored_spellings(item))
     if item.caption:
         # A no-op for an image this import created with it; an edit for one already here.
-        caption_replace(session, image_id, actor=actor, text=_written_caption(session, item))
+        text = _written_caption(session, item)
+        events += caption_replace(session, image_id, actor=actor, text=text).events
     if item.status and item.status != ImageStatus.TODO:
         if item.status not in ImageStatus.values:
             report.problem(item.file, f"unknown status {item.status!r}; left as todo")
-            return
+            return events
         current = SessionImage.objects.filter(session=session, image_id=image_id).values_list(
             "status", flat=True
         )
         if current.first() != item.status:
-            session_image_set_status(session, actor=actor, image_id=image_id, status=item.status)
+            status = item.status
+            events += session_image_set_status(
+                session, actor=actor, image_id=image_id, status=status
+            ).events
+    return events
 
 
 def _entries(item: DatasetImage, report: DatasetReport) -> list[tuple[str, str, float | None]]:
@@ -395,7 +416,7 @@ def _entries(item: DatasetImage, report: DatasetReport) -> list[tuple[str, str, 
 @transaction.atomic
 def tags_restore(
     session, image_id: int, *, actor, entries: list[tuple[str, str, float | None]]
-) -> None:
+) -> Outcome[TagListState]:
     """Give the session's image these tags, in this order, with these sources and confidences.
 
     Tags the image already has keep their place and provenance; the entries it
@@ -417,4 +438,4 @@ def tags_restore(
             present.add(tag_id)
             after.append((tag_id, source, confidence))
     after = obey_rules(image.session_id, after)
-    rewrite_tag_list(image, actor=actor, before=before, after=after)
+    return rewrite_tag_list(image, actor=actor, before=before, after=after)

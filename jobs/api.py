@@ -36,7 +36,7 @@ def autotag_start(request: HttpRequest, session_id: Id, payload: AutotagIn):
     image_ids = selection_image_ids(session, q=selection.q, image_ids=selection.image_ids)
     job = autotag_enqueue(
         session, actor=request.auth, image_ids=image_ids, model=payload.model, options=options
-    )
+    ).value
     return Status(201, job_shape(job))
 
 
@@ -50,5 +50,5 @@ def job_detail(request: HttpRequest, session_id: Id, job_id: Id):
 def job_cancel_view(request: HttpRequest, session_id: Id, job_id: Id):
     """Cancel a queued or running job (editors); 409 once it has finished."""
     session = session_for(request.auth, session_id, Role.EDITOR)
-    job = job_cancel(job_in_session(session, job_id), actor=request.auth)
+    job = job_cancel(job_in_session(session, job_id), actor=request.auth).value
     return job_shape(job)

@@ -50,7 +50,9 @@ def autotag_run(
         options = autotag_options(**job.params["options"])
     except DomainError as exc:
         with transaction.atomic():
-            return job_finish(job, worker_id=worker_id, state=JobState.FAILED, error=exc.message)
+            return job_finish(
+                job, worker_id=worker_id, state=JobState.FAILED, error=exc.message
+            ).value
     image_ids: list[int] = job.params["image_ids"]
     chunk_size = max(1, settings.TAGGER_JOB_CHUNK)
     while job.done < len(image_ids):
@@ -88,7 +90,7 @@ def autotag_run(
         if on_progress is not None:
             on_progress(job)
     with transaction.atomic():
-        return job_finish(job, worker_id=worker_id, state=JobState.DONE, result=job.result)
+        return job_finish(job, worker_id=worker_id, state=JobState.DONE, result=job.result).value
 
 
 def _tagger(job: Job) -> Tagger:
@@ -104,7 +106,9 @@ def _ended_early(job: Job, worker_id: str) -> Job | None:
     """The job ended before its next chunk (cancelled, or its author lost the right to edit)."""
     if job.cancel_requested:
         # What earlier chunks applied stays (one undo takes it back); nothing more is.
-        return job_finish(job, worker_id=worker_id, state=JobState.CANCELLED, result=job.result)
+        return job_finish(
+            job, worker_id=worker_id, state=JobState.CANCELLED, result=job.result
+        ).value
     if not has_role(role_of(job.created_by, job.session), Role.EDITOR):
         # Access is checked for as long as the work lasts, not only when it was asked for.
         return job_finish(
@@ -113,7 +117,7 @@ def _ended_early(job: Job, worker_id: str) -> Job | None:
             state=JobState.FAILED,
             error="whoever started the job can no longer edit this session",
             result=job.result,
-        )
+        ).value
     return None
 
 

@@ -19,7 +19,8 @@ from jobs.models import FINISHED, Job, JobKind, JobState, WorkerBeat
 from jobs.selectors import claimable, job_shape
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event, broadcast_progress
-from sessions_app.models import TaggingSession
+from sessions_app.models import SessionEvent, TaggingSession
+from sessions_app.outcome import Outcome
 from tagger_project.errors import Conflict, InvalidInput
 from taggers.selectors import tagger_info
 
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 MAX_JOB_IMAGES = 100_000
 
 
-def _log(job: Job, *, actor) -> None:
-    append_event(
+def _log(job: Job, *, actor) -> SessionEvent:
+    return append_event(
         job.session_id, kind=Kind.JOB_CHANGED, payload={"job": job_shape(job)}, actor=actor
     )
 
@@ -46,7 +47,7 @@ def autotag_enqueue(
     image_ids: Sequence[int],
     model: str,
     options: AutotagOptions,
-) -> Job:
+) -> Outcome[Job]:
     """Queue an auto-tagging job over the selected images (the caller checked the role).
 
     Refused with a clear error, queueing nothing, for an unknown or unusable
@@ -73,17 +74,18 @@ def autotag_enqueue(
 
 
 @transaction.atomic
-def job_enqueue(session: TaggingSession, *, actor, kind: str, params: dict, total: int) -> Job:
+def job_enqueue(
+    session: TaggingSession, *, actor, kind: str, params: dict, total: int
+) -> Outcome[Job]:
     """Queue a job of `kind` whose params the caller has checked; logged in the session."""
     job = Job.objects.create(
         session=session, kind=kind, created_by=actor, params=params, total=total
     )
-    _log(job, actor=actor)
-    return job
+    return Outcome(job, (_log(job, actor=actor),))
 
 
 @transaction.atomic
-def job_cancel(job: Job, *, actor) -> Job:
+def job_cancel(job: Job, *, actor) -> Outcome[Job]:
     """Cancel a job: at once when queued, after its current chunk when running."""
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.state in FINISHED:
@@ -92,16 +94,17 @@ def job_cancel(job: Job, *, actor) -> Job:
         job.state = JobState.CANCELLED
         job.finished_at = timezone.now()
     elif job.cancel_requested:
-        return job
+        return Outcome(job)
     job.cancel_requested = True
     job.save(update_fields=["state", "finished_at", "cancel_requested"])
-    _log(job, actor=actor)
-    return job
+    return Outcome(job, (_log(job, actor=actor),))
 
 
 @transaction.atomic
-def job_claim(worker_id: str, *, job_id: int | None = None) -> Job | None:
+def job_claim(worker_id: str, *, job_id: int | None = None) -> Outcome[Job | None]:
     """Take the oldest claimable job (that one, when given) under a fresh lease; None if none.
+
+    The job's first start is logged (its state moves to running in every browser).
 
     On PostgreSQL workers skip rows another is claiming (SKIP LOCKED); on
     SQLite the IMMEDIATE transaction is the lock, so claims take turns.
@@ -112,7 +115,7 @@ def job_claim(worker_id: str, *, job_id: int | None = None) -> Job | None:
         jobs = jobs.filter(pk=job_id)
     job = jobs.select_related("created_by").order_by("id").first()
     if job is None:
-        return None
+        return Outcome(None)
     first_start = job.state == JobState.QUEUED
     job.state = JobState.RUNNING
     job.worker_id = worker_id
@@ -121,8 +124,8 @@ def job_claim(worker_id: str, *, job_id: int | None = None) -> Job | None:
     job.started_at = job.started_at or now
     job.save(update_fields=["state", "worker_id", "lease_until", "attempts", "started_at"])
     if first_start:
-        _log(job, actor=job.created_by)
-    return job
+        return Outcome(job, (_log(job, actor=job.created_by),))
+    return Outcome(job)
 
 
 class LostLease(Exception):
@@ -180,7 +183,7 @@ def job_finish(
     state: str,
     error: str = "",
     result: dict | None = None,
-) -> Job:
+) -> Outcome[Job]:
     """End a job held by this worker (call inside the transaction of its last write)."""
     row = job_held(job, worker_id)
     row.state = state
@@ -189,8 +192,7 @@ def job_finish(
     row.finished_at = timezone.now()
     row.lease_until = None
     row.save(update_fields=["state", "error", "result", "finished_at", "lease_until"])
-    _log(row, actor=row.created_by)
-    return row
+    return Outcome(row, (_log(row, actor=row.created_by),))
 
 
 def worker_beat(worker_id: str) -> None:

@@ -69,7 +69,7 @@ class Worker:
             waiting = waiting.filter(pk=job_id)
         if not waiting.exists():
             return False
-        job = job_claim(self.worker_id, job_id=job_id)
+        job = job_claim(self.worker_id, job_id=job_id).value
         if job is None:
             return False
         self.run_job(job)

@@ -145,7 +145,7 @@ class TaggingSessionAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
         data = form.cleaned_data
         fields = {name: data[name] for name in ["name", "description", *SETTINGS_FIELDS]}
         if not change:
-            created = services.session_create(owner=data["owner"], **fields)
+            created = services.session_create(owner=data["owner"], **fields).value
             obj.pk, obj.created_at, obj.updated_at = (
                 created.pk,
                 created.created_at,
@@ -168,7 +168,7 @@ class TaggingSessionAdmin(DomainErrorsAsMessages, admin.ModelAdmin):
         for member in writes:
             saved = services.session_member_add(
                 session, actor=request.user, user=member.user, role=member.role
-            )
+            ).value
             member.pk = saved.pk
         for member in formset.deleted_objects:
             services.session_member_remove(session, actor=request.user, user=member.user)

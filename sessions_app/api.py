@@ -95,7 +95,7 @@ def session_list(request: HttpRequest, cursor: IdCursor | None = None, limit: Li
 @sessions_router.post("", response=answers(SessionOut, 201))
 def session_create(request: HttpRequest, payload: SessionIn):
     """Create a session; you become its owner."""
-    session = services.session_create(owner=request.auth, **payload.model_dump())
+    session = services.session_create(owner=request.auth, **payload.model_dump()).value
     session.refresh_from_db(fields=["last_seq"])
     return Status(201, selectors.session_shape(session, Role.OWNER))
 
@@ -112,7 +112,7 @@ def session_update(request: HttpRequest, session_id: Id, payload: SessionPatch):
     session = session_for(request.auth, session_id, Role.OWNER)
     changes = payload.model_dump(exclude_none=True)
     if changes:
-        session = services.session_update(session, actor=request.auth, **changes)
+        session = services.session_update(session, actor=request.auth, **changes).value
         session.refresh_from_db(fields=["last_seq"])
     return selectors.session_shape(session, Role.OWNER)
 
@@ -136,7 +136,9 @@ def member_add(request: HttpRequest, session_id: Id, payload: MemberIn):
     """Add a member or change their role (owners)."""
     session = session_for(request.auth, session_id, Role.OWNER)
     user = _user_named(payload.username)
-    member = services.session_member_add(session, actor=request.auth, user=user, role=payload.role)
+    member = services.session_member_add(
+        session, actor=request.auth, user=user, role=payload.role
+    ).value
     return Status(201, {"username": user.get_username(), "role": member.role})
 
 
@@ -201,7 +203,7 @@ def session_upload(
             original_name=upload.name or "upload",
             folder=folder or "",
             **_caption_of(upload, captions),
-        )
+        ).value
         for upload in images
     ]
     outcomes += [
@@ -420,7 +422,7 @@ def _tag_shape(tag) -> dict:
 def tag_rename(request: HttpRequest, name: TagName, payload: RenameIn):
     """Rename a tag everywhere; the old name becomes an alias (staff)."""
     require_curator(request.auth)
-    tag = services.tag_rename(tag_named(name), actor=request.auth, new_name=payload.to)
+    tag = services.tag_rename(tag_named(name), actor=request.auth, new_name=payload.to).value
     return _tag_shape(tag)
 
 
@@ -429,4 +431,4 @@ def tag_merge(request: HttpRequest, name: TagName, payload: MergeIn):
     """Merge this tag into another, keeping caption positions (staff)."""
     require_curator(request.auth)
     source, into = tag_named(name), tag_named(payload.into)
-    return _tag_shape(services.tag_merge(source, actor=request.auth, into=into))
+    return _tag_shape(services.tag_merge(source, actor=request.auth, into=into).value)

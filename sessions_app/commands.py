@@ -35,7 +35,7 @@ def session_and_actor(name: str, owner_name: str | None):
         if owner is None:
             raise CommandError(f"no session called {name!r}; pass --owner USER to create it")
         try:
-            session = session_create(owner=owner, name=name)
+            session = session_create(owner=owner, name=name).value
         except DomainError as error:
             raise CommandError(error.message) from error
     return session, owner or session.owner

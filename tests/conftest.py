@@ -129,7 +129,7 @@ def as_(alice, bob, carol, dave, staff):
 @pytest.fixture
 def session(alice, bob, carol):
     """A session alice owns, bob edits and carol views."""
-    tagging_session = session_services.session_create(owner=alice, name="Cats")
+    tagging_session = session_services.session_create(owner=alice, name="Cats").value
     session_services.session_member_add(tagging_session, actor=alice, user=bob, role="editor")
     session_services.session_member_add(tagging_session, actor=alice, user=carol, role="viewer")
     return tagging_session

@@ -54,7 +54,7 @@ def test_a_boolean_is_true_or_false_not_a_number_or_a_string(alice, field, value
 
 
 def test_an_image_outside_the_session_is_not_found(session, session_images, as_, alice):
-    other = session_services.session_create(owner=alice, name="Other")
+    other = session_services.session_create(owner=alice, name="Other").value
     outsider = make_image(color=(1, 1, 1), name="elsewhere.png")
     session_services.session_images_add(other, actor=alice, images=[outsider])
     response = as_(alice).post(
@@ -82,7 +82,7 @@ def test_exactly_one_of_two_fields_is_stated_in_the_schema(alice):
 def test_a_batch_counts_only_the_selected_images_the_session_holds(
     session, session_images, as_, alice, bob
 ):
-    other = session_services.session_create(owner=alice, name="Elsewhere")
+    other = session_services.session_create(owner=alice, name="Elsewhere").value
     outsider = make_image(color=(2, 2, 2), name="outsider.png")
     session_services.session_images_add(other, actor=alice, images=[outsider])
     ids = [session_images[0].pk, outsider.pk, 2**40]

@@ -42,7 +42,7 @@ def keep_test_connection(db):
 
 @pytest.fixture
 def bearer(staff, bob):
-    session = services.session_create(owner=staff, name="Fuzzed")
+    session = services.session_create(owner=staff, name="Fuzzed").value
     services.session_member_add(session, actor=staff, user=bob, role="editor")
     images = [make_image(color=(i, 9, 9), name=f"f{i}.png") for i in range(3)]
     services.session_images_add(session, actor=staff, images=images)

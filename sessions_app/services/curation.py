@@ -8,7 +8,8 @@ from django.db import transaction
 
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import SessionImage, SessionImageTag
+from sessions_app.models import SessionEvent, SessionImage, SessionImageTag
+from sessions_app.outcome import Outcome
 from sessions_app.services.tag_writer import tag_counts_add, versions_bump_tagged
 from tagger_project.errors import Conflict, InvalidInput
 from tags.models import Tag, TagAlias, TagImplication, TagSource
@@ -23,18 +24,21 @@ def _sessions_showing(tag: Tag) -> list[int]:
     )
 
 
-def _log(session_ids: list[int], *, kind: str, payload: dict, actor) -> None:
-    for session_id in session_ids:
+def _log(session_ids: list[int], *, kind: str, payload: dict, actor) -> list[SessionEvent]:
+    """One event in each session's log, in session order."""
+    return [
         append_event(session_id, kind=kind, payload=payload, actor=actor)
+        for session_id in session_ids
+    ]
 
 
 @transaction.atomic
-def tag_rename(tag: Tag, *, actor, new_name: str) -> Tag:
+def tag_rename(tag: Tag, *, actor, new_name: str) -> Outcome[Tag]:
     """Rename a tag; the old name becomes an alias so old captions still resolve."""
     new_name = normalize_tag_name(new_name)
     old_name = tag.name
     if new_name == old_name:
-        return tag
+        return Outcome(tag)
     if Tag.objects.filter(name=new_name).exists():
         raise Conflict(f"a tag called {new_name!r} exists; merge into it instead")
     alias = TagAlias.objects.filter(name=new_name).first()
@@ -46,32 +50,33 @@ def tag_rename(tag: Tag, *, actor, new_name: str) -> Tag:
     tag.save(update_fields=["name"])
     TagAlias.objects.create(name=old_name, tag=tag)
     versions_bump_tagged(tag)
-    _log(
+    events = _log(
         _sessions_showing(tag),
         kind=Kind.TAG_RENAMED,
         payload={"from": old_name, "to": new_name},
         actor=actor,
     )
-    return tag
+    return Outcome(tag, tuple(events))
 
 
 @transaction.atomic
-def tag_recategorize(tag: Tag, *, actor, category: str) -> Tag:
+def tag_recategorize(tag: Tag, *, actor, category: str) -> Outcome[Tag]:
     """Change a tag's category and tell the sessions showing it (their chips change colour)."""
     previous = tag.category
     tag = tag_set_category(tag, category=category)
-    if tag.category != previous:
-        _log(
-            _sessions_showing(tag),
-            kind=Kind.TAG_RECATEGORIZED,
-            payload={"tag": tag.name, "from": previous, "to": tag.category},
-            actor=actor,
-        )
-    return tag
+    if tag.category == previous:
+        return Outcome(tag)
+    events = _log(
+        _sessions_showing(tag),
+        kind=Kind.TAG_RECATEGORIZED,
+        payload={"tag": tag.name, "from": previous, "to": tag.category},
+        actor=actor,
+    )
+    return Outcome(tag, tuple(events))
 
 
 @transaction.atomic
-def tag_merge(source: Tag, *, actor, into: Tag) -> Tag:
+def tag_merge(source: Tag, *, actor, into: Tag) -> Outcome[Tag]:
     """Merge `source` into `into`: its images, aliases and implications move over.
 
     Caption positions are kept; an image that had both keeps `into` where it was.
@@ -93,14 +98,14 @@ def tag_merge(source: Tag, *, actor, into: Tag) -> Tag:
     source_name = source.name
     source.delete()
     TagAlias.objects.create(name=source_name, tag=into)
-    _log(
+    events = _log(
         sessions,
         kind=Kind.TAGS_MERGED,
         payload={"from": source_name, "to": into.name},
         actor=actor,
     )
     into.refresh_from_db()
-    return into
+    return Outcome(into, tuple(events))
 
 
 def _move_implications(source: Tag, into: Tag) -> None:

@@ -39,7 +39,14 @@ from images.services import (
 from images.sidecars import CaptionError, parse_caption
 from sessions_app.event_kinds import Kind
 from sessions_app.events import append_event
-from sessions_app.models import ImageStatus, SessionImage, SessionImageTag, TaggingSession
+from sessions_app.models import (
+    ImageStatus,
+    SessionEvent,
+    SessionImage,
+    SessionImageTag,
+    TaggingSession,
+)
+from sessions_app.outcome import Outcome, gathered
 from sessions_app.repeat_folders import parse_repeat_folder
 from sessions_app.rules import apply_rules, apply_rules_to_ids, session_rules
 from sessions_app.services.sessions import session_images_add
@@ -103,7 +110,7 @@ def session_import_bytes(
     caption: bytes | None = None,
     caption_name: str = "caption.txt",
     folder: str = "",
-) -> ImportOutcome:
+) -> Outcome[ImportOutcome]:
     """Check, store and add one uploaded image to the session, with its prompt tags.
 
     `folder` is the folder the file was picked from: a kohya repeat folder
@@ -119,18 +126,20 @@ def session_import_bytes(
         if caption is not None:
             processed = _with_caption_tags(processed, parse_caption(caption, filename=caption_name))
     except ImageRejected as rejected:
-        return ImportOutcome("skipped", original_name, reason=rejected.reason)
+        return Outcome(ImportOutcome("skipped", original_name, reason=rejected.reason))
     except CaptionError as error:
-        return ImportOutcome("skipped", original_name, reason=error.reason)
+        return Outcome(ImportOutcome("skipped", original_name, reason=error.reason))
     # Files before the transaction: the database's write lock is not held during file I/O.
     image_files_store(processed)
     outcome = session_import_processed(
         session, actor=actor, processed=processed, original_name=original_name
     )
     repeat_folder = parse_repeat_folder(folder) if folder else None
-    if repeat_folder is not None and outcome.image_id is not None:
-        subsets_place(session, actor=actor, placements={repeat_folder: [outcome.image_id]})
-    return outcome
+    image_id = outcome.value.image_id
+    if repeat_folder is None or image_id is None:
+        return outcome
+    placed = subsets_place(session, actor=actor, placements={repeat_folder: [image_id]})
+    return outcome.then(outcome.value, placed)
 
 
 def _with_caption_tags(processed: ProcessedImage, sidecar) -> ProcessedImage:
@@ -153,7 +162,7 @@ def _with_caption_tags(processed: ProcessedImage, sidecar) -> ProcessedImage:
 
 def session_import_processed(
     session: TaggingSession, *, actor, processed: ProcessedImage, original_name: str
-) -> ImportOutcome:
+) -> Outcome[ImportOutcome]:
     """Add a processed image to the session in one transaction (retried once on a race).
 
     Caption tokens are merged as tags of source "caption"; without them, the
@@ -171,17 +180,17 @@ def session_import_processed(
 @transaction.atomic
 def _import_once(
     session: TaggingSession, actor, processed: ProcessedImage, original_name: str
-) -> ImportOutcome:
+) -> Outcome[ImportOutcome]:
     names, skipped, source = _tag_names(processed)
     caption = check_caption(processed.written_caption)
     image, created = image_store(processed, original_name=original_name, actor=actor)
     if created:
-        _add_new_image(
+        events = _add_new_image(
             session, actor=actor, image=image, names=names, source=source, caption=caption
         )
         status: Status = "imported"
     else:
-        status = _add_known_image(
+        status, events = _add_known_image(
             session,
             actor=actor,
             image=image,
@@ -190,12 +199,13 @@ def _import_once(
             caption=caption,
             original_name=original_name,
         )
-    return ImportOutcome(status, original_name, image_id=image.pk, skipped_tags=skipped)
+    imported = ImportOutcome(status, original_name, image_id=image.pk, skipped_tags=skipped)
+    return Outcome(imported, tuple(events))
 
 
 def _add_new_image(
     session: TaggingSession, *, actor, image: Image, names: list[str], source: str, caption: str
-) -> None:
+) -> list[SessionEvent]:
     """Give a just-created image its tags and its place in the session: one event.
 
     The image is new in this transaction, so no one has seen it, it has no
@@ -210,7 +220,9 @@ def _add_new_image(
     entries = apply_rules_to_ids(entries, session_rules(session.pk), tag_id=lambda entry: entry[0])
     # The event first: its UPDATE locks the session row, so concurrent imports
     # into one session take positions one after the other.
-    append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": [image.pk]}, actor=actor)
+    event = append_event(
+        session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": [image.pk]}, actor=actor
+    )
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"]
     entry = SessionImage.objects.create(
         session=session,
@@ -222,6 +234,7 @@ def _add_new_image(
     if entries:
         _tags_insert([(entry.pk, entries)], actor=actor, now=timezone.now())
         tag_counts_add({tag_id: int(in_caption(source)) for tag_id, source in entries})
+    return [event]
 
 
 def _add_known_image(
@@ -233,7 +246,7 @@ def _add_known_image(
     source: str,
     caption: str,
     original_name: str,
-) -> Status:
+) -> tuple[Status, list[SessionEvent]]:
     """Add an image the library already holds; merge caption tags through the tag services.
 
     Another session holding the same bytes shares nothing of its caption: the
@@ -246,16 +259,17 @@ def _add_known_image(
     if names and source == TagSource.PROMPT and curated:
         # The prompt is only a starting point: never pile it onto curated tags.
         names = []
+    events = list(added.events)
     if names:
-        tags_add(session, image.pk, actor=actor, names=names, source=source)
+        events += tags_add(session, image.pk, actor=actor, names=names, source=source).events
     if caption:
-        caption_replace(session, image.pk, actor=actor, text=caption)
-    return "imported" if added else "duplicate"
+        events += caption_replace(session, image.pk, actor=actor, text=caption).events
+    return ("imported" if added.value else "duplicate"), events
 
 
 def session_import_batch(
     session: TaggingSession, *, actor, items: Sequence[ImportItem]
-) -> list[ImportOutcome]:
+) -> Outcome[list[ImportOutcome]]:
     """Import a group of processed files in one transaction; one outcome per item, in order.
 
     What session_import_processed does image by image, in a few set-based
@@ -275,7 +289,8 @@ def session_import_batch(
         with transaction.atomic():
             return _import_group(session, actor, stored)
     except (DomainError, IntegrityError):
-        return [_import_alone(session, actor, item) for item in stored]
+        alone = [_import_alone(session, actor, item) for item in stored]
+        return gathered([outcome.value for outcome in alone], alone)
 
 
 def _store(item: ImportItem) -> StoredFiles:
@@ -283,33 +298,36 @@ def _store(item: ImportItem) -> StoredFiles:
     return image_files_store(item.processed)
 
 
-def _import_alone(session: TaggingSession, actor, item: ImportItem) -> ImportOutcome:
+def _import_alone(session: TaggingSession, actor, item: ImportItem) -> Outcome[ImportOutcome]:
     try:
         return session_import_processed(
             session, actor=actor, processed=item.processed, original_name=item.original_name
         )
     except DomainError as error:
-        return ImportOutcome("skipped", item.original_name, reason=error.message)
+        return Outcome(ImportOutcome("skipped", item.original_name, reason=error.message))
 
 
 def _import_group(
     session: TaggingSession, actor, items: Sequence[ImportItem]
-) -> list[ImportOutcome]:
+) -> Outcome[list[ImportOutcome]]:
     """Runs of new content in bulk, known content one by one, in file order."""
     known = Image.objects.in_bulk({item.processed.sha256 for item in items}, field_name="sha256")
     outcomes: list[ImportOutcome] = []
+    events: list[SessionEvent] = []
     fresh: list[ImportItem] = []
     for item in items:
-        image = known.get(item.processed.sha256)
-        if image is None and not any(f.processed.sha256 == item.processed.sha256 for f in fresh):
+        sha256 = item.processed.sha256
+        if sha256 not in known and not any(f.processed.sha256 == sha256 for f in fresh):
             fresh.append(item)
             continue
         if fresh:  # earlier files first: positions follow file order
-            outcomes += _add_new_images(session, actor, fresh, known)
+            added = _add_new_images(session, actor, fresh, known)
+            outcomes += added.value
+            events += added.events
             fresh = []
-            image = known[item.processed.sha256]
+        image = known[sha256]
         names, skipped, source = _tag_names(item.processed)
-        status = _add_known_image(
+        status, merged = _add_known_image(
             session,
             actor=actor,
             image=image,
@@ -318,17 +336,20 @@ def _import_group(
             caption=item.processed.written_caption,
             original_name=item.original_name,
         )
+        events += merged
         outcomes.append(
             ImportOutcome(status, item.original_name, image_id=image.pk, skipped_tags=skipped)
         )
     if fresh:
-        outcomes += _add_new_images(session, actor, fresh, known)
-    return outcomes
+        added = _add_new_images(session, actor, fresh, known)
+        outcomes += added.value
+        events += added.events
+    return Outcome(outcomes, tuple(events))
 
 
 def _add_new_images(
     session: TaggingSession, actor, items: Sequence[ImportItem], known: dict[str, Image]
-) -> list[ImportOutcome]:
+) -> Outcome[list[ImportOutcome]]:
     """_add_new_image for a run of new, distinct contents: a handful of statements in all.
 
     Adds the created rows to ``known``. The rows' files were stored by the caller.
@@ -362,7 +383,9 @@ def _add_new_images(
     image_ids = [image.pk for image in images]
     # The event first: its UPDATE locks the session row, so concurrent imports
     # into one session take positions one after the other.
-    append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": image_ids}, actor=actor)
+    event = append_event(
+        session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": image_ids}, actor=actor
+    )
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"] or 0
     now = timezone.now()
     # Raw rows, not bulk_create: preparing ~2,000 model instances' values per
@@ -393,10 +416,11 @@ def _add_new_images(
         Counter(tag_id for entries in lists for tag_id, source in entries if in_caption(source))
     )
     known.update((image.sha256, image) for image in images)
-    return [
+    imported = [
         ImportOutcome("imported", item.original_name, image_id=image.pk, skipped_tags=skipped)
         for item, image, (_, skipped, _) in zip(items, images, tagging, strict=True)
     ]
+    return Outcome(imported, (event,))
 
 
 def _tags_insert(

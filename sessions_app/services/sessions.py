@@ -4,7 +4,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
@@ -36,7 +36,7 @@ UPDATABLE_FIELDS = frozenset(
 
 
 @transaction.atomic
-def session_create(*, owner: AbstractBaseUser, name: str, **settings_fields) -> TaggingSession:
+def session_create(*, owner: User, name: str, **settings_fields) -> Outcome[TaggingSession]:
     """Create a session owned by `owner`, who becomes its first member."""
     name = _checked_name(name)
     unknown = set(settings_fields) - UPDATABLE_FIELDS
@@ -48,12 +48,12 @@ def session_create(*, owner: AbstractBaseUser, name: str, **settings_fields) -> 
     except IntegrityError as exc:  # the same owner creating the same name at once
         raise Conflict(f"you already own a session called {name!r}") from exc
     SessionMember.objects.create(session=session, user=owner, role=Role.OWNER)
-    append_event(session.pk, kind=Kind.SESSION_CREATED, payload={"name": name}, actor=owner)
-    return session
+    event = append_event(session.pk, kind=Kind.SESSION_CREATED, payload={"name": name}, actor=owner)
+    return Outcome(session, (event,))
 
 
 @transaction.atomic
-def session_update(session: TaggingSession, *, actor, **changes) -> TaggingSession:
+def session_update(session: TaggingSession, *, actor, **changes) -> Outcome[TaggingSession]:
     """Change a session's name, description or export settings."""
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
@@ -64,8 +64,8 @@ def session_update(session: TaggingSession, *, actor, **changes) -> TaggingSessi
     for field, value in changes.items():
         setattr(session, field, value)
     session.save(update_fields=[*changes, "updated_at"])
-    append_event(session.pk, kind=Kind.SESSION_UPDATED, payload=changes, actor=actor)
-    return session
+    event = append_event(session.pk, kind=Kind.SESSION_UPDATED, payload=changes, actor=actor)
+    return Outcome(session, (event,))
 
 
 def _checked_name(name: str) -> str:
@@ -87,7 +87,9 @@ def _checked_name(name: str) -> str:
 
 def _refuse_name_taken(owner, name: str, *, exclude: int | None = None) -> None:
     """Names are unique per owner; the clash named is always the owner's own session."""
-    clash = TaggingSession.objects.filter(owner=owner, name=name).exclude(pk=exclude)
+    clash = TaggingSession.objects.filter(owner=owner, name=name)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude)
     if clash.exists():
         raise Conflict(f"you already own a session called {name!r}")
 
@@ -103,8 +105,8 @@ def session_delete(session: TaggingSession, *, actor) -> None:
 
 @transaction.atomic
 def session_member_add(
-    session: TaggingSession, *, actor, user: AbstractBaseUser, role: str
-) -> SessionMember:
+    session: TaggingSession, *, actor, user: User, role: str
+) -> Outcome[SessionMember]:
     """Add `user` to the session with `role`, or change their role."""
     if role not in Role.values:
         raise InvalidInput(f"unknown role {role!r}", details=[{"allowed": Role.values}])
@@ -117,30 +119,31 @@ def session_member_add(
         member.save(update_fields=["role"])
         # Open sockets take the new role (a viewer's stop editing), on every worker.
         access_changed(user.pk)
-    append_event(
+    event = append_event(
         session.pk,
         kind=Kind.MEMBER_ADDED,
         payload={"username": user.get_username(), "role": role},
         actor=actor,
     )
-    return member
+    return Outcome(member, (event,))
 
 
 @transaction.atomic
-def session_member_remove(session: TaggingSession, *, actor, user: AbstractBaseUser) -> None:
+def session_member_remove(session: TaggingSession, *, actor, user: User) -> Outcome[None]:
     """Remove `user` from the session; the last owner cannot be removed."""
     member = SessionMember.objects.select_for_update().filter(session=session, user=user).first()
     if member is None:
-        return
+        return Outcome(None)
     _refuse_losing_last_owner(session, member)
     member.delete()
     access_changed(user.pk)
-    append_event(
+    event = append_event(
         session.pk,
         kind=Kind.MEMBER_REMOVED,
         payload={"username": user.get_username()},
         actor=actor,
     )
+    return Outcome(None, (event,))
 
 
 def _refuse_losing_last_owner(session: TaggingSession, member: SessionMember) -> None:
@@ -158,7 +161,7 @@ def session_images_add(
     actor,
     images: Sequence[Image],
     names: Mapping[int, str] | None = None,
-) -> list[int]:
+) -> Outcome[list[int]]:
     """Add images to the end of the session, skipping those already in it.
 
     `names`: image id → the file name this session knows it by (the name it
@@ -172,7 +175,7 @@ def session_images_add(
     )
     new_ids = [image_id for image_id in wanted if image_id not in present]
     if not new_ids:
-        return []
+        return Outcome([])
     start = (
         SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"] or 0
     ) + 1
@@ -189,8 +192,10 @@ def session_images_add(
         )
     except IntegrityError as exc:  # a concurrent add of the same image
         raise Conflict("the images were added concurrently; try again") from exc
-    append_event(session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": new_ids}, actor=actor)
-    return new_ids
+    event = append_event(
+        session.pk, kind=Kind.IMAGES_ADDED, payload={"image_ids": new_ids}, actor=actor
+    )
+    return Outcome(new_ids, (event,))
 
 
 @transaction.atomic
@@ -208,8 +213,9 @@ def session_image_set_status(
     """
     if status not in ImageStatus.values:
         raise InvalidInput(f"unknown status {status!r}", details=[{"allowed": ImageStatus.values}])
-    entry = SessionImage.objects.select_for_update().filter(session=session, image_id=image_id)
-    entry = entry.first()
+    entry = (
+        SessionImage.objects.select_for_update().filter(session=session, image_id=image_id).first()
+    )
     if entry is None:
         raise NotFound(f"image {image_id} is not in this session")
     previous = entry.status

@@ -94,7 +94,7 @@ def tags_add(
     tags = tags_get_or_create(resolve_tag_names(names))
     added = [(tag.pk, source, confidence) for tag in tags.values() if tag.pk not in present]
     present |= {tag_id for tag_id, _, _ in added}
-    implied = [
+    implied: list[Entry] = [
         (tag_id, TagSource.IMPLICATION, None)
         for tag_id in implied_closure(tag_id for tag_id, _, _ in added)
         if tag_id not in present
@@ -126,10 +126,9 @@ def tags_set(
     """
     image = lock_entry(session, image_id)
     if image.version != version:
-        current = _state_of(image)
         raise StaleVersion(
             f"image {image_id} changed since version {version} (now {image.version})",
-            current=current.as_dict(),
+            current=_state_of(image).as_dict(),
         )
     current = current_entries(image.pk)
     kept = {tag_id: (source, confidence) for tag_id, source, confidence in current}

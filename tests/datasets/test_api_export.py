@@ -18,7 +18,9 @@ TAGS = ["red hair", "cat (animal)", "smile"]
 def dataset(session, alice):
     """The session with trigger word "mycat" and one stored image, a.png, tagged TAGS."""
     services.session_update(session, actor=alice, trigger_word="mycat")
-    outcome = session_import_bytes(session, actor=alice, data=png_bytes(), original_name="a.png")
+    outcome = session_import_bytes(
+        session, actor=alice, data=png_bytes(), original_name="a.png"
+    ).value
     services.tags_add(session, outcome.image_id, actor=alice, names=TAGS)
     return session
 

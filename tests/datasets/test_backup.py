@@ -89,7 +89,7 @@ def build(alice, bob, carol) -> TaggingSession:
     """A session with everything a backup carries, made through our own services."""
     session = services.session_create(
         owner=alice, name="Source", description="Portraits", trigger_word="ohwx", separator="; "
-    )
+    ).value
     services.session_update(
         session,
         actor=alice,
@@ -102,7 +102,9 @@ def build(alice, bob, carol) -> TaggingSession:
     image_ids = []
     for index, (name, tags, status, caption) in enumerate(IMAGES):
         data = png_bytes((index * 60, 9, 120), size=(20 + index, 12))
-        outcome = services.session_import_bytes(session, actor=alice, data=data, original_name=name)
+        outcome = services.session_import_bytes(
+            session, actor=alice, data=data, original_name=name
+        ).value
         image_ids.append(outcome.image_id)
         tags_restore(session, outcome.image_id, actor=alice, entries=tags)
         if status != "todo":
@@ -364,13 +366,13 @@ session_strategy = st.fixed_dictionaries(
 
 
 def build_generated(alice, bob, spec: dict) -> TaggingSession:
-    session = services.session_create(owner=alice, name="Generated", trigger_word="ohwx")
+    session = services.session_create(owner=alice, name="Generated", trigger_word="ohwx").value
     if spec["bob"]:
         services.session_member_add(session, actor=alice, user=bob, role=spec["bob"])
     for index, image in enumerate(spec["images"]):
         outcome = services.session_import_bytes(
             session, actor=alice, data=png_bytes((index * 70, 1, 2)), original_name=f"i{index}.png"
-        )
+        ).value
         tags_restore(session, outcome.image_id, actor=alice, entries=image["tags"])
         if image["status"] != "todo":
             services.session_image_set_status(

@@ -26,7 +26,9 @@ def dataset(session, alice):
         (png_bytes((1, 2, 3)), "a.png", ["smile", "red hair"]),
         (jpeg_bytes((4, 5, 6)), "a.jpg", ["cat"]),
     ]:
-        outcome = services.session_import_bytes(session, actor=alice, data=data, original_name=name)
+        outcome = services.session_import_bytes(
+            session, actor=alice, data=data, original_name=name
+        ).value
         services.tags_add(session, outcome.image_id, actor=alice, names=tags)
     services.session_update(session, actor=alice, trigger_word="ohwx")
 

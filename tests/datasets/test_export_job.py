@@ -30,7 +30,9 @@ def dataset(session, alice, tmp_path, settings):
     services.session_update(session, actor=alice, trigger_word="mycat")
     for i in range(IMAGES):
         data = png_bytes(color=(40 * i, 20, 90))
-        outcome = session_import_bytes(session, actor=alice, data=data, original_name=f"{i}.png")
+        outcome = session_import_bytes(
+            session, actor=alice, data=data, original_name=f"{i}.png"
+        ).value
         services.tags_add(session, outcome.image_id, actor=alice, names=["red hair", f"pose {i}"])
     return session
 
@@ -85,7 +87,7 @@ def test_an_outsider_can_neither_start_nor_download(dataset, alice, dave):
 
 
 def test_a_job_of_another_session_or_kind_is_not_downloadable(dataset, alice):
-    other = services.session_create(owner=alice, name="Dogs")
+    other = services.session_create(owner=alice, name="Dogs").value
     job_id = start(alice, dataset).json()["id"]
     Worker(worker_id="test").run_once(job_id)
     assert download(alice, other, job_id).status_code == 404
@@ -119,7 +121,7 @@ def test_the_files_caption_source_and_spellings_are_taken(dataset, alice):
 def test_progress_is_committed_while_the_zip_is_built_and_cancel_stops_it(dataset, alice, settings):
     settings.TAGGER_EXPORT_PROGRESS_MS = 0  # after every image
     job_id = start(alice, dataset).json()["id"]
-    claimed = job_claim("test", job_id=job_id)
+    claimed = job_claim("test", job_id=job_id).value
     seen: list[int] = []
 
     def watch(row):
@@ -137,7 +139,7 @@ def test_the_export_records_progress_to_the_end(dataset, alice, settings):
     job_id = start(alice, dataset, format="json", images=False).json()["id"]
     seen: list[int] = []
     final = export_run(
-        job_claim("test", job_id=job_id),
+        job_claim("test", job_id=job_id).value,
         worker_id="test",
         stop=threading.Event(),
         on_progress=lambda row: seen.append(row.done),

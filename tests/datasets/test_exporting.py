@@ -39,7 +39,9 @@ def media_root(settings, tmp_path: Path) -> Path:
 
 
 def add_image(session, actor, data: bytes, name: str, tags: list[str]) -> Image:
-    outcome = services.session_import_bytes(session, actor=actor, data=data, original_name=name)
+    outcome = services.session_import_bytes(
+        session, actor=actor, data=data, original_name=name
+    ).value
     assert outcome.status == "imported", outcome
     if tags:
         services.tags_add(session, outcome.image_id, actor=actor, names=tags)

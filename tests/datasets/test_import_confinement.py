@@ -116,7 +116,7 @@ def test_an_outside_entry_is_not_matched_by_sha256_either(tmp_path, outside, ali
 
     known = services.session_import_bytes(
         session, actor=alice, data=png_bytes((5, 5, 5)), original_name="known.png"
-    )
+    ).value
     sha256 = Image.objects.get(pk=known.image_id).sha256
     dataset = tmp_path / "dataset"
     dataset.mkdir()

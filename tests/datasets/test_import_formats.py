@@ -432,12 +432,14 @@ dataset_strategy = st.fixed_dictionaries(
 
 
 def build(owner, spec: dict) -> TaggingSession:
-    session = services.session_create(owner=owner, name="Source", trigger_word=spec["trigger_word"])
+    session = services.session_create(
+        owner=owner, name="Source", trigger_word=spec["trigger_word"]
+    ).value
     for index, image in enumerate(spec["images"]):
         data = png_bytes((index * 40, 7, 200), size=(16 + index, 16))
         outcome = services.session_import_bytes(
             session, actor=owner, data=data, original_name=f"img{index}.png"
-        )
+        ).value
         tags_restore(session, outcome.image_id, actor=owner, entries=image["tags"])
         if image["status"] != "todo":
             services.session_image_set_status(
@@ -507,7 +509,9 @@ def test_caption_formats_round_trip_ordered_tags(tmp_path_factory, alice, spec, 
     expected = list(session_tags(source, captions=True).values())
     export_to_path(source, fmt, out)
     wipe()
-    target = services.session_create(owner=alice, name="Back", trigger_word=spec["trigger_word"])
+    target = services.session_create(
+        owner=alice, name="Back", trigger_word=spec["trigger_word"]
+    ).value
     result = run_import(out, "--session", "Back", "--format", fmt)
     assert (result["imported"], result["skipped"]) == (len(spec["images"]), [])
     assert [p for p in result["problems"] if "empty" not in p["reason"]] == []

@@ -80,7 +80,7 @@ def export(
 def tagged(session, alice):
     outcome = services.session_import_bytes(
         session, actor=alice, data=png_bytes((1, 2, 3)), original_name="img1.png"
-    )
+    ).value
     services.tags_add(session, outcome.image_id, actor=alice, names=["smile", "long hair", "1girl"])
     return session
 
@@ -197,7 +197,7 @@ def test_pinned_tags_past_keep_tokens_are_noted(tagged, alice, tmp_path) -> None
     """keep_tokens is the shortest head: an image without the pinned tag sets it."""
     outcome = services.session_import_bytes(
         tagged, actor=alice, data=png_bytes((4, 5, 6)), original_name="img2.png"
-    )
+    ).value
     services.tags_add(tagged, outcome.image_id, actor=alice, names=["smile"])
     report = ExportReport()
     settings, files = export(tagged, tmp_path, report, trigger_word="ohwx", pinned=("1girl",))

@@ -153,7 +153,7 @@ def test_hydrus_import_keeps_global_categories(session, tmp_path) -> None:
 
 
 def test_another_session_of_the_same_bytes_keeps_its_own_spelling(alice, session, tmp_path):
-    other = services.session_create(owner=alice, name="Other")
+    other = services.session_create(owner=alice, name="Other").value
     round_trip("kohya-taggui-trailing-comma", "kohya", session, tmp_path / "one")
     copy = shutil.copytree(CORPUS / "kohya-taggui-trailing-comma", tmp_path / "copy")
     (copy / "a.txt").write_bytes(b"1girl,long_hair,smile,outdoors")

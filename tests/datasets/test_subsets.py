@@ -142,7 +142,7 @@ def test_the_same_image_in_two_folders_stays_in_the_first(session, alice, tmp_pa
     root = same_image_in_two_folders(tmp_path / "train")
     opened = open_dataset(root, "kohya")
     try:
-        report = dataset_import(session, actor=alice, opened=opened)
+        report = dataset_import(session, actor=alice, opened=opened).value
     finally:
         opened.source.close()
     assert subsets_of(session) == {"10_ohwx": (10, "ohwx", ["x.png"])}
@@ -245,7 +245,7 @@ def test_export_then_import_gives_the_same_subsets(session, alice, tmp_path) -> 
     call_command("import_images", str(root), "--session", session.name, "--workers", "1")
     out = tmp_path / "out"
     export_to_path(session, "kohya", out)
-    again = services.session_create(owner=alice, name="again")
+    again = services.session_create(owner=alice, name="again").value
     call_command("import_images", str(out), "--session", again.name, "--workers", "1")
     assert subsets_of(again) == subsets_of(session)
 

@@ -41,12 +41,12 @@ def media_root(settings, tmp_path: Path) -> Path:
 def _session_with(alice, captions: list[str], *, trigger: str = "ohwx"):
     session = services.session_create(
         owner=alice, name=f"captions {next(_counter)}", trigger_word=trigger
-    )
+    ).value
     ids = []
     for index, caption in enumerate(captions):
         outcome = services.session_import_bytes(
             session, actor=alice, data=png_bytes((index, 7, 9)), original_name=f"img{index}.png"
-        )
+        ).value
         services.caption_set(session, outcome.image_id, actor=alice, text=caption, version=0)
         ids.append(outcome.image_id)
     services.tags_add(session, ids[0], actor=alice, names=["1girl", "rain"])
@@ -57,8 +57,8 @@ def _round_trip(alice, session, fmt: str, folder: Path, **options) -> dict[int, 
     export_to_path(session, fmt, folder, ExportOptions(**options))
     again = services.session_create(
         owner=alice, name=f"again {next(_counter)}", trigger_word=session.trigger_word
-    )
-    report = dataset_import(again, actor=alice, opened=open_dataset(folder, fmt))
+    ).value
+    report = dataset_import(again, actor=alice, opened=open_dataset(folder, fmt)).value
     assert not report.skipped, report.skipped
     return dict(SessionImage.objects.filter(session=again).values_list("image_id", "caption"))
 

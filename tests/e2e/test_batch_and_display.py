@@ -86,11 +86,11 @@ def test_batch_adds_at_the_front_sorts_clears_and_z_undoes(new_page, alice):
 
 def large_png_session(owner):
     def stock():
-        session = session_services.session_create(owner=owner, name="Large")
+        session = session_services.session_create(owner=owner, name="Large").value
         outcomes = [
             session_import_bytes(
                 session, actor=owner, data=encoded(photo((2400, 1600)), "PNG"), original_name=name
-            )
+            ).value
             for name in ("big0.png", "big1.png")
         ]
         return session, [outcome.image_id for outcome in outcomes]

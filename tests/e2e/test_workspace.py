@@ -42,14 +42,14 @@ def stocked_session(owner, name="Cats", count=5, members=()):
 
 
 def _stock(owner, name, count, members):
-    session = session_services.session_create(owner=owner, name=name)
+    session = session_services.session_create(owner=owner, name=name).value
     for user, role in members:
         session_services.session_member_add(session, actor=owner, user=user, role=role)
     ids = []
     for i in range(count):
         outcome = session_import_bytes(
             session, actor=owner, data=picture(i), original_name=f"cat{i}.png"
-        )
+        ).value
         ids.append(outcome.image_id)
     return session, ids
 

@@ -64,7 +64,7 @@ def test_viewer_and_outsider_cannot_start_a_job(as_, session, carol, dave, store
 
 def test_cancel_is_for_editors_of_the_jobs_own_session(as_, session, alice, bob, carol, stored):
     job = start(as_(bob), session).json()
-    other = session_services.session_create(owner=alice, name="Dogs")
+    other = session_services.session_create(owner=alice, name="Dogs").value
     assert as_(alice).post(f"/sessions/{other.pk}/jobs/{job['id']}/cancel").status_code == 404
     assert as_(carol).post(f"/sessions/{session.pk}/jobs/{job['id']}/cancel").status_code == 403
     assert Job.objects.get().state == JobState.QUEUED
@@ -76,5 +76,5 @@ def test_cancel_is_for_editors_of_the_jobs_own_session(as_, session, alice, bob,
 
 def test_another_sessions_job_is_not_found(as_, session, alice, bob, stored):
     job = start(as_(bob), session).json()
-    other = session_services.session_create(owner=alice, name="Dogs")
+    other = session_services.session_create(owner=alice, name="Dogs").value
     assert as_(alice).get(f"/sessions/{other.pk}/jobs/{job['id']}").status_code == 404

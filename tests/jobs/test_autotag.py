@@ -32,7 +32,7 @@ def run_job(session, actor, image_ids, **options) -> Job:
         image_ids=image_ids,
         model=options.pop("model", MODEL),
         options=autotag_options(**options),
-    )
+    ).value
     assert Worker(worker_id="test").run_once(job.pk)
     job.refresh_from_db()
     return job
@@ -124,7 +124,7 @@ def test_tags_arrive_chunk_by_chunk_and_one_undo_takes_every_chunk_back(
         model=MODEL,
         options=autotag_options(general_threshold=0.2),
     )
-    claimed = job_claim("test")
+    claimed = job_claim("test").value
     tagged_at: list[int] = []
 
     def between_chunks(row):
@@ -174,7 +174,7 @@ def test_blacklisted_tags_are_not_added(session, alice, stored):
 def test_a_queued_job_cancelled_never_runs(session, alice, stored):
     job = autotag_enqueue(
         session, actor=alice, image_ids=[stored[0].pk], model=MODEL, options=autotag_options()
-    )
+    ).value
     job_cancel(job, actor=alice)
     assert not Worker(worker_id="test").run_once(job.pk)
     job.refresh_from_db()
@@ -190,7 +190,7 @@ def test_a_running_job_cancelled_stops_after_its_chunk(session, alice, stored, s
         model=MODEL,
         options=autotag_options(),
     )
-    claimed = job_claim("test")
+    claimed = job_claim("test").value
 
     def cancel_after_first_chunk(row):
         if row.done == 2:

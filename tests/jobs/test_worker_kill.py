@@ -72,7 +72,7 @@ def test_killed_worker_job_resumes_each_image_tagged_once(
         image_ids=[image.pk for image in images],
         model=SLOW,
         options=autotag_options(general_threshold=0.2),
-    )
+    ).value
     env = {
         **os.environ,
         "DATABASE_URL": workers.test_database_url(),

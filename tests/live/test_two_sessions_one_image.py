@@ -24,13 +24,17 @@ db = database_sync_to_async
 
 
 def _two_sessions(alice, dave):
-    character = services.session_create(owner=alice, name="Character LoRA", trigger_word="ohwx")
-    style = services.session_create(owner=dave, name="Style LoRA")
+    character = services.session_create(
+        owner=alice, name="Character LoRA", trigger_word="ohwx"
+    ).value
+    style = services.session_create(owner=dave, name="Style LoRA").value
     content = png_bytes((200, 30, 30))
     first = services.session_import_bytes(
         character, actor=alice, data=content, original_name="a.png"
-    )
-    second = services.session_import_bytes(style, actor=dave, data=content, original_name="b.png")
+    ).value
+    second = services.session_import_bytes(
+        style, actor=dave, data=content, original_name="b.png"
+    ).value
     assert first.image_id == second.image_id  # stored once
     return character, style, first.image_id
 

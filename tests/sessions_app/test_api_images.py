@@ -221,7 +221,7 @@ def test_set_status_validates(session, tagged, as_, bob, carol):
     body = as_(bob).post(path, {"status": "reviewed"}).json()
     assert body["status"] == "reviewed"
     assert SessionEvent.objects.get(session=session, seq=body["seq"]).kind == "image.status"
-    other = services.session_create(owner=bob, name="Other")
+    other = services.session_create(owner=bob, name="Other").value
     outside = f"/sessions/{other.pk}/images/{tagged[0].pk}/status"
     assert as_(bob).post(outside, {"status": "tagged"}).status_code == 404
 

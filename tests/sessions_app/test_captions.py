@@ -74,15 +74,17 @@ EDITS = {
     "batch replace": lambda s, u, a, b: services.batch_apply(
         s, actor=u, image_ids=[a.pk, b.pk], replace=("smile", "grin")
     ),
-    "merge": lambda s, u, a, b: services.tag_merge(tag("kitty"), actor=u, into=tag("smile")),
-    "rename": lambda s, u, a, b: services.tag_rename(tag("kitty"), actor=u, new_name="cat"),
+    "merge": lambda s, u, a, b: services.tag_merge(tag("kitty"), actor=u, into=tag("smile")).value,
+    "rename": lambda s, u, a, b: services.tag_rename(tag("kitty"), actor=u, new_name="cat").value,
     "category": lambda s, u, a, b: tag_set_category(tag("smile"), category="meta"),
     "rules": lambda s, u, a, b: rules_apply(
         s, actor=u, rules=rules_from_input(blacklist=["blurry"], pinned=["smile"])
     ),
     "undo": lambda s, u, a, b: operation_undo(s, actor=u),
-    "restore": lambda s, u, a, b: tags_restore(
-        s, a.pk, actor=u, entries=[("tree", "caption", None), ("kitty", "caption", None)]
+    "restore": lambda s, u, a, b: (
+        tags_restore(
+            s, a.pk, actor=u, entries=[("tree", "caption", None), ("kitty", "caption", None)]
+        ).value
     ),
 }
 
@@ -121,7 +123,7 @@ def test_an_older_version_is_read_again_and_answered_as_it_is_now(session, pair,
 
 
 def test_the_same_image_in_two_sessions_is_cached_per_session(session, pair, bob, dave):
-    other = services.session_create(owner=dave, name="Other")
+    other = services.session_create(owner=dave, name="Other").value
     services.session_images_add(other, actor=dave, images=[pair[0]])
     services.tags_add(other, pair[0].pk, actor=dave, names=["tree"])
     assert cached(pair[0], session) == truth(pair[0], session)

@@ -85,7 +85,9 @@ def nothing_stored() -> bool:
 
 def test_upload_stores_files_then_row_and_logs_events(session, alice):
     data = (SAMPLES / "generation-metadata" / "automatic1111_cropped.png").read_bytes()
-    outcome = session_import_bytes(session, actor=alice, data=data, original_name="dir/duck.png")
+    outcome = session_import_bytes(
+        session, actor=alice, data=data, original_name="dir/duck.png"
+    ).value
     assert (outcome.status, outcome.original_name, outcome.reason) == (
         "imported",
         "dir/duck.png",
@@ -114,9 +116,9 @@ def test_upload_stores_files_then_row_and_logs_events(session, alice):
 
 def test_upload_of_same_content_again_is_a_duplicate(session, alice):
     data = noise_jpeg(1)
-    first = session_import_bytes(session, actor=alice, data=data, original_name="a.jpg")
+    first = session_import_bytes(session, actor=alice, data=data, original_name="a.jpg").value
     events = session.events.count()
-    again = session_import_bytes(session, actor=alice, data=data, original_name="b.jpg")
+    again = session_import_bytes(session, actor=alice, data=data, original_name="b.jpg").value
     assert (first.status, again.status) == ("imported", "duplicate")
     assert again.image_id == first.image_id
     assert Image.objects.count() == 1
@@ -139,7 +141,7 @@ def test_upload_of_same_content_again_is_a_duplicate(session, alice):
 )
 def test_bad_upload_is_skipped_with_reason_and_changes_nothing(session, alice, data, reason):
     events = session.events.count()
-    outcome = session_import_bytes(session, actor=alice, data=data, original_name="bad.png")
+    outcome = session_import_bytes(session, actor=alice, data=data, original_name="bad.png").value
     assert outcome.status == "skipped"
     assert outcome.reason.startswith(reason)
     assert outcome.image_id is None
@@ -150,7 +152,9 @@ def test_bad_upload_is_skipped_with_reason_and_changes_nothing(session, alice, d
 
 def test_bomb_limit_comes_from_settings(session, alice, settings):
     settings.TAGGER_MAX_IMAGE_PIXELS = 96 * 64 - 1
-    outcome = session_import_bytes(session, actor=alice, data=noise_jpeg(3), original_name="x.jpg")
+    outcome = session_import_bytes(
+        session, actor=alice, data=noise_jpeg(3), original_name="x.jpg"
+    ).value
     assert (outcome.status, outcome.reason) == (
         "skipped",
         f"decompression bomb: {96 * 64} pixels exceeds the limit of {96 * 64 - 1}",
@@ -159,10 +163,12 @@ def test_bomb_limit_comes_from_settings(session, alice, settings):
 
 def test_prompt_tags_are_not_added_to_an_image_that_has_tags(session, alice, bob):
     data = (SAMPLES / "generation-metadata" / "fooocus1_cropped.png").read_bytes()
-    first = session_import_bytes(session, actor=alice, data=data, original_name="fish.png")
+    first = session_import_bytes(session, actor=alice, data=data, original_name="fish.png").value
     tags_remove(session, first.image_id, actor=bob, names=["a smiling goldfish"])
     tags_add(session, first.image_id, actor=bob, names=["goldfish"])
-    again = session_import_bytes(session, actor=alice, data=data, original_name="fish again.png")
+    again = session_import_bytes(
+        session, actor=alice, data=data, original_name="fish again.png"
+    ).value
     assert again.status == "duplicate"
     assert tags_of(first.image_id) == [("goldfish", TagSource.MANUAL)]
 
@@ -342,8 +348,10 @@ def caption_item(data: bytes, name: str, caption: str) -> ImportItem:
 
 
 def test_a_group_imports_new_runs_in_bulk_and_known_content_in_file_order(session, alice):
-    other = session_create(owner=alice, name="Other")
-    library = session_import_bytes(other, actor=alice, data=noise_jpeg(20), original_name="k.jpg")
+    other = session_create(owner=alice, name="Other").value
+    library = session_import_bytes(
+        other, actor=alice, data=noise_jpeg(20), original_name="k.jpg"
+    ).value
     a, b = noise_jpeg(21), noise_jpeg(22)
     items = [
         caption_item(a, "a.jpg", "cat, dog"),
@@ -351,7 +359,7 @@ def test_a_group_imports_new_runs_in_bulk_and_known_content_in_file_order(sessio
         caption_item(b, "b.jpg", "dog, bad\x07bell"),
         caption_item(a, "a copy.jpg", "bird, cat"),
     ]
-    outcomes = session_import_batch(session, actor=alice, items=items)
+    outcomes = session_import_batch(session, actor=alice, items=items).value
     assert [(o.status, o.original_name) for o in outcomes] == [
         ("imported", "a.jpg"),
         ("imported", "k again.jpg"),
@@ -383,7 +391,7 @@ def test_new_images_rows_are_the_rows_the_orm_writes(session, alice):
             caption_item(noise_jpeg(30), "a.jpg", "cat, dog"),
             caption_item(noise_jpeg(31), "b.jpg", "dog"),
         ],
-    )
+    ).value
     after = timezone.now()
     a_id, b_id = (o.image_id for o in outcomes)
     tags = SessionImageTag.objects.order_by("entry__image_id", "position")
@@ -423,7 +431,7 @@ def test_upload_of_tags_then_sentence_keeps_both(session, alice):
         original_name="a.png",
         caption=b"1girl, long hair. A girl in the rain.",
         caption_name="a.txt",
-    )
+    ).value
     entry = SessionImage.objects.get(session=session, image_id=outcome.image_id)
     assert entry.caption == "A girl in the rain."
     names = entry.tags.order_by("position").values_list("tag__name", flat=True)

@@ -28,7 +28,7 @@ def media_root(settings, tmp_path: Path) -> Path:
 def stored(session, alice) -> Image:
     outcome = services.session_import_bytes(
         session, actor=alice, data=png_bytes((1, 2, 3)), original_name="secret cat.png"
-    )
+    ).value
     assert outcome.status == "imported", outcome
     return Image.objects.get(pk=outcome.image_id)
 
@@ -143,7 +143,7 @@ def test_the_display_of_a_large_png_is_a_small_jpeg(session, alice, as_, bob):
     data = encoded(photo((2400, 1600)), "PNG")
     outcome = services.session_import_bytes(
         session, actor=alice, data=data, original_name="big.png"
-    )
+    ).value
     image = Image.objects.get(pk=outcome.image_id)
     response = as_(bob).client.get(f"/api/images/{image.pk}/display")
     assert response.status_code == 200
@@ -163,7 +163,7 @@ def test_an_image_stored_before_renditions_gets_one_on_first_request(session, al
     data = encoded(photo((2400, 1600)), "PNG")
     outcome = services.session_import_bytes(
         session, actor=alice, data=data, original_name="old.png"
-    )
+    ).value
     image = Image.objects.get(pk=outcome.image_id)
     made = image.display.name
     storage.default_storage.delete(made)

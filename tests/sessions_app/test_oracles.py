@@ -23,7 +23,7 @@ def test_one_owner_cannot_hold_two_sessions_of_one_name(session, as_, alice):
     response = as_(alice).post("/sessions", {"name": "Cats"})
     assert response.status_code == 409
     assert error_of(response)["message"] == "you already own a session called 'Cats'"
-    other = services.session_create(owner=alice, name="Dogs")
+    other = services.session_create(owner=alice, name="Dogs").value
     with pytest.raises(Conflict):
         services.session_update(other, actor=alice, name="Cats")
 

@@ -196,7 +196,7 @@ def test_image_in_two_sessions_obeys_each_sessions_rules_in_its_own_list(
     session, tagged, alice, bob
 ):
     """Each session's rules apply to its own images only (no "oldest session wins")."""
-    other = services.session_create(owner=alice, name="Other")
+    other = services.session_create(owner=alice, name="Other").value
     services.session_images_add(other, actor=alice, images=[tagged[2]])
     rules_apply(session, actor=alice, rules=rules_from_input(blacklist=["a"]))
     rules_apply(other, actor=alice, rules=rules_from_input(blacklist=["b"], pinned=["c"]))

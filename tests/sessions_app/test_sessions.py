@@ -7,7 +7,7 @@ from tests.support.images import make_image
 
 
 def test_create_makes_owner_a_member_and_logs(alice):
-    session = services.session_create(owner=alice, name="  Dogs ", trigger_word="dg")
+    session = services.session_create(owner=alice, name="  Dogs ", trigger_word="dg").value
     assert session.name == "Dogs"
     assert SessionMember.objects.get(session=session, user=alice).role == Role.OWNER
     assert session.events.get(seq=1).kind == "session.created"
@@ -51,8 +51,10 @@ def test_member_roles_change_and_last_owner_stays(session, alice, bob):
 
 def test_images_add_appends_once(session, alice):
     first, second = make_image(name="1.png"), make_image(name="2.png", color=(1, 2, 3))
-    assert services.session_images_add(session, actor=alice, images=[first]) == [first.pk]
-    assert services.session_images_add(session, actor=alice, images=[first, second]) == [second.pk]
+    assert services.session_images_add(session, actor=alice, images=[first]).value == [first.pk]
+    assert services.session_images_add(session, actor=alice, images=[first, second]).value == [
+        second.pk
+    ]
     entries = SessionImage.objects.filter(session=session).order_by("position")
     assert [entry.image_id for entry in entries] == [first.pk, second.pk]
 

@@ -119,7 +119,7 @@ def test_outsider_sees_nothing(session, as_, dave, ohwx) -> None:
 def test_another_sessions_images_and_subsets_are_refused(
     session, as_, alice, bob, ohwx, session_images
 ) -> None:
-    other = session_create(owner=alice, name="Dogs")
+    other = session_create(owner=alice, name="Dogs").value
     foreign = make_image(color=(1, 2, 250), name="dog.png")
     session_images_add(other, actor=alice, images=[foreign])
     foreign_subset = subset_create(other, actor=alice, name="dog").value
@@ -220,7 +220,7 @@ def test_dump_and_load_recreate_the_subsets_in_another_session(
             "images": [session_images[2].sha256],
         }
     ]
-    copy = session_create(owner=alice, name="Copy")
+    copy = session_create(owner=alice, name="Copy").value
     session_images_add(copy, actor=alice, images=session_images)
     subsets_load(copy, actor=alice, subsets=dumped)
     assert subsets_dump(copy) == dumped

@@ -141,14 +141,14 @@ def test_caption_undo_and_tag_undo_do_not_mix_their_versions(session, session_im
 
 def test_each_session_keeps_its_own_caption(session, session_images, alice, dave):
     image = session_images[0]
-    other = services.session_create(owner=dave, name="Style LoRA")
+    other = services.session_create(owner=dave, name="Style LoRA").value
     services.session_images_add(other, actor=dave, images=[image])
     services.caption_set(session, image.pk, actor=alice, text="ohwx woman, portrait.", version=0)
     services.caption_set(other, image.pk, actor=dave, text="In the style of ink.", version=0)
     assert caption_of(session, image)[0] == "ohwx woman, portrait."
     assert caption_of(other, image)[0] == "In the style of ink."
     # A session that does not hold the image has no caption to write.
-    third = services.session_create(owner=dave, name="Empty")
+    third = services.session_create(owner=dave, name="Empty").value
     with pytest.raises(NotFound):
         services.caption_set(third, image.pk, actor=dave, text="x", version=0)
 

@@ -100,13 +100,13 @@ def test_another_session_holding_the_same_file_reuses_the_predictions(
     models_dir, media, alice, dave
 ):
     image = stored_image(alice, 1)
-    cats = session_services.session_create(owner=alice, name="Cats")
+    cats = session_services.session_create(owner=alice, name="Cats").value
     session_services.session_images_add(cats, actor=alice, images=[image])
     tagger = tagger_named(write_tagger(models_dir / "wd-tiny").name)
     assert predictions_for([image], tagger).inferred == 1
     copy = stored_image(dave, 1)  # the same bytes, uploaded by someone else
     assert copy.pk == image.pk
-    dogs = session_services.session_create(owner=dave, name="Dogs")
+    dogs = session_services.session_create(owner=dave, name="Dogs").value
     session_services.session_images_add(dogs, actor=dave, images=[copy])
     assert predictions_for([copy], tagger).inferred == 0
 

@@ -397,7 +397,7 @@ def _bench_shaped(session, images: list[Image], alice) -> str:
         services.tags_add(session, image.pk, actor=alice, names=names)
     assert SessionImage.objects.aggregate(top=Max("id"))["top"] < 100_000
     far = make_image(name="far.png")
-    other = services.session_create(owner=alice, name="far")
+    other = services.session_create(owner=alice, name="far").value
     services.session_images_add(other, actor=alice, images=[far])
     SessionImage.objects.filter(image=far).update(id=100_000)
     for name, count in {"red": 30_000, "blue": 5_000, "green": 10_000}.items():

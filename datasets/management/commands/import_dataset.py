@@ -98,7 +98,7 @@ class Command(DocumentedCommand):
                 with self.progress_bar(len(opened.dataset.images)) as bar:
                     report = dataset_import(
                         tagging_session, actor=actor, opened=opened, on_image=bar.update
-                    )
+                    ).value
         except DomainError as error:
             raise CommandError(f"{error.message}; nothing imported") from None
         finally:

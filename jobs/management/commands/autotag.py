@@ -67,7 +67,7 @@ class Command(DocumentedCommand):
             image_ids = session_image_ids(session, query=opts["query"])
             job = autotag_enqueue(
                 session, actor=actor, image_ids=image_ids, model=opts["model"], options=options
-            )
+            ).value
         except DomainError as error:
             raise CommandError(error.message) from error
         job = self._follow(job)
@@ -107,7 +107,7 @@ class Command(DocumentedCommand):
             bar.update(row.done - bar.n)
             if interrupted and not row.cancel_requested and not row.finished:
                 # Between chunks, in this thread: the signal handler only takes note.
-                row = job_cancel(row, actor=row.created_by)
+                row = job_cancel(row, actor=row.created_by).value
             return row
 
         try:
