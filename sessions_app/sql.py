@@ -5,30 +5,19 @@ Raw where the ORM cost more than the database: it prepares each id of an
 10,000-image batch, each value of a bulk_create row likewise, and its per-row
 machinery 3-4× the database's own time on a session's 200,000 tag rows. One
 chunk size for id lists and one for rows keep every statement well under
-SQLite's 32,766 and PostgreSQL's 65,535 parameters. The one exception is the
-version bump, which the tag writer (services/tag_writer.py) owns.
+SQLite's 32,766 and PostgreSQL's 65,535 parameters; those sizes and the
+INSERT are tagger_project/db.py's, shared with tags/sql.py. The one exception
+is the version bump, which the tag writer (services/tag_writer.py) owns.
 """
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from django.db import connection, models
+from django.db import connection
 
 from images.models import Image
 from sessions_app.models import SessionImage, SessionImageTag, SessionMember
-from tagger_project.db import placeholders
+from tagger_project.db import ROW_CHUNK, chunked, placeholders
 from tags.models import Tag
-
-# Ids per IN (…) list.
-ID_CHUNK = 5000
-# Rows per multi-row INSERT or UPDATE … FROM (VALUES …): a handful of columns each.
-ROW_CHUNK = 1000
-
-
-def chunked(items: Sequence, size: int = ID_CHUNK) -> Iterator[Sequence]:
-    """The items in consecutive slices of at most `size`."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _column(sql: str, params: list) -> list:
@@ -85,43 +74,6 @@ def entry_ids_with_tag(tag_id: int, entry_ids: Sequence[int]) -> set[int]:
     return having
 
 
-def _concrete(model: type[models.Model], name: str) -> models.Field:
-    """The model's field `name`, which must be a column of its table."""
-    field = model._meta.get_field(name)
-    if not isinstance(field, models.Field) or not field.column:
-        raise ValueError(f"{model._meta.label}.{name} is not a column")
-    return field
-
-
-def rows_insert(
-    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence], **same: Any
-) -> None:
-    """Insert what bulk_create would: each row's values in ``fields`` order, plus ``same``.
-
-    Per-row values go in as given, so they must be what the database stores
-    (ids, integers, strings); the shared values are prepared once by their
-    field, as the ORM would (a datetime, a user's pk). Every column but the
-    primary key needs a value: a new field fails here instead of missing a
-    default only the ORM knows.
-    """
-    meta = model._meta
-    columns = [_concrete(model, name).column or "" for name in (*fields, *same)]
-    unset = {f.column for f in meta.concrete_fields if not f.primary_key and f.column}
-    unset -= set(columns)
-    if unset:
-        raise ValueError(f"{meta.label}: no value for {', '.join(sorted(unset))}")
-    shared = [_concrete(model, name).get_db_prep_save(v, connection) for name, v in same.items()]
-    quote = connection.ops.quote_name
-    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(column) for column in columns)})"
-    marks = f"({placeholders(len(columns))})"
-    for chunk in chunked(rows, ROW_CHUNK):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"{head} VALUES {', '.join([marks] * len(chunk))}",
-                [value for row in chunk for value in (*row, *shared)],
-            )
-
-
 def update_from_values(table: str, assignments: str, rows: Sequence[tuple], width: int) -> None:
     """UPDATE `table` SET `assignments` FROM (VALUES …) AS v WHERE id = v.column1, chunked.
 
@@ -129,8 +81,7 @@ def update_from_values(table: str, assignments: str, rows: Sequence[tuple], widt
     columns column1…; each row gives `width` values, its id first.
     """
     marks = f"({placeholders(width)})"
-    for start in range(0, len(rows), ROW_CHUNK):
-        chunk = rows[start : start + ROW_CHUNK]
+    for chunk in chunked(rows, ROW_CHUNK):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET {assignments}"

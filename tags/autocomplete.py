@@ -32,9 +32,9 @@ reads that the database answers in ~0.1 ms.
 
 from django.db import connection
 
+from tagger_project.db import fetch as _fetch
+from tagger_project.db import table as _quoted
 from tags.models import Tag, TagAlias, TagWord
-from tags.sql import fetch as _fetch
-from tags.sql import table as _quoted
 
 # Fewer aliases in the prefix's range than this are simply sorted.
 RANGE_CAP = 400

@@ -11,10 +11,11 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
+from tagger_project.db import chunked
 from tagger_project.errors import Conflict, InvalidInput
 from tags.models import Tag, TagAlias, TagCategory, TagImplication
 from tags.normalize import InvalidTagName, normalize_tag_name
-from tags.sql import aliases_insert, chunked, tags_upsert
+from tags.sql import aliases_insert, tags_upsert
 from tags.vocabulary import VocabularyProblem, VocabularyRow
 
 

@@ -1,65 +1,25 @@
 """tags' raw SQL: the statements the app runs by hand and the helpers they share.
 
 Raw where the ORM cost more than the database (the label cache's reads, the
-query language's name lookup, the vocabulary's bulk upserts; autocomplete's
-index-range reads are built in tags/autocomplete.py and run here). No other
-module of tags opens a cursor. One chunk size for name and id lists and one
-for inserted rows keep every statement under SQLite's 32,766 and
-PostgreSQL's 65,535 parameters. The query language (tags/query.py) compiles
-to SQL fragments that sessions_app runs; it does not run them itself.
+query language's name lookup, the vocabulary's bulk upserts). Two modules
+build SQL text whose whole subject is the SQL, so they keep it: autocomplete
+(tags/autocomplete.py: index-range reads, run through the shared `fetch`)
+and the query language (tags/query.py: a compiler to SQL fragments that
+sessions_app runs). No module of tags opens a cursor; the cursor, the chunk
+sizes and the INSERT are tagger_project/db.py's, shared with sessions_app/sql.py.
 """
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from django.db import connection, models
+from django.db import connection
+from django.utils import timezone
 
-from tagger_project.db import db_now, placeholders
+from tagger_project.db import fetch, placeholders, rows_insert, table
 from tags.models import Tag, TagAlias
-
-# Names or ids per IN (…) list.
-ID_CHUNK = 500
-# Rows per executemany batch of INSERT … VALUES (a handful of columns each).
-ROW_CHUNK = 5000
 
 # Created with its triggers by migration tags/0005. It is not a model, so that
 # a test database flush (which deletes every model's rows) cannot reset it.
 GENERATION_TABLE = "tags_vocabulary_generation"
-
-
-def chunked(items: Sequence, size: int = ID_CHUNK) -> Iterator[Sequence]:
-    """The items in consecutive slices of at most `size`."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
-    """Every row of one read."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def table(model: type[models.Model]) -> str:
-    """The model's table name, quoted for this database."""
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _column(model: type[models.Model], name: str) -> str:
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field) and field.column
-    return connection.ops.quote_name(field.column)
-
-
-def rows_insert(
-    model: type[models.Model], fields: list[str], rows: list[tuple], *, suffix: str = ""
-) -> None:
-    """INSERT rows in chunks with plain parameters: the same SQL on SQLite and PostgreSQL."""
-    columns = ", ".join(_column(model, name) for name in fields)
-    sql = f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders(len(fields))}) {suffix}"
-    with connection.cursor() as cursor:
-        for chunk in chunked(rows, ROW_CHUNK):
-            cursor.executemany(sql, chunk)
 
 
 def tags_upsert(rows: list[tuple[str, str, int]]) -> None:
@@ -69,20 +29,21 @@ def tags_upsert(rows: list[tuple[str, str, int]]) -> None:
     (bench/vocabulary_bench.py); one portable upsert (SQLite >= 3.24 and
     PostgreSQL) keeps created_at and image_count of existing tags as they are.
     """
-    now = db_now(Tag)
     rows_insert(
         Tag,
-        ["name", "category", "description", "image_count", "popularity", "created_at"],
-        [(name, category, "", 0, popularity, now) for name, category, popularity in rows],
-        suffix="ON CONFLICT (name) DO UPDATE SET category = excluded.category, "
+        ["name", "category", "popularity"],
+        rows,
+        on_conflict="ON CONFLICT (name) DO UPDATE SET category = excluded.category, "
         "popularity = excluded.popularity",
+        description="",
+        image_count=0,
+        created_at=timezone.now(),
     )
 
 
 def aliases_insert(rows: list[tuple[str, int]]) -> None:
     """Create aliases from (alias name, tag id) rows; none of them may exist yet."""
-    now = db_now(TagAlias)
-    rows_insert(TagAlias, ["name", "tag", "created_at"], [(*row, now) for row in rows])
+    rows_insert(TagAlias, ["name", "tag"], rows, created_at=timezone.now())
 
 
 # --- the label cache (tags/labels.py) -------------------------------------------------------

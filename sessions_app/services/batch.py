@@ -34,8 +34,8 @@ from sessions_app.services.lists import (
     rule_plans,
 )
 from sessions_app.services.tag_writer import in_caption, tag_counts_add, versions_bump
-from sessions_app.sql import chunked, entries_in_session, entry_ids_with_tag, tag_append
-from tagger_project.db import db_now
+from sessions_app.sql import entries_in_session, entry_ids_with_tag, tag_append
+from tagger_project.db import chunked, db_now
 from tagger_project.errors import InvalidInput
 from tags.models import Tag, TagSource
 from tags.selectors import resolve_tag_names

@@ -54,7 +54,7 @@ from sessions_app.services.subsets import subsets_place
 from sessions_app.services.tag_writer import in_caption, tag_counts_add
 from sessions_app.services.tagging import tags_add
 from sessions_app.services.written_caption import caption_replace, check_caption
-from sessions_app.sql import rows_insert
+from tagger_project.db import rows_insert
 from tagger_project.errors import Conflict, DomainError, InvalidInput
 from tags.models import Tag, TagImplication, TagSource
 from tags.normalize import InvalidTagName, normalize_tag_name

@@ -22,8 +22,8 @@ from django.utils import timezone
 from sessions_app.models import SessionImageTag
 from sessions_app.rules import TagRules
 from sessions_app.services.tag_writer import in_caption, tag_counts_add
-from sessions_app.sql import chunked, entry_tag_rows, rows_insert, update_from_values
-from tagger_project.db import placeholders
+from sessions_app.sql import entry_tag_rows, update_from_values
+from tagger_project.db import chunked, placeholders, rows_insert
 from tags.models import Tag
 
 

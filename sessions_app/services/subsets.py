@@ -23,7 +23,7 @@ from sessions_app.repeat_folders import (
     check_repeats,
     check_subset_name,
 )
-from sessions_app.sql import chunked
+from tagger_project.db import chunked
 from tagger_project.errors import Conflict, InvalidInput, NotFound
 
 FIELDS = ("name", "num_repeats", "class_tokens")

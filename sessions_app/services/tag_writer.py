@@ -15,8 +15,7 @@ from django.db import connection
 from django.db.models import F
 
 from sessions_app.models import SessionImage
-from sessions_app.sql import chunked
-from tagger_project.db import placeholders
+from tagger_project.db import chunked, placeholders
 from tags.models import Tag, TagSource
 
 

@@ -53,7 +53,8 @@ from sessions_app.services.subsets import (
 from sessions_app.services.tag_writer import in_caption, tag_counts_add, versions_bump
 from sessions_app.services.tagging import current_entries, lock_entry, rewrite_tag_list
 from sessions_app.services.written_caption import caption_write
-from sessions_app.sql import chunked, image_ids_of
+from sessions_app.sql import image_ids_of
+from tagger_project.db import chunked
 from tagger_project.errors import Conflict, NotFound
 from tags.models import Tag
 from tags.selectors import resolve_tag_map

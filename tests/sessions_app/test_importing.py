@@ -21,7 +21,7 @@ from images.processing import process_image_bytes
 from sessions_app.models import ImageStatus, SessionEvent, SessionImage, SessionImageTag
 from sessions_app.services import session_create, session_import_bytes, tags_add, tags_remove
 from sessions_app.services.importing import ImportItem, session_import_batch
-from sessions_app.sql import rows_insert
+from tagger_project.db import rows_insert
 from tags.models import Tag, TagSource
 from tags.services import alias_create, implication_create
 from tests.support.images import png_bytes
