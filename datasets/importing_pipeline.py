@@ -31,7 +31,7 @@ from images.services import image_limits
 from sessions_app.models import TaggingSession
 from sessions_app.repeat_folders import RepeatFolder, repeat_folder_of
 from sessions_app.services.importing import ImportItem, session_import_batch
-from sessions_app.services.subsets import subsets_place
+from sessions_app.services.subsets import kept_apart, subsets_place
 
 # A group commits when it holds this many images, when its first result has
 # waited this long (the progress bar and live clients see images arrive), or
@@ -160,9 +160,7 @@ def _commit_group(
     if placements:
         # After the group's commit: a rerun places what a crash left flat (duplicates count).
         kept = subsets_place(session, actor=actor, placements=placements).value
-        for path, image_id, folder in placed:
-            if kept.get(image_id, folder.folder) != folder.folder:
-                report.kept_apart.append((path, kept[image_id]))
+        report.kept_apart += kept_apart(placed, kept)
     for outcome in outcomes:
         path = outcome.original_name
         if outcome.status == "skipped":

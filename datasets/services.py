@@ -39,7 +39,7 @@ from sessions_app.services.sessions import (
     session_images_add,
     session_update,
 )
-from sessions_app.services.subsets import subsets_place
+from sessions_app.services.subsets import kept_apart, subsets_place
 from sessions_app.services.tagging import (
     TagListState,
     current_entries,
@@ -131,7 +131,7 @@ def _dataset_import(
         events += step(session, actor, dataset, report)
     categories: dict[str, str] = {}
     placements: dict[RepeatFolder, list[int]] = {}
-    files: dict[str, tuple[int, RepeatFolder]] = {}  # a repeat folder's file → its image
+    placed: list[tuple[str, int, RepeatFolder]] = []  # a repeat folder's file, its image
     for item in dataset.images:
         try:
             imported = _import_image(session, actor, opened, item, report, spelled_as)
@@ -147,17 +147,15 @@ def _dataset_import(
             folder = repeat_folder_of(item.file)
             if folder is not None and outcome.image_id is not None:
                 placements.setdefault(folder, []).append(outcome.image_id)
-                files[item.file] = (outcome.image_id, folder)
+                placed.append((item.file, outcome.image_id, folder))
         on_image()
     _apply_categories(categories, report, existing)
     if placements:
         # One event for the whole dataset; a rerun places again what a crash left flat.
-        placed = subsets_place(session, actor=actor, placements=placements)
-        events += placed.events
-        kept = placed.value
-        for file, (image_id, folder) in files.items():
-            if kept.get(image_id, folder.folder) != folder.folder:
-                report.problem(file, f"the same image is in {kept[image_id]}/; it stays there")
+        placing = subsets_place(session, actor=actor, placements=placements)
+        events += placing.events
+        for file, stays_in in kept_apart(placed, placing.value):
+            report.problem(file, f"the same image is in {stays_in}/; it stays there")
     for step in backup.AFTER_IMAGES:
         events += step(session, actor, dataset, report)
     return Outcome(report, tuple(events))

@@ -327,6 +327,18 @@ def subsets_place(
     return gathered(kept, parts)
 
 
+def kept_apart(
+    placed: Iterable[tuple[str, int, RepeatFolder]], kept: Mapping[int, str]
+) -> list[tuple[str, str]]:
+    """(file, folder its image stays in) for each (file, image id, folder) that subsets_place
+    kept out of its folder's subset."""
+    return [
+        (file, kept[image_id])
+        for file, image_id, folder in placed
+        if kept.get(image_id, folder.folder) != folder.folder
+    ]
+
+
 # --- plain data, for a backup -------------------------------------------------------------
 
 
