@@ -126,7 +126,7 @@ def test_suggestions_show_dashed_and_one_key_accepts_or_dismisses_them(
         options=autotag_options(
             general_threshold=0.99, character_threshold=0.999, suggest_threshold=0.01
         ),
-    )
+    ).value
     deadline = time.monotonic() + 60
     while not job.finished and time.monotonic() < deadline:
         time.sleep(0.2)

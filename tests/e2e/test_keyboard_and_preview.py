@@ -219,7 +219,7 @@ def test_the_panel_shows_the_full_generation_metadata(new_page, alice):
         actor=alice,
         data=a1111_png(parameters),
         original_name="g.png",
-    )
+    ).value
     page = open_workspace(new_page, "alice", session, outcome.image_id)
     section = page.get_by_role("region", name="Generation prompt")
     expect(section.locator("#prompt-text")).to_have_text("1girl, smile")

@@ -53,7 +53,7 @@ def page_on(browser, worker, viewport=DESKTOP):
 def test_upload_on_one_worker_shows_and_exports_on_the_other(
     postgres, redis_url, s3_server, browser, alice, bob, tmp_path
 ):
-    session = off_loop(session_services.session_create, owner=alice, name="Shared")
+    session = off_loop(session_services.session_create, owner=alice, name="Shared").value
     off_loop(session_services.session_member_add, session, actor=alice, user=bob, role="editor")
     bucket = s3_server.new_bucket()
     shared = {

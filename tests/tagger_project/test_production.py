@@ -78,9 +78,10 @@ async def test_serve_with_debug_off_loads_pages_modules_and_images(
     production_env, settings, session, bob
 ):
     settings.MEDIA_ROOT = production_env["MEDIA_ROOT"]
-    outcome = await sync_to_async(services.session_import_bytes)(
+    imported = await sync_to_async(services.session_import_bytes)(
         session, actor=bob, data=png_bytes((7, 7, 7)), original_name="prod.png"
     )
+    outcome = imported.value
     token = await sync_to_async(token_for)(bob)
     with workers(1, **production_env) as (worker,):
         base = f"http://127.0.0.1:{worker.port}"
