@@ -24,7 +24,7 @@ the same batch size, alternating, each round from no stored predictions:
   predictions_for  the service: reads what is stored, infers the rest in
                    batches, stores compact scores per (image, model).
 
-  job              the same images as an auto-tagging job (issue 15), run by
+  job              the same images as an auto-tagging job, run by
                    the job worker thread of a real `serve` process on this
                    bench's database, chunk by chunk, each chunk applied to a
                    session as it completes; images/s from the job's claim to its end (the

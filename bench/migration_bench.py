@@ -1,6 +1,6 @@
 """Migrating tag rows to the session images: sessions_app 0007 on a 100k × 25 library.
 
-Builds a database at the shape before issue 13 (tags_imagetag on images), with
+Builds a database at the shape before sessions_app 0007 (tags_imagetag on images), with
 --images images of --tags tags each, all held by one session, then times the
 forward migration (sessions_app 0007: copy, index, recount; then tags 0008 and
 images 0002: drop the old table and column). The baseline, from the same run
@@ -10,7 +10,7 @@ and the same database, is the floor any migration pays: one bare
     .venv/bin/python bench/migration_bench.py                      (SQLite)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_migration ... (PostgreSQL)
 
-Target (issue 13): under 60 s on SQLite for 100,000 images × 25 tags.
+Target: under 60 s on SQLite for 100,000 images × 25 tags.
 """
 
 import argparse

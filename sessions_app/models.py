@@ -24,7 +24,7 @@ class ImageStatus(models.TextChoices):
 
 class TaggingSession(models.Model):
     # Unique per owner, not across users: a global unique name would tell
-    # anyone "someone already has a session called X" (issue 16).
+    # anyone "someone already has a session called X".
     name = models.CharField(max_length=200)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_sessions"
@@ -165,7 +165,7 @@ class SessionImageTag(models.Model):
     """A tag on a session's image, at a position in that session's caption.
 
     The rows hang on the session image, not on the file: two sessions holding
-    the same bytes each keep their own list (issue 13).
+    the same bytes each keep their own list.
     """
 
     # No single-column indexes: the unique (entry, tag) and the (tag, entry)

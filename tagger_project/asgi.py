@@ -18,7 +18,7 @@ from tagger_project.ws_origin import SameOriginValidator  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Scheme, host and port, not only the host (issue 16).
+        # Scheme, host and port, not only the host.
         "websocket": SameOriginValidator(
             AuthMiddlewareStack(BearerTokenMiddleware(URLRouter(websocket_urlpatterns)))
         ),

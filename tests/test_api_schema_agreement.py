@@ -1,4 +1,4 @@
-"""The server keeps to its OpenAPI schema: what schemathesis `--checks all` found (issue 16, 9).
+"""The server keeps to its OpenAPI schema: what schemathesis `--checks all` found.
 
 A request body is the JSON object its schema describes: ninja's Schema read
 fields as attributes off any value, so an array or a string validated as an

@@ -1,4 +1,4 @@
-"""Each session owns its captions (issue 13): tag rows move from the image to the session image.
+"""Each session owns its captions: tag rows move from the image to the session image.
 
 Every session holding an image gets a copy of that image's tag rows
 (positions, sources, confidences, who and when) and the image's version, in

@@ -22,7 +22,7 @@ export class Panel {
     this.tokens = tokensOut ? new TokenCount(tokensOut) : null;
     // The written caption's editor (caption.js): opened and closed with the image.
     this.caption = caption || null;
-    // Tags are the session's own (issue 13): the image is read through its session.
+    // Tags are the session's own: the image is read through its session.
     this.sessionId = sessionId;
     this.edits = edits;
     this.onNext = onNext || (() => {});
@@ -120,7 +120,7 @@ export class Panel {
     return { img, seq: this.appliedSeq, detail: this._fetchDetail(id).catch(() => null) };
   }
 
-  /** The image as this session says it (issue 13: tags and caption are the session's). */
+  /** The image as this session says it (its tags and caption are the session's). */
   _fetchDetail(id) {
     return api(`/api/sessions/${this.sessionId}/images/${id}`);
   }

@@ -1,4 +1,4 @@
-"""Written captions through every export format that can carry a sentence, and back (issue 13).
+"""Written captions through every export format that can carry a sentence, and back.
 
 Export a session whose images hold sentences, import the files into a new
 session, and every caption must come back exactly as written: case,

@@ -1,5 +1,5 @@
 """The batch bar's whole-list operations (add at the front, sort, clear), the panel's
-display rendition and the built-in vocabulary (issue 17): what BooruDatasetTagManager
+display rendition and the built-in vocabulary: what BooruDatasetTagManager
 users expect, in the browser."""
 
 import pytest

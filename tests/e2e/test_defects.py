@@ -1,4 +1,4 @@
-"""Issue 17's numbered defects, each as the browser met it (real daphne, Chromium, database)."""
+"""Workspace defects users met, each as the browser met it (real daphne, Chromium, database)."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""What BooruDatasetTagManager and taggui users reach for first (issue 17): the keyboard
+"""What BooruDatasetTagManager and taggui users reach for first: the keyboard
 flow, tiles that say what they hold, a searchable tag list counting the current
 filter or selection, and a large preview with zoom, pan, fit, 1:1 and full screen."""
 

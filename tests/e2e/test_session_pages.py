@@ -1,4 +1,4 @@
-"""The pages around a session: settings, sharing, refusals and the upload card (issue 17, 9-11)."""
+"""The pages around a session: settings, sharing, refusals and the upload card."""
 
 import pytest
 from playwright.sync_api import expect

@@ -1,4 +1,4 @@
-"""Two people write one image's caption in their browsers (issue 13).
+"""Two people write one image's caption in their browsers.
 
 The caption follows the other person live while nothing is typed; when both
 write at once, the second save is refused and that person sees both texts

@@ -1,4 +1,4 @@
-"""An open socket keeps checking its credentials and role (issue 16, item 3).
+"""An open socket keeps checking its credentials and role.
 
 Real `manage.py serve` workers; the revocations go through the HTTP API, as a
 user would make them, so that the news has to cross processes.

@@ -1,4 +1,4 @@
-"""Frames that used to crash a socket, and sockets that used to stall the fan-out (issue 16).
+"""Frames that used to crash a socket, and sockets that used to stall the fan-out.
 
 Real `manage.py serve` workers, real sockets: what broke was daphne's handling
 of a consumer that raised, which no in-process communicator reproduces.

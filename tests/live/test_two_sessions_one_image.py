@@ -1,4 +1,4 @@
-"""One image in two sessions, edited at once over the API and the socket (issue 13).
+"""One image in two sessions, edited at once over the API and the socket.
 
 The file is stored once; each session says its own tags and written caption,
 its export holds only those, and its live clients hear only its own events.

@@ -26,7 +26,7 @@ def tagged(session, session_images, bob):
 
 
 def versions(images) -> list[int]:
-    # The session image's version: each session's list moves its own (issue 13).
+    # The session image's version: each session's list moves its own.
     return [SessionImage.objects.get(image=image).version for image in images]
 
 

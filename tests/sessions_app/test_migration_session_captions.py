@@ -1,4 +1,4 @@
-"""sessions_app 0007 moves every image's tags to each session holding it (issue 13).
+"""sessions_app 0007 moves every image's tags to each session holding it.
 
 A database at the old shape is filled through the historical models, then
 migrated forward; every session's captions must be what its images said.

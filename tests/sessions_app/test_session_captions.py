@@ -1,4 +1,4 @@
-"""Each session owns what it says about an image (issue 13).
+"""Each session owns what it says about an image.
 
 Two sessions holding the same bytes share the stored file and nothing else:
 the tags, their log and the rules that order them stay in the session that

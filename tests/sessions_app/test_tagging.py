@@ -124,7 +124,7 @@ def test_seq_is_gapless_per_session(session, session_images, bob):
 
 def test_edit_is_logged_only_in_the_session_it_is_made_in(session, session_images, alice):
     """Each session holds its own list of the image, so the other session's log and
-    list stay as they were (issue 13)."""
+    list stay as they were."""
     other = services.session_create(owner=alice, name="Other").value
     services.session_images_add(other, actor=alice, images=[session_images[0]])
     other_seq = TaggingSession.objects.get(pk=other.pk).last_seq

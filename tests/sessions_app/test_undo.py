@@ -103,7 +103,7 @@ def test_undo_walks_back_through_several_of_ones_own_edits_on_one_image(
     session, session_images, bob
 ):
     # Each undo moves the image's version; the next undo must not take that
-    # for someone else's change (issue 17, defect 1).
+    # for someone else's change.
     image = session_images[0]
     for name in ("aaa", "bbb", "ccc"):
         services.tags_add(session, image.pk, actor=bob, names=[name])

@@ -1,4 +1,4 @@
-"""Upload parts whose file name is not UTF-8 (issue 16, item 9).
+"""Upload parts whose file name is not UTF-8.
 
 A browser sends UTF-8, but scripts and old tools send Latin-1 or raw bytes;
 such a part must still get its result row, never vanish from the answer.

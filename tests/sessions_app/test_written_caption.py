@@ -1,4 +1,4 @@
-"""The written caption of a session image (issue 13): kept exactly, edited optimistically.
+"""The written caption of a session image: kept exactly, edited optimistically.
 
 A sentence is what SDXL, Flux and SD3 datasets are captioned with; it must
 come back byte for byte, and two people writing it at once must both keep

@@ -24,7 +24,7 @@ async def test_same_scheme_host_and_port_is_accepted(session, bob):
 @pytest.mark.parametrize(
     ("origin", "host"),
     [
-        # A page served by another program on the same machine (issue 16, item 2).
+        # A page served by another program on the same machine.
         (b"http://127.0.0.1:18399", b"127.0.0.1:8000"),
         (b"http://127.0.0.1", b"127.0.0.1:8000"),
         (b"http://testserver:8080", b"testserver"),
