@@ -83,8 +83,7 @@ def restore_rules(session: TaggingSession, actor, dataset: Dataset, report) -> l
     if rules is None or rules == session_rules(session.pk):
         return []
     applied = rules_apply(session, actor=actor, rules=rules)
-    if applied.value.changed:
-        changed = applied.value.changed
+    if changed := applied.value.changed:
         report.problem("rules", f"{changed} images reordered or trimmed to obey the rules")
     return list(applied.events)
 

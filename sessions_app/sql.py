@@ -16,14 +16,12 @@ from django.db import connection
 
 from images.models import Image
 from sessions_app.models import SessionImage, SessionImageTag, SessionMember
-from tagger_project.db import ROW_CHUNK, chunked, placeholders
+from tagger_project.db import ROW_CHUNK, chunked, fetch, placeholders
 from tags.models import Tag
 
 
 def _column(sql: str, params: list) -> list:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in fetch(sql, params)]
 
 
 def entries_in_session(session_id: int, image_ids: Sequence[int]) -> dict[int, int]:
@@ -35,13 +33,13 @@ def entries_in_session(session_id: int, image_ids: Sequence[int]) -> dict[int, i
     table = SessionImage._meta.db_table
     found: dict[int, int] = {}
     for chunk in chunked(sorted(set(image_ids))):
-        with connection.cursor() as cursor:
-            cursor.execute(
+        found.update(
+            fetch(
                 f"SELECT image_id, id FROM {table}"
                 f" WHERE session_id = %s AND image_id IN ({placeholders(len(chunk))})",
                 [session_id, *chunk],
             )
-            found.update(cursor.fetchall())
+        )
     return found
 
 
@@ -50,12 +48,12 @@ def image_ids_of(entry_ids: Sequence[int]) -> dict[int, int]:
     table = SessionImage._meta.db_table
     found: dict[int, int] = {}
     for chunk in chunked(sorted(set(entry_ids))):
-        with connection.cursor() as cursor:
-            cursor.execute(
+        found.update(
+            fetch(
                 f"SELECT id, image_id FROM {table} WHERE id IN ({placeholders(len(chunk))})",
                 list(chunk),
             )
-            found.update(cursor.fetchall())
+        )
     return found
 
 
@@ -94,14 +92,12 @@ def update_from_values(table: str, assignments: str, rows: Sequence[tuple], widt
 def entry_tag_rows(where: str, params: list) -> list[tuple]:
     """(entry_id, id, tag_id, position, source, confidence) of the SessionImageTag rows
     matching `where` (alias `it`), in caption order."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT it.entry_id, it.id, it.tag_id, it.position, it.source, it.confidence"
-            f" FROM {SessionImageTag._meta.db_table} it {where}"
-            " ORDER BY it.entry_id, it.position, it.id",
-            params,
-        )
-        return cursor.fetchall()
+    return fetch(
+        "SELECT it.entry_id, it.id, it.tag_id, it.position, it.source, it.confidence"
+        f" FROM {SessionImageTag._meta.db_table} it {where}"
+        " ORDER BY it.entry_id, it.position, it.id",
+        params,
+    )
 
 
 def tag_append(tag_id: int, entry_ids: Sequence[int], *, source: str, added_by, now) -> None:
@@ -138,15 +134,13 @@ def caption_rows(entry_ids: Sequence[int], *, labelled: bool = False) -> list[tu
     if labelled:
         columns = ", t.name, t.category"
         join = f" LEFT JOIN {quote(Tag._meta.db_table)} t ON t.id = it.tag_id"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT si.id, si.version, it.tag_id, it.source{columns} FROM {entry} si"
-            f" LEFT JOIN {entry_tag} it ON it.entry_id = si.id{join}"
-            f" WHERE si.id IN ({placeholders(len(entry_ids))})"
-            " ORDER BY si.id, it.position, it.id",
-            list(entry_ids),
-        )
-        return cursor.fetchall()
+    return fetch(
+        f"SELECT si.id, si.version, it.tag_id, it.source{columns} FROM {entry} si"
+        f" LEFT JOIN {entry_tag} it ON it.entry_id = si.id{join}"
+        f" WHERE si.id IN ({placeholders(len(entry_ids))})"
+        " ORDER BY si.id, it.position, it.id",
+        list(entry_ids),
+    )
 
 
 def _page_sql(*, status: bool, where: str, after: bool) -> str:
@@ -174,9 +168,7 @@ def _page_sql(*, status: bool, where: str, after: bool) -> str:
 
 def session_page_rows(*, status: bool, where: str, after: bool, params: list) -> list[tuple]:
     """The rows of one page of the session's images (selectors.images_for_session)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_page_sql(status=status, where=where, after=after), params)
-        return cursor.fetchall()
+    return fetch(_page_sql(status=status, where=where, after=after), params)
 
 
 def session_image_ids_where(session_id: int, where: str, params: list) -> list[int]:
