@@ -4,6 +4,7 @@ import io
 import json
 import re
 import subprocess
+import time
 
 import pytest
 from django.core.management import call_command
@@ -41,6 +42,10 @@ def test_server_start_prints_no_alarming_notice(tmp_path):
     """daphne's "HTTP/2 support not enabled (install ... extras)" reads like a failure."""
     log = tmp_path / "serve.log"
     with workers(1, log=log, LOG_LEVEL="INFO") as (worker,):
+        # The port accepts before daphne's listen callback logs its line: wait for it.
+        deadline = time.monotonic() + 10
+        while "Listening on TCP address" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
         worker.terminate()
     output = log.read_text()
     assert "Listening on TCP address" in output  # daphne's own start-up lines are kept
