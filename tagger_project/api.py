@@ -10,8 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import ABS_TPL_PATH
 
 from accounts.api import router as auth_router
 from accounts.auth import BearerAuth, CookieAuth
@@ -54,12 +55,25 @@ CODE_OF_STATUS = {
     429: "throttled",
 }
 
+
+class BundledSwagger(Swagger):
+    """Swagger UI from the files ninja bundles, which settings serves as our own static files.
+
+    ninja renders its bundled page only when "ninja" is an installed app, and
+    otherwise a page that loads Swagger from a CDN. It is not installed (see
+    settings.NINJA_DIR), so the CDN page's place goes to the bundled one.
+    """
+
+    template_cdn = str(ABS_TPL_PATH / "swagger.html")
+
+
 api = NinjaAPI(
     title="Tagger API",
     version="1",
     description="Collaborative tagging of image datasets.",
     auth=[BearerAuth(), CookieAuth()],
     urls_namespace="api",
+    docs=BundledSwagger(),
 )
 api.add_router("/auth", auth_router)
 api.add_router("/sessions", sessions_router)
