@@ -7,9 +7,8 @@ class DatasetsConfig(AppConfig):
     verbose_name = "Datasets"
 
     def ready(self) -> None:
-        from datasets.export_job import export_run
         from jobs.models import JobKind
         from jobs.runners import runner_register
 
-        # Models are ready only now: the runner imports them.
-        runner_register(JobKind.EXPORT, export_run)
+        # Models are ready only now: the runner's module imports them.
+        runner_register(JobKind.EXPORT, "datasets.export_job.export_run")
