@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -357,7 +357,7 @@ def _add_new_images(
     for item in items:
         # A refused caption fails the group; each image is then retried alone and skipped.
         check_caption(item.processed.written_caption)
-    images = Image.objects.bulk_create(_new_image(item, actor) for item in items)
+    images = _images_create([_new_image(item, actor) for item in items], actor=actor)
     tagging = [_tag_names(item.processed) for item in items]
     canonical = resolve_tag_map(name for names, _, _ in tagging for name in names)
     tags = tags_get_or_create(list(dict.fromkeys(canonical.values())))
@@ -440,6 +440,57 @@ def _tags_insert(
         created_at=now,
         spelling="",
     )
+
+
+# The columns of a new Image that differ from row to row, in _images_create's order.
+_IMAGE_COLUMNS = (
+    "sha256",
+    "file",
+    "thumbnail",
+    "display",
+    "original_name",
+    "width",
+    "height",
+    "format",
+    "byte_size",
+    "metadata",
+)
+
+
+def _images_create(images: list[Image], *, actor) -> list[Image]:
+    """Insert new Image rows and give the instances their ids, as bulk_create would.
+
+    Raw rows: bulk_create compiles each of ~3,600 values per 330 images in
+    Python (~0.08 s of the writer, under the GIL the workers decode with).
+    The ids are read back by sha256, which is unique.
+    """
+    metadata = Image._meta.get_field("metadata")
+    now = timezone.now()
+    rows = [
+        (
+            image.sha256,
+            image.file.name,
+            image.thumbnail.name,
+            image.display.name,
+            image.original_name,
+            image.width,
+            image.height,
+            image.format,
+            image.byte_size,
+            metadata.get_db_prep_save(image.metadata, connection),
+        )
+        for image in images
+    ]
+    rows_insert(Image, _IMAGE_COLUMNS, rows, imported_by=getattr(actor, "pk", None), created_at=now)
+    ids = dict(
+        Image.objects.filter(sha256__in=[image.sha256 for image in images]).values_list(
+            "sha256", "pk"
+        )
+    )
+    for image in images:
+        image.pk, image.created_at = ids[image.sha256], now
+        image._state.adding, image._state.db = False, connection.alias
+    return images
 
 
 def _new_image(item: ImportItem, actor) -> Image:

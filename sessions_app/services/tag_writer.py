@@ -8,13 +8,13 @@ the same transaction. Nothing else in the apps updates either column:
 tests/sessions_app/test_tag_writer.py scans the source for it.
 """
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from django.db import connection
 from django.db.models import F
 
 from sessions_app.models import SessionImage
+from sessions_app.sql import update_from_values
 from tagger_project.db import chunked, placeholders
 from tags.models import Tag, TagSource
 
@@ -29,14 +29,14 @@ def in_caption(source: str) -> bool:
 
 
 def tag_counts_add(deltas: Mapping[int, int]) -> None:
-    """Add `deltas[tag_id]` images to each tag's count: one UPDATE per distinct delta."""
-    by_delta: dict[int, list[int]] = defaultdict(list)
-    for tag_id, delta in deltas.items():
-        if delta:
-            by_delta[delta].append(tag_id)
-    for delta, tag_ids in by_delta.items():
-        for chunk in chunked(tag_ids):
-            Tag.objects.filter(pk__in=chunk).update(image_count=F("image_count") + delta)
+    """Add `deltas[tag_id]` images to each tag's count: one UPDATE per 1,000 tags.
+
+    One statement, not one per distinct delta: an import's group of 32 images
+    moves a hundred tags by a dozen different amounts. In tag id order, so
+    two writers lock the rows they share in the same order.
+    """
+    rows = sorted((tag_id, delta) for tag_id, delta in deltas.items() if delta)
+    update_from_values(Tag._meta.db_table, "image_count = image_count + v.column2", rows, 2)
 
 
 def version_bump(entry_id: int) -> None:
