@@ -1,6 +1,5 @@
 """What the project's management commands share."""
 
-import gc
 import sys
 from argparse import RawDescriptionHelpFormatter
 
@@ -14,13 +13,6 @@ class DocumentedCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         kwargs["formatter_class"] = RawDescriptionHelpFormatter
         return super().create_parser(prog_name, subcommand, **kwargs)
-
-    def execute(self, *args, **options):
-        # What start-up made (modules, models, settings) lives until the process
-        # ends: freezing it keeps it out of every later collection, the long
-        # loop's and the full one at exit (~0.09 s after a 330-image import).
-        gc.freeze()
-        return super().execute(*args, **options)
 
     def progress_bar(self, total: int) -> tqdm:
         """A bar counting images on stderr, for the command's long loop."""
