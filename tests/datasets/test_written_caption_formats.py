@@ -86,7 +86,15 @@ def test_sentences_come_back_exactly(alice, tmp_path, fmt, first, second):
     assume(_plausible(first) and _plausible(second))
     session, ids = _session_with(alice, [first, second])
     folder = tmp_path / f"out-{next(_counter)}"
-    assert _round_trip(alice, session, fmt, folder) == {ids[0]: first, ids[1]: second}
+    expected = {ids[0]: first, ids[1]: second}
+    back = _round_trip(alice, session, fmt, folder)
+    if fmt == "kohya":
+        # In a caption file "ohwx,  ." a caption's leading white space cannot be
+        # told from the separator after the trigger word (the import reads the
+        # separator most files use; sd-scripts strips each token anyway).
+        lost_lead = {k: v.lstrip() for k, v in expected.items() if back.get(k) == v.lstrip()}
+        expected |= lost_lead
+    assert back == expected
 
 
 def test_tagger_json_keeps_any_text_and_an_empty_caption(alice, tmp_path):
