@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,6 +24,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 
 from images.importing import (
     FileResult,
+    file_workers,
     find_image_files,
     process_and_store,
     process_in_order,
@@ -33,14 +35,13 @@ from sessions_app.repeat_folders import RepeatFolder, repeat_folder_of
 from sessions_app.services.importing import ImportItem, session_import_batch
 from sessions_app.services.subsets import kept_apart, subsets_place
 
-# A group commits when it holds this many images, when its first result has
-# waited this long (the progress bar and live clients see images arrive), or
-# when its files' bytes, held until the commit, reach GROUP_BYTES.
+# A group commits when it holds this many images, or when its first result
+# has waited this long (the progress bar and live clients see images arrive).
+# It holds no file's bytes (the workers stored them), only thumbnails.
 GROUP_SIZE = 32
 # 0.25 s, not 0.1: with groups cut at 0.1 s the writer took 2.2 ms of CPU per
 # 1 MP PNG, at 0.25 s 0.9 ms (bench/import_steps.py, WRITER, one worker).
 GROUP_SECONDS = 0.25
-GROUP_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -86,7 +87,9 @@ def import_files(
     # broadcast is handed to that loop instead (~40 µs). thread_sensitive keeps
     # the writer in this thread, with this thread's database connection.
     writer = sync_to_async(_import_files, thread_sensitive=True)
-    return async_to_sync(writer)(session, actor, files, workers, on_file, tuple(roots))
+    # The workers fork first, before async_to_sync starts its loop's thread.
+    with file_workers(workers) as pool:
+        return async_to_sync(writer)(session, actor, files, pool, workers, on_file, tuple(roots))
 
 
 def subset_folder_of(path: Path, roots: Sequence[Path]) -> RepeatFolder | None:
@@ -108,16 +111,17 @@ def _import_files(
     session: TaggingSession,
     actor,
     files: Sequence[Path],
+    pool: ProcessPoolExecutor,
     workers: int,
     on_file: Callable[[], None],
     roots: tuple[Path, ...] = (),
 ) -> ImportReport:
     report = ImportReport()
     group: list[FileResult] = []
-    size = 0
     started = 0.0
     task = partial(process_and_store, limits=image_limits())
-    for result in process_in_order(files, task, workers=workers):
+    # Two files per worker in flight, plus two: no worker waits for the writer.
+    for result in process_in_order(files, task, pool=pool, window=2 * workers + 2):
         if result.processed is None:
             report.skipped.append({"path": str(result.path), "reason": result.reason})
             on_file()
@@ -125,15 +129,9 @@ def _import_files(
             if not group:
                 started = time.monotonic()
             group.append(result)
-            size += result.processed.byte_size + len(result.processed.thumbnail)
-            size += len(result.processed.display or b"")
-        if group and (
-            len(group) >= GROUP_SIZE
-            or size >= GROUP_BYTES
-            or time.monotonic() - started >= GROUP_SECONDS
-        ):
+        if group and (len(group) >= GROUP_SIZE or time.monotonic() - started >= GROUP_SECONDS):
             _commit_group(session, actor, group, report, on_file, roots)
-            group, size = [], 0
+            group = []
     if group:
         _commit_group(session, actor, group, report, on_file, roots)
     return report

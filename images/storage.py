@@ -17,9 +17,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# Import workers may store the same content at once (one picture under two
-# names): without a lock, one would see the other's half-written file, take it
-# for a cut-short write and delete it mid-write. Striped by name.
+# Threads of one process may store the same content at once (one picture
+# under two names): without a lock, one would see the other's half-written
+# file, take it for a cut-short write and delete it mid-write. Striped by
+# name. Processes (an import's workers, two imports at once) do not share it:
+# there the one that finds a half-written file writes it again, the other's
+# write goes to the deleted file, and the last whole write stands.
 _LOCKS = tuple(threading.Lock() for _ in range(64))
 
 

@@ -212,6 +212,28 @@ def subprocess_env(media: Path) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url(), "MEDIA_ROOT": str(media)}
 
 
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command name, or None when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields and int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"  # a zombie has ended
+
+
 def kill_after_progress(process: subprocess.Popen, deadline: float) -> None:
     """SIGKILL the import once its progress bar (or the database) shows a few images done."""
     os.set_blocking(process.stderr.fileno(), False)
@@ -223,8 +245,15 @@ def kill_after_progress(process: subprocess.Popen, deadline: float) -> None:
         # rows are the earlier sign of progress.
         committed = SessionImage.objects.filter(session__name="Crash").count()
         if max(shown, default=0) >= 3 or committed >= 3:
+            workers = children_of(process.pid)
+            assert workers, "the import runs its files in worker processes"
             process.send_signal(signal.SIGKILL)
             process.wait()
+            # A killed import cannot stop its workers: they must end on their own.
+            until = time.monotonic() + 10
+            while any(alive(pid) for pid in workers) and time.monotonic() < until:
+                time.sleep(0.05)
+            assert not [pid for pid in workers if alive(pid)], "workers outlived the import"
             return
         time.sleep(0.005)
     pytest.fail(f"the import never showed progress before finishing: {seen[-500:]!r}")
@@ -289,3 +318,59 @@ def test_killed_import_finishes_on_rerun_with_exact_counts(alice, kill_folder, m
     assert SessionImageTag.objects.count() == KILL_IMAGES * 3
     seqs = list(session.events.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def wait_for_workers(process: subprocess.Popen, deadline: float) -> list[int]:
+    while time.monotonic() < deadline and process.poll() is None:
+        workers = children_of(process.pid)
+        if len(workers) >= 2:
+            return workers
+        time.sleep(0.005)
+    pytest.fail("the import never started its workers")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_that_dies_stops_the_import_with_a_clear_error(alice, kill_folder, media_root):
+    process = subprocess.Popen(
+        import_command(kill_folder),
+        cwd=django_settings.BASE_DIR,
+        env=subprocess_env(media_root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    worker = wait_for_workers(process, time.monotonic() + 60)[0]
+    os.kill(worker, signal.SIGKILL)  # as the kernel's OOM killer would
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stderr.decode().splitlines()[-1] == (
+        "CommandError: a worker process died (killed, or out of memory);"
+        " run the same command again to finish"
+    )
+    assert not [pid for pid in children_of(process.pid) if alive(pid)]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_ctrl_c_stops_the_import_and_its_workers_quietly(alice, kill_folder, media_root):
+    process = subprocess.Popen(
+        import_command(kill_folder),
+        cwd=django_settings.BASE_DIR,
+        env=subprocess_env(media_root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a group of its own, as a terminal gives a command
+    )
+    workers = wait_for_workers(process, time.monotonic() + 60)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: to every process of the group
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    # One line, the command's: no worker's traceback.
+    assert "Traceback" not in stderr.decode()
+    assert stderr.decode().splitlines()[-1] == (
+        "CommandError: interrupted; run the same command again to finish"
+    )
+    until = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < until:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)]

@@ -2,6 +2,7 @@
 
 import json
 import os
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from django.core.checks import Tags
@@ -60,7 +61,7 @@ class Command(DocumentedCommand):
             type=int,
             default=os.cpu_count() or 1,
             metavar="N",
-            help="processing threads (default: the number of cores)",
+            help="worker processes that decode and store files (default: the number of cores)",
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -86,6 +87,11 @@ class Command(DocumentedCommand):
         except KeyboardInterrupt:
             # Every committed image is whole: the same command picks up from here.
             raise CommandError("interrupted; run the same command again to finish") from None
+        except BrokenProcessPool:
+            raise CommandError(
+                "a worker process died (killed, or out of memory);"
+                " run the same command again to finish"
+            ) from None
         for path, token, reason in report.skipped_tags:
             self.stderr.write(f"{path}: tag {token!r} skipped: {reason}")
         for path, folder in report.kept_apart:
