@@ -11,7 +11,7 @@ project's own functions, timed whole:
   import leaves the display rendition to its first request, timed on its own);
 - WRITER: the database side of import_files (workers=1, fresh SQLite),
   i.e. that import's CPU minus the two rows above, measured on the same files;
-- IMPORT_FILES: the whole in-process import, one worker, no start-up.
+- IMPORT_FILES: the whole in-process import, one worker process, no start-up.
 
 The plain loop row is import_bench's (a), from the same run.
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -101,6 +102,13 @@ def steps_of(path: Path) -> dict[str, float]:
     return row
 
 
+def process_and_workers_cpu() -> float:
+    """CPU seconds of this process and its ended children (import_files's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def project_rows(kind: str, files: list[Path], work: Path) -> dict[str, float]:
     """The project's functions on the same files: processing, storage, the writer (ms/img)."""
     from django.contrib.auth import get_user_model
@@ -129,9 +137,9 @@ def project_rows(kind: str, files: list[Path], work: Path) -> dict[str, float]:
     user = get_user_model().objects.get_or_create(username="steps")[0]
     session = session_create(owner=user, name=kind).value
     with override_settings(MEDIA_ROOT=str(work / f"media-import-{kind}")):
-        start = time.process_time()
+        start = process_and_workers_cpu()
         report = import_files(session, actor=user, files=files, workers=1)
-        total = (time.process_time() - start) * 1000
+        total = (process_and_workers_cpu() - start) * 1000
     if report.imported != len(files):
         sys.exit(f"{kind}: imported {report.imported} of {len(files)}")
     n = len(files)
