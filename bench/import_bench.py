@@ -255,8 +255,8 @@ def main() -> None:
     # Threads only pay off on idle cores: other work on a shared machine shows here.
     print(f"1-minute load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
     print(
-        f"{options.repeat} pairs of (a) then (b); × (a) of each: "
-        + ", ".join(f"{p.ratio:.2f}" for p in pairs)
+        f"{options.repeat} pairs of (a) then (b), seconds and × (a): "
+        + ", ".join(f"{p.plain:.2f}/{p.seconds:.2f} = {p.ratio:.2f}" for p in pairs)
         + "; the table shows the median pair"
     )
     rows = [
