@@ -1,4 +1,4 @@
-"""Batch import of image files into a session: worker threads process, one writer commits.
+"""Batch import of image files into a session: worker processes decode, one writer commits.
 
 The workers (images.importing) decode, hash, thumbnail and store files; this
 thread alone talks to the database, in file order, one transaction per small

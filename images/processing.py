@@ -1,8 +1,8 @@
 """Check, measure and thumbnail one image file: the pure layer under import and upload.
 
 No database and no Django: callers pass the limits from settings. Thread-safe:
-the import command runs process_image_file in a thread pool, where Pillow's
-decoders release the GIL.
+the upload API runs it in request threads, the import command in forked
+worker processes (images.importing).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ _TRANSPOSE = {
 }
 
 # Register the accepted formats' plugins now, at import, not lazily in
-# whichever worker thread opens the first WebP or AVIF; the other ~40 plugins
+# whichever thread opens the first WebP or AVIF; the other ~40 plugins
 # (~15 ms of every start-up) load only when a file is none of these (_open).
 # MPO needs no import here: the JPEG plugin loads it when a file is one.
 Image.preinit()  # BMP, GIF, JPEG, PNG (and PPM)

@@ -1,7 +1,7 @@
 """Import of one image into a session: its row, its place in the session, its tags.
 
 The upload API calls `session_import_bytes` (one image, one transaction); the
-import command processes files in worker threads and calls
+import command processes files in worker processes and calls
 `session_import_batch` from its one writer thread: a small group of images per
 transaction, new content written set-based. Both go through the same services
 as every other door (so the session log gets `images.added` and
@@ -389,8 +389,8 @@ def _add_new_images(
     top = SessionImage.objects.filter(session=session).aggregate(top=Max("position"))["top"] or 0
     now = timezone.now()
     # Raw rows, not bulk_create: preparing ~2,000 model instances' values per
-    # group cost the writer ~0.1 s of Python per 330 images, under the GIL the
-    # workers decode with.
+    # group cost the writer ~0.1 s of Python per 330 images, and every image
+    # of an import waits on the writer.
     rows_insert(
         SessionImage,
         ("image", "position", "caption", "original_name"),
@@ -461,7 +461,7 @@ def _images_create(images: list[Image], *, actor) -> list[Image]:
     """Insert new Image rows and give the instances their ids, as bulk_create would.
 
     Raw rows: bulk_create compiles each of ~3,600 values per 330 images in
-    Python (~0.08 s of the writer, under the GIL the workers decode with).
+    Python (~0.08 s of the writer's CPU).
     The ids are read back by sha256, which is unique.
     """
     metadata = Image._meta.get_field("metadata")
