@@ -12,9 +12,12 @@ content-addressed and simply reused.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -80,6 +83,8 @@ def import_files(
     A file directly inside a kohya repeat folder under one of ``roots``
     (`root/10_ohwx/x.png`) joins that subset of the session, created if missing.
     Call from synchronous code (a command, a test), not from an event loop.
+    Ctrl-C (SIGINT, in the main thread) stops it after the group it is
+    working on is committed, and raises ImportInterrupted.
     """
     # Each image's event is broadcast after commit through async_to_sync. From
     # a plain thread that starts a thread and an event loop per event (~1 ms,
@@ -87,9 +92,48 @@ def import_files(
     # broadcast is handed to that loop instead (~40 µs). thread_sensitive keeps
     # the writer in this thread, with this thread's database connection.
     writer = sync_to_async(_import_files, thread_sensitive=True)
-    # The workers fork first, before async_to_sync starts its loop's thread.
-    with file_workers(workers) as pool:
-        return async_to_sync(writer)(session, actor, files, pool, workers, on_file, tuple(roots))
+    stop = threading.Event()
+    # Ctrl-C's handler first, so that the workers fork with it; then the
+    # workers, before async_to_sync starts its loop's thread.
+    with _ctrl_c_sets(stop), file_workers(workers) as pool:
+        report = async_to_sync(writer)(
+            session, actor, files, pool, workers, on_file, tuple(roots), stop
+        )
+    if stop.is_set():
+        raise ImportInterrupted(report)
+    return report
+
+
+class ImportInterrupted(Exception):
+    """Ctrl-C stopped the import between two groups; ``report`` counts what was committed."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__("interrupted")
+        self.report = report
+
+
+@contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """While the import runs, Ctrl-C sets ``stop`` instead of raising where the main thread is.
+
+    A KeyboardInterrupt raised while the main thread waits inside
+    async_to_sync left the loop's thread waiting for ever, and the process
+    with it, at exit. A second Ctrl-C is Python's own again. Signal handlers
+    belong to the main thread: called from another, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(signum, frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def subset_folder_of(path: Path, roots: Sequence[Path]) -> RepeatFolder | None:
@@ -114,7 +158,8 @@ def _import_files(
     pool: ProcessPoolExecutor,
     workers: int,
     on_file: Callable[[], None],
-    roots: tuple[Path, ...] = (),
+    roots: tuple[Path, ...],
+    stop: threading.Event,
 ) -> ImportReport:
     report = ImportReport()
     group: list[FileResult] = []
@@ -122,6 +167,8 @@ def _import_files(
     task = partial(process_and_store, limits=image_limits())
     # Two files per worker in flight, plus two: no worker waits for the writer.
     for result in process_in_order(files, task, pool=pool, window=2 * workers + 2):
+        if stop.is_set():
+            break  # what is grouped is processed and stored: commit it below
         if result.processed is None:
             report.skipped.append({"path": str(result.path), "reason": result.reason})
             on_file()

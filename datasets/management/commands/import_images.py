@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.checks import Tags
 from django.core.management.base import CommandError
 
-from datasets.importing_pipeline import candidate_files, import_files
+from datasets.importing_pipeline import ImportInterrupted, candidate_files, import_files
 from sessions_app.commands import session_and_actor
 from tagger_project.commands import DocumentedCommand
 
@@ -84,7 +84,7 @@ class Command(DocumentedCommand):
                     on_file=bar.update,
                     roots=roots,
                 )
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, ImportInterrupted):
             # Every committed image is whole: the same command picks up from here.
             raise CommandError("interrupted; run the same command again to finish") from None
         except BrokenProcessPool:
