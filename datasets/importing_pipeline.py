@@ -125,11 +125,13 @@ def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
         yield
         return
 
+    previous = signal.getsignal(signal.SIGINT)
+
     def interrupted(signum, frame) -> None:
         stop.set()
         signal.signal(signal.SIGINT, previous)
 
-    previous = signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     try:
         yield
     finally:
