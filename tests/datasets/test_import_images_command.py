@@ -234,6 +234,26 @@ def alive(pid: int) -> bool:
     return fields is not None and fields[0] != "Z"  # a zombie has ended
 
 
+def assert_ended(workers: list[int]) -> None:
+    """Every one of the import's workers ends within 10 s."""
+    until = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < until:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)], "workers outlived the import"
+
+
+def start_import(folder: Path, media: Path, **popen) -> subprocess.Popen:
+    """import_images of `folder` in a process of its own, its output piped."""
+    return subprocess.Popen(
+        import_command(folder),
+        cwd=django_settings.BASE_DIR,
+        env=subprocess_env(media),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **popen,
+    )
+
+
 def kill_after_progress(process: subprocess.Popen, deadline: float) -> None:
     """SIGKILL the import once its progress bar (or the database) shows a few images done."""
     os.set_blocking(process.stderr.fileno(), False)
@@ -250,10 +270,7 @@ def kill_after_progress(process: subprocess.Popen, deadline: float) -> None:
             process.send_signal(signal.SIGKILL)
             process.wait()
             # A killed import cannot stop its workers: they must end on their own.
-            until = time.monotonic() + 10
-            while any(alive(pid) for pid in workers) and time.monotonic() < until:
-                time.sleep(0.05)
-            assert not [pid for pid in workers if alive(pid)], "workers outlived the import"
+            assert_ended(workers)
             return
         time.sleep(0.005)
     pytest.fail(f"the import never showed progress before finishing: {seen[-500:]!r}")
@@ -263,13 +280,7 @@ def kill_after_progress(process: subprocess.Popen, deadline: float) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_killed_import_finishes_on_rerun_with_exact_counts(alice, kill_folder, media_root):
     env = subprocess_env(media_root)
-    process = subprocess.Popen(
-        import_command(kill_folder),
-        cwd=django_settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = start_import(kill_folder, media_root)
     kill_after_progress(process, deadline=time.monotonic() + 120)
     assert process.returncode == -signal.SIGKILL
     session = TaggingSession.objects.get(name="Crash")
@@ -332,35 +343,23 @@ def wait_for_workers(process: subprocess.Popen, deadline: float) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_that_dies_stops_the_import_with_a_clear_error(alice, kill_folder, media_root):
-    process = subprocess.Popen(
-        import_command(kill_folder),
-        cwd=django_settings.BASE_DIR,
-        env=subprocess_env(media_root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    worker = wait_for_workers(process, time.monotonic() + 60)[0]
-    os.kill(worker, signal.SIGKILL)  # as the kernel's OOM killer would
+    process = start_import(kill_folder, media_root)
+    workers = wait_for_workers(process, time.monotonic() + 60)
+    os.kill(workers[0], signal.SIGKILL)  # as the kernel's OOM killer would
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert stderr.decode().splitlines()[-1] == (
         "CommandError: a worker process died (killed, or out of memory);"
         " run the same command again to finish"
     )
-    assert not [pid for pid in children_of(process.pid) if alive(pid)]
+    assert_ended(workers)
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_ctrl_c_stops_the_import_and_its_workers_quietly(alice, kill_folder, media_root):
-    process = subprocess.Popen(
-        import_command(kill_folder),
-        cwd=django_settings.BASE_DIR,
-        env=subprocess_env(media_root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # a group of its own, as a terminal gives a command
-    )
+    # A group of its own, as a terminal gives a command.
+    process = start_import(kill_folder, media_root, start_new_session=True)
     workers = wait_for_workers(process, time.monotonic() + 60)
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: to every process of the group
     _, stderr = process.communicate(timeout=60)
@@ -370,7 +369,4 @@ def test_ctrl_c_stops_the_import_and_its_workers_quietly(alice, kill_folder, med
     assert stderr.decode().splitlines()[-1] == (
         "CommandError: interrupted; run the same command again to finish"
     )
-    until = time.monotonic() + 10
-    while any(alive(pid) for pid in workers) and time.monotonic() < until:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if alive(pid)]
+    assert_ended(workers)
