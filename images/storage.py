@@ -56,8 +56,11 @@ def store_content(name: str, data: bytes) -> str:
     """
     with _LOCKS[zlib.crc32(name.encode()) % len(_LOCKS)]:
         if default_storage.exists(name):
-            if default_storage.size(name) == len(data):
-                return name
+            try:
+                if default_storage.size(name) == len(data):
+                    return name
+            except FileNotFoundError:
+                pass  # another process took it away meanwhile, to write it again
             default_storage.delete(name)
         # save() checks the name once more and creates the file exclusively:
         # redundant within this process (the lock), but what keeps two
